@@ -1,0 +1,247 @@
+//! Diagnostics as plain data, the catalogue of error codes, and their one renderer.
+//!
+//! Every pass collects `Diagnostic`s; only `render` knows how they look
+//! (rustc style, through codespan-reporting with ASCII characters).
+
+use codespan_reporting::diagnostic::{self as cs, LabelStyle};
+use codespan_reporting::files::SimpleFile;
+use codespan_reporting::term::{self, Chars, Config};
+
+/// A byte range `start..end` in one source text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct Span {
+    pub start: usize,
+    pub end: usize,
+}
+
+impl Span {
+    pub fn new(start: usize, end: usize) -> Span {
+        Span { start, end }
+    }
+
+    /// The smallest span covering both.
+    pub fn to(self, other: Span) -> Span {
+        Span::new(self.start.min(other.start), self.end.max(other.end))
+    }
+}
+
+macro_rules! codes {
+    ($($variant:ident = $code:literal, $summary:literal;)*) => {
+        /// The stable error codes. Codes are never reused or renumbered.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+        pub enum Code {
+            $(#[doc = $summary] $variant,)*
+        }
+
+        impl Code {
+            /// Every code, in catalogue order.
+            pub const ALL: &'static [Code] = &[$(Code::$variant,)*];
+
+            /// The code as printed: `E0100`.
+            pub fn as_str(self) -> &'static str {
+                match self { $(Code::$variant => $code,)* }
+            }
+
+            /// One line saying what the code means, for the catalogue.
+            pub fn summary(self) -> &'static str {
+                match self { $(Code::$variant => $summary,)* }
+            }
+        }
+    };
+}
+
+codes! {
+    // Reading and parsing.
+    Syntax = "E0001", "syntax error: the text is not a statement of the language";
+    NotUtf8 = "E0002", "the file is not valid UTF-8";
+    TooDeep = "E0003", "an expression is nested too deeply";
+    BadNumber = "E0004", "a number literal is out of range";
+    EmptyFile = "E0005", "the file has no statements";
+    // Names.
+    UnknownName = "E0100", "unknown name";
+    DuplicateName = "E0101", "a name is declared or defined twice";
+    UseBeforeDef = "E0102", "a name is used before its definition";
+    ReservedWord = "E0103", "a reserved word is used as a name";
+    UnknownFunction = "E0104", "unknown function";
+    WrongArity = "E0105", "a function or reduction is called with the wrong number of arguments";
+    WrongKind = "E0106", "a name is used as something it is not (a dim as a tensor, a param in a const, ...)";
+    // Subscripts and index variables.
+    WrongSubscriptCount = "E0200", "wrong number of subscripts";
+    SubscriptOutOfRange = "E0201", "a literal subscript is out of range";
+    ConflictingRange = "E0202", "an index variable ranges over dimensions of different sizes";
+    UnboundIndex = "E0203", "an index variable is not bound by the left-hand side or a reduction";
+    BroadcastWithoutRange = "E0204", "a left-hand index that the right-hand side does not use needs an explicit range";
+    DuplicateIndex = "E0205", "an index variable is bound twice (repeated or shadowing)";
+    IndexNeedsRange = "E0206", "a reduction index subscripts nothing and has no explicit range";
+    BadSubscript = "E0207", "a subscript is neither an index variable nor an integer literal";
+    IndexAsValue = "E0208", "an index variable is used as a number";
+    // The loss and the outputs.
+    NoLoss = "E0300", "the file defines no loss";
+    TwoLosses = "E0301", "the file defines more than one loss";
+    NonScalarLoss = "E0302", "the loss is not a scalar";
+    BadOutput = "E0303", "an output is not a definition, or is listed twice";
+    // Sizes and constants.
+    ConstDomain = "E0400", "a constant expression is outside a function's domain";
+    ZeroDim = "E0401", "a size is 0";
+    BadSize = "E0402", "a size is not a positive integer literal";
+    // Reserved for later versions.
+    RuntimeDim = "E0500", "not supported yet: a dim without a size";
+    AffineSubscript = "E0501", "not supported yet: an affine subscript such as x[i + 1]";
+    Comparison = "E0502", "not supported yet: comparisons";
+    UserFunction = "E0503", "not supported yet: user-defined functions";
+    MaxReduction = "E0504", "not supported yet: max and min reductions";
+    Recurrence = "E0505", "not supported yet: a definition that reads itself (recurrences)";
+}
+
+/// How serious a diagnostic is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Severity {
+    Error,
+    Warning,
+}
+
+/// A labelled span: the primary label marks what is wrong, secondary ones give context.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Label {
+    pub span: Span,
+    pub message: String,
+    pub primary: bool,
+}
+
+/// One diagnostic: a code, a one-sentence message, labelled spans and an optional hint.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Diagnostic {
+    pub severity: Severity,
+    pub code: Code,
+    pub message: String,
+    pub labels: Vec<Label>,
+    pub notes: Vec<String>,
+    pub help: Option<String>,
+}
+
+impl Diagnostic {
+    /// An error whose primary label is `span`.
+    pub fn error(code: Code, span: Span, message: impl Into<String>) -> Diagnostic {
+        Diagnostic {
+            severity: Severity::Error,
+            code,
+            message: message.into(),
+            labels: vec![Label {
+                span,
+                message: String::new(),
+                primary: true,
+            }],
+            notes: Vec::new(),
+            help: None,
+        }
+    }
+
+    /// Sets the text under the primary label.
+    pub fn label(mut self, message: impl Into<String>) -> Diagnostic {
+        if let Some(l) = self.labels.iter_mut().find(|l| l.primary) {
+            l.message = message.into();
+        }
+        self
+    }
+
+    /// Adds a secondary label.
+    pub fn with(mut self, span: Span, message: impl Into<String>) -> Diagnostic {
+        self.labels.push(Label {
+            span,
+            message: message.into(),
+            primary: false,
+        });
+        self
+    }
+
+    pub fn note(mut self, note: impl Into<String>) -> Diagnostic {
+        self.notes.push(note.into());
+        self
+    }
+
+    pub fn help(mut self, help: impl Into<String>) -> Diagnostic {
+        self.help = Some(help.into());
+        self
+    }
+
+    /// The primary span, used to order diagnostics.
+    pub fn primary_span(&self) -> Span {
+        self.labels
+            .iter()
+            .find(|l| l.primary)
+            .map(|l| l.span)
+            .unwrap_or_default()
+    }
+
+    pub fn is_error(&self) -> bool {
+        self.severity == Severity::Error
+    }
+}
+
+/// Orders diagnostics by source position; the sort is stable, so diagnostics
+/// at one position keep the order in which the passes found them.
+pub fn sort(diags: &mut [Diagnostic]) {
+    diags.sort_by_key(|d| d.primary_span().start);
+}
+
+/// Renders diagnostics rustc style, without colour.
+///
+/// `source` is the text the spans index into. Spans are clamped to it, so a
+/// bad span can never make rendering fail.
+pub fn render(file_name: &str, source: &str, diags: &[Diagnostic]) -> String {
+    let file = SimpleFile::new(file_name, source);
+    let config = Config {
+        chars: Chars::ascii(),
+        ..Config::default()
+    };
+    let mut out = String::new();
+    for d in diags {
+        let cs_diag = to_codespan(d, source);
+        match term::emit_into_string(&config, &file, &cs_diag) {
+            Ok(text) => out.push_str(&text),
+            // Unreachable with clamped spans; degrade to a plain line rather than panic.
+            Err(_) => out.push_str(&format!("error[{}]: {}\n", d.code.as_str(), d.message)),
+        }
+    }
+    out
+}
+
+fn clamp(span: Span, source: &str) -> std::ops::Range<usize> {
+    let fix = |mut i: usize| {
+        i = i.min(source.len());
+        while !source.is_char_boundary(i) {
+            i -= 1;
+        }
+        i
+    };
+    let (start, end) = (fix(span.start), fix(span.end));
+    start..end.max(start)
+}
+
+fn to_codespan(d: &Diagnostic, source: &str) -> cs::Diagnostic<()> {
+    let severity = match d.severity {
+        Severity::Error => cs::Severity::Error,
+        Severity::Warning => cs::Severity::Warning,
+    };
+    let labels = d
+        .labels
+        .iter()
+        .map(|l| {
+            let style = if l.primary {
+                LabelStyle::Primary
+            } else {
+                LabelStyle::Secondary
+            };
+            cs::Label::new(style, (), clamp(l.span, source)).with_message(l.message.clone())
+        })
+        .collect();
+    let mut notes: Vec<String> = d.notes.iter().map(|n| format!("note: {n}")).collect();
+    if let Some(h) = &d.help {
+        notes.push(format!("help: {h}"));
+    }
+    cs::Diagnostic::new(severity)
+        .with_code(d.code.as_str())
+        .with_message(d.message.clone())
+        .with_labels(labels)
+        .with_notes(notes)
+}

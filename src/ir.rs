@@ -1,0 +1,387 @@
+//! The IR shared by every stage after sema: tensor values, and scalar
+//! expressions in index notation over indexed reads of other values.
+//!
+//! A value's right-hand side computes one element `v[i, j, ...]`; its index
+//! variables (left-hand side first, then one per reduction) live in a table
+//! owned by the value, so expressions refer to them by `IndexId`.
+
+use std::fmt;
+
+use crate::diag::Span;
+
+/// A value of the program: its position in `Program::values` and the
+/// `NodeIndex` of its node in the DAG.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ValueId(pub u32);
+
+impl ValueId {
+    pub fn index(self) -> usize {
+        self.0 as usize
+    }
+}
+
+/// An index variable of one value (an index into `Value::indices`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct IndexId(pub u32);
+
+impl IndexId {
+    pub fn index(self) -> usize {
+        self.0 as usize
+    }
+}
+
+/// A size: its value, and the dim name it was written with, if any.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Extent {
+    pub size: usize,
+    pub dim: Option<String>,
+}
+
+impl fmt::Display for Extent {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.dim {
+            Some(d) => f.write_str(d),
+            None => write!(f, "{}", self.size),
+        }
+    }
+}
+
+/// An index variable: its name as the user wrote it and its range `0..extent.size`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct IndexVar {
+    pub name: String,
+    pub extent: Extent,
+}
+
+/// One subscript of a read: an index variable, or a constant position.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Sub {
+    Var(IndexId),
+    Lit(usize),
+}
+
+/// Elementwise functions of one argument.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Func {
+    Neg,
+    Exp,
+    Log,
+    Sqrt,
+    Tanh,
+    Sigmoid,
+    Relu,
+    Softplus,
+    Sin,
+    Cos,
+    Abs,
+}
+
+impl Func {
+    /// Every function callable by name, with its name.
+    pub const NAMED: &'static [(&'static str, Func)] = &[
+        ("exp", Func::Exp),
+        ("log", Func::Log),
+        ("sqrt", Func::Sqrt),
+        ("tanh", Func::Tanh),
+        ("sigmoid", Func::Sigmoid),
+        ("relu", Func::Relu),
+        ("softplus", Func::Softplus),
+        ("sin", Func::Sin),
+        ("cos", Func::Cos),
+        ("abs", Func::Abs),
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Func::Neg => "-",
+            _ => Func::NAMED
+                .iter()
+                .find(|(_, f)| *f == self)
+                .map_or("?", |(n, _)| n),
+        }
+    }
+
+    /// The value of the function; the one place its numerics are defined.
+    pub fn apply(self, x: f64) -> f64 {
+        match self {
+            Func::Neg => -x,
+            Func::Exp => x.exp(),
+            Func::Log => x.ln(),
+            Func::Sqrt => x.sqrt(),
+            Func::Tanh => x.tanh(),
+            Func::Sigmoid => {
+                // Stable on both sides: never exp of a large positive number.
+                if x >= 0.0 {
+                    1.0 / (1.0 + (-x).exp())
+                } else {
+                    let e = x.exp();
+                    e / (1.0 + e)
+                }
+            }
+            Func::Relu => {
+                if x > 0.0 {
+                    x
+                } else {
+                    0.0
+                }
+            }
+            Func::Softplus => x.max(0.0) + (-x.abs()).exp().ln_1p(),
+            Func::Sin => x.sin(),
+            Func::Cos => x.cos(),
+            Func::Abs => x.abs(),
+        }
+    }
+}
+
+/// Binary operations.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum BinOp {
+    Add,
+    Sub,
+    Mul,
+    Div,
+    Pow,
+    /// `max(a, b)`: `a` on ties.
+    Max,
+    /// `min(a, b)`: `a` on ties.
+    Min,
+}
+
+impl BinOp {
+    /// The value of the operation; the one place its numerics are defined.
+    pub fn apply(self, a: f64, b: f64) -> f64 {
+        match self {
+            BinOp::Add => a + b,
+            BinOp::Sub => a - b,
+            BinOp::Mul => a * b,
+            BinOp::Div => a / b,
+            BinOp::Pow => a.powf(b),
+            BinOp::Max => {
+                if a >= b {
+                    a
+                } else {
+                    b
+                }
+            }
+            BinOp::Min => {
+                if a <= b {
+                    a
+                } else {
+                    b
+                }
+            }
+        }
+    }
+}
+
+/// Reductions over one index variable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Reduction {
+    Sum,
+    Mean,
+    LogSumExp,
+}
+
+impl Reduction {
+    pub fn name(self) -> &'static str {
+        match self {
+            Reduction::Sum => "sum",
+            Reduction::Mean => "mean",
+            Reduction::LogSumExp => "logsumexp",
+        }
+    }
+}
+
+/// A scalar expression for one element of a value.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Expr {
+    /// A constant (number literals, folded consts, dim sizes).
+    Num(f64),
+    /// `value[subs]`; a scalar value has no subscripts.
+    Read {
+        value: ValueId,
+        subs: Vec<Sub>,
+    },
+    Unary {
+        func: Func,
+        arg: Box<Expr>,
+    },
+    Binary {
+        op: BinOp,
+        lhs: Box<Expr>,
+        rhs: Box<Expr>,
+    },
+    /// A reduction binding `index` (one of the owner's reduction indices) in `body`.
+    Reduce {
+        op: Reduction,
+        index: IndexId,
+        body: Box<Expr>,
+    },
+}
+
+impl Expr {
+    pub fn unary(func: Func, arg: Expr) -> Expr {
+        Expr::Unary {
+            func,
+            arg: Box::new(arg),
+        }
+    }
+
+    pub fn binary(op: BinOp, lhs: Expr, rhs: Expr) -> Expr {
+        Expr::Binary {
+            op,
+            lhs: Box::new(lhs),
+            rhs: Box::new(rhs),
+        }
+    }
+
+    /// Calls `f` on every read, in preorder (left to right): the order that
+    /// numbers the read occurrences of a right-hand side.
+    pub fn for_each_read(&self, f: &mut impl FnMut(ValueId, &[Sub])) {
+        match self {
+            Expr::Num(_) => {}
+            Expr::Read { value, subs } => f(*value, subs),
+            Expr::Unary { arg, .. } => arg.for_each_read(f),
+            Expr::Binary { lhs, rhs, .. } => {
+                lhs.for_each_read(f);
+                rhs.for_each_read(f);
+            }
+            Expr::Reduce { body, .. } => body.for_each_read(f),
+        }
+    }
+}
+
+/// What a value is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ValueKind {
+    /// Data given at call time.
+    Input,
+    /// A parameter: differentiated by default.
+    Param,
+    /// A definition written by the user.
+    Def,
+    /// The loss (a scalar definition).
+    Loss,
+    /// A compiler temporary: a subterm used more than once, hoisted.
+    Temp,
+}
+
+impl ValueKind {
+    pub fn describe(self) -> &'static str {
+        match self {
+            ValueKind::Input => "input",
+            ValueKind::Param => "param",
+            ValueKind::Def => "definition",
+            ValueKind::Loss => "loss",
+            ValueKind::Temp => "temporary",
+        }
+    }
+}
+
+/// Where a value comes from, so later stages can point back at the source.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Origin {
+    /// Declared or defined in the source, at this span.
+    Source(Span),
+    /// A subterm hoisted by the compiler; the span of its first occurrence.
+    Hoisted(Span),
+}
+
+impl Origin {
+    pub fn span(&self) -> Span {
+        match self {
+            Origin::Source(s) | Origin::Hoisted(s) => *s,
+        }
+    }
+}
+
+/// A tensor value: an input, a param, a definition, the loss or a temporary.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Value {
+    pub name: String,
+    pub kind: ValueKind,
+    /// The sizes of its dimensions, row-major; empty for a scalar.
+    pub shape: Vec<Extent>,
+    /// Index variables: the first `shape.len()` are the left-hand side's, the
+    /// rest are bound by reductions in `rhs`. Empty for inputs and params.
+    pub indices: Vec<IndexVar>,
+    /// The right-hand side, for definitions, the loss and temporaries.
+    pub rhs: Option<Expr>,
+    pub origin: Origin,
+}
+
+impl Value {
+    pub fn rank(&self) -> usize {
+        self.shape.len()
+    }
+
+    /// The number of scalars it holds.
+    pub fn len(&self) -> usize {
+        self.shape.iter().map(|e| e.size).product()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// `w1[M, D]`, or `E` for a scalar.
+    pub fn declared(&self) -> String {
+        if self.shape.is_empty() {
+            return self.name.clone();
+        }
+        let dims: Vec<String> = self.shape.iter().map(|e| e.to_string()).collect();
+        format!("{}[{}]", self.name, dims.join(", "))
+    }
+
+    /// `a1[j]`: the name with its left-hand index variables.
+    pub fn head(&self) -> String {
+        if self.shape.is_empty() || self.indices.len() < self.shape.len() {
+            return self.declared();
+        }
+        let names: Vec<&str> = self.indices[..self.rank()]
+            .iter()
+            .map(|v| v.name.as_str())
+            .collect();
+        format!("{}[{}]", self.name, names.join(", "))
+    }
+}
+
+/// A dim: a named size.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Dim {
+    pub name: String,
+    pub size: usize,
+    pub span: Span,
+}
+
+/// A const, folded to its value.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Const {
+    pub name: String,
+    pub value: f64,
+    pub span: Span,
+}
+
+/// A checked program: the output of sema, and the values of the DAG.
+///
+/// `values` is in a topological order: every value is read only by values
+/// after it (declarations and definitions in source order, each temporary
+/// just before its first reader).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Program {
+    pub dims: Vec<Dim>,
+    pub consts: Vec<Const>,
+    pub values: Vec<Value>,
+    pub loss: ValueId,
+    pub outputs: Vec<ValueId>,
+}
+
+impl Program {
+    pub fn value(&self, id: ValueId) -> &Value {
+        &self.values[id.index()]
+    }
+
+    pub fn ids(&self) -> impl Iterator<Item = ValueId> {
+        (0..self.values.len() as u32).map(ValueId)
+    }
+}

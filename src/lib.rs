@@ -1,0 +1,52 @@
+//! netgrad: a symbolic differentiation compiler for the `.net` index-notation language.
+//!
+//! The pipeline is one function of each stage's output (see ARCHITECTURE.md):
+//! text ─`syntax`→ AST ─`sema`→ `ir::Program` ─`graph`→ `graph::Dag` → backends
+//! (`summary`, `dot`). Only `main.rs` does I/O and chooses exit codes.
+
+pub mod diag;
+pub mod dot;
+pub mod graph;
+pub mod ir;
+pub mod pretty;
+pub mod sema;
+pub mod summary;
+pub mod syntax;
+
+use diag::{Code, Diagnostic, Span};
+
+/// Decodes a file's bytes. Invalid UTF-8 gives a diagnostic at the first bad
+/// byte, along with a lossy text that the diagnostic can be rendered against.
+pub fn decode(bytes: Vec<u8>) -> Result<String, (String, Diagnostic)> {
+    match String::from_utf8(bytes) {
+        Ok(text) => Ok(text),
+        Err(e) => {
+            let at = e.utf8_error().valid_up_to();
+            let bad = e.as_bytes()[at];
+            let lossy = String::from_utf8_lossy(e.as_bytes()).into_owned();
+            // The valid prefix is unchanged in the lossy text, so `at` still
+            // points at the replacement character.
+            let span = Span::new(at, at + char::REPLACEMENT_CHARACTER.len_utf8());
+            let d = Diagnostic::error(
+                Code::NotUtf8,
+                span,
+                format!("the file is not valid UTF-8 (byte 0x{bad:02x} at offset {at})"),
+            )
+            .label("invalid UTF-8")
+            .help(".net files are UTF-8 text; identifiers and operators are ASCII");
+            Err((lossy, d))
+        }
+    }
+}
+
+/// The front end: text to the checked expression DAG, or every diagnostic
+/// (syntax errors alone when there are any, else every semantic error),
+/// in source order.
+pub fn front_end(text: &str) -> Result<graph::Dag, Vec<Diagnostic>> {
+    let (file, diags) = syntax::parse(text);
+    if !diags.is_empty() {
+        return Err(diags);
+    }
+    let program = sema::check(&file, text.len())?;
+    Ok(graph::build(program))
+}

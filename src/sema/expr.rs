@@ -1,0 +1,767 @@
+//! Checking and lowering of right-hand sides: names, subscripts, calls, and index ranges.
+
+use super::{consts, suggest, unknown, Sema, Symbol, RESERVED};
+use crate::diag::{Code, Diagnostic, Span};
+use crate::ir::{
+    self, BinOp, Expr, Extent, Func, IndexId, IndexVar, Reduction, Sub, Value, ValueId, ValueKind,
+};
+use crate::syntax::ast::{self, Arg, ExprKind};
+
+/// An index variable being checked: where it is bound and every size it must have.
+struct IndexInfo {
+    name: String,
+    span: Span,
+    is_lhs: bool,
+    explicit: Option<(Extent, Span)>,
+    /// The sizes of the dimensions it subscripts, with the subscripts' spans.
+    uses: Vec<(Extent, Span, String)>,
+}
+
+/// The state of one right-hand side: its index variables and those in scope.
+#[derive(Default)]
+struct Ctx {
+    indices: Vec<IndexInfo>,
+    scope: Vec<IndexId>,
+    /// In a `const`, only numbers, dims, consts and functions are allowed.
+    const_only: bool,
+}
+
+impl Ctx {
+    fn lookup(&self, name: &str) -> Option<IndexId> {
+        self.scope
+            .iter()
+            .rev()
+            .copied()
+            .find(|id| self.indices[id.index()].name == name)
+    }
+}
+
+/// The result of lowering: the expression, and its value when it is constant.
+type Lowered = (Expr, Option<f64>);
+
+fn placeholder() -> Lowered {
+    (Expr::Num(f64::NAN), None)
+}
+
+impl Sema {
+    /// Folds the right-hand side of a `const`.
+    pub(super) fn const_value(&mut self, e: &ast::Expr) -> Option<f64> {
+        let mut cx = Ctx {
+            const_only: true,
+            ..Ctx::default()
+        };
+        self.lower(e, &mut cx).1
+    }
+
+    /// Checks a definition and adds its value; returns it unless the name was unusable.
+    pub(super) fn definition(&mut self, def: &ast::Def, kind: ValueKind) -> Option<ValueId> {
+        let mut cx = Ctx::default();
+        for b in &def.indices {
+            let id = self.bind(&mut cx, b, true);
+            cx.scope.push(id);
+        }
+        self.defining = Some(def.name.name.clone());
+        let (rhs, _) = self.lower(&def.rhs, &mut cx);
+        self.defining = None;
+
+        let extents: Vec<Extent> = (0..cx.indices.len())
+            .map(|k| self.range_of(&cx.indices[k]))
+            .collect();
+        let shape: Vec<Extent> = extents[..def.indices.len()].to_vec();
+        if shape.iter().all(|e| e.size > 0) {
+            self.check_size(&shape, def.span);
+        }
+        let indices = cx
+            .indices
+            .iter()
+            .zip(extents)
+            .map(|(info, extent)| IndexVar {
+                name: info.name.clone(),
+                extent,
+            })
+            .collect();
+        if self.declared.get(&def.name.name) != Some(&def.name.span) {
+            return None; // a duplicate or reserved name, already reported
+        }
+        let id = self.push_value(Value {
+            name: def.name.name.clone(),
+            kind,
+            shape,
+            indices,
+            rhs: Some(rhs),
+            origin: ir::Origin::Source(def.span),
+        });
+        self.define(&def.name, Symbol::Value(id));
+        Some(id)
+    }
+
+    /// Introduces an index variable (left-hand side or reduction); always
+    /// returns an id, even after an error, so its uses do not cascade.
+    fn bind(&mut self, cx: &mut Ctx, b: &ast::Binder, is_lhs: bool) -> IndexId {
+        let name = &b.name;
+        if RESERVED.contains(&name.name.as_str()) {
+            self.check_reserved(name);
+        } else if let Some(first) = self.declared.get(&name.name).copied() {
+            self.error(
+                Diagnostic::error(
+                    Code::DuplicateName,
+                    name.span,
+                    format!("index variable `{}` has the same name as a declared value", name.name),
+                )
+                .label("index variable")
+                .with(first, "declared here")
+                .help("dims, consts, inputs, params, definitions and index variables share one namespace"),
+            );
+        } else if let Some(prev) = cx.lookup(&name.name) {
+            let prev_span = cx.indices[prev.index()].span;
+            let msg = if is_lhs {
+                format!("index `{}` appears twice on the left-hand side", name.name)
+            } else {
+                format!(
+                    "`{}` is already bound; a reduction cannot shadow an index variable",
+                    name.name
+                )
+            };
+            self.error(
+                Diagnostic::error(Code::DuplicateIndex, name.span, msg)
+                    .label("bound again here")
+                    .with(prev_span, "first bound here")
+                    .help("use another name for this index"),
+            );
+        }
+        let explicit = b
+            .range
+            .as_ref()
+            .map(|r| (self.extent(r).unwrap_or_else(unknown), r.span()));
+        let id = IndexId(cx.indices.len() as u32);
+        cx.indices.push(IndexInfo {
+            name: name.name.clone(),
+            span: name.span,
+            is_lhs,
+            explicit,
+            uses: Vec::new(),
+        });
+        id
+    }
+
+    /// The range of an index variable: all the sizes it subscripts agree, and
+    /// agree with its explicit range.
+    fn range_of(&mut self, info: &IndexInfo) -> Extent {
+        let mut sizes: Vec<(Extent, Span, String)> = Vec::new();
+        if let Some((e, span)) = &info.explicit {
+            sizes.push((e.clone(), *span, "its explicit range".into()));
+        }
+        sizes.extend(info.uses.iter().cloned());
+        sizes.retain(|(e, _, _)| e.size > 0);
+        let Some((first, first_span, first_what)) = sizes.first().cloned() else {
+            if info.explicit.is_none() {
+                self.missing_range(info);
+            }
+            return unknown();
+        };
+        if let Some((other, span, what)) = sizes.iter().find(|(e, _, _)| e.size != first.size) {
+            self.error(
+                Diagnostic::error(
+                    Code::ConflictingRange,
+                    *span,
+                    format!(
+                        "index `{}` ranges over dimensions of different sizes, {} and {}",
+                        info.name, first.size, other.size
+                    ),
+                )
+                .label(format!("{what} has size {}", show_size(other)))
+                .with(
+                    first_span,
+                    format!("{first_what} has size {}", show_size(&first)),
+                )
+                .help("an index variable must range over one size everywhere it is used"),
+            );
+        }
+        // Prefer a dim name for display, from whichever place gives one.
+        let dim = sizes.iter().find_map(|(e, _, _)| e.dim.clone());
+        Extent {
+            size: first.size,
+            dim,
+        }
+    }
+
+    fn missing_range(&mut self, info: &IndexInfo) {
+        let d = if info.is_lhs {
+            Diagnostic::error(
+                Code::BroadcastWithoutRange,
+                info.span,
+                format!(
+                    "index `{}` is not used on the right-hand side, so its range is unknown",
+                    info.name
+                ),
+            )
+            .label("range unknown")
+            .help(format!(
+                "give it a range: `{} in D` with a dim D",
+                info.name
+            ))
+        } else {
+            Diagnostic::error(
+                Code::IndexNeedsRange,
+                info.span,
+                format!(
+                    "index `{}` subscripts nothing, so its range is unknown",
+                    info.name
+                ),
+            )
+            .label("range unknown")
+            .help(format!(
+                "give it a range: `sum({} in D, ...)` with a dim D",
+                info.name
+            ))
+        };
+        self.error(d);
+    }
+
+    fn lower(&mut self, e: &ast::Expr, cx: &mut Ctx) -> Lowered {
+        match &e.kind {
+            ExprKind::Number { value, .. } => (Expr::Num(*value), Some(*value)),
+            ExprKind::Read { name, subs } => self.read(name, subs.as_deref(), e.span, cx),
+            ExprKind::Neg(a) => {
+                let a = self.lower(a, cx);
+                self.fold_unary(Func::Neg, a, e.span)
+            }
+            ExprKind::Binary { op, lhs, rhs } => {
+                let op = match op {
+                    ast::BinOp::Add => BinOp::Add,
+                    ast::BinOp::Sub => BinOp::Sub,
+                    ast::BinOp::Mul => BinOp::Mul,
+                    ast::BinOp::Div => BinOp::Div,
+                    ast::BinOp::Pow => BinOp::Pow,
+                };
+                let a = self.lower(lhs, cx);
+                let b = self.lower(rhs, cx);
+                self.fold_binary(op, a, b, e.span)
+            }
+            ExprKind::Call { func, args } => self.call(func, args, e.span, cx),
+            ExprKind::Compare { op, lhs, rhs } => {
+                self.lower(lhs, cx);
+                self.lower(rhs, cx);
+                self.error(
+                    Diagnostic::error(
+                        Code::Comparison,
+                        e.span,
+                        format!("comparisons (`{op}`) are not supported yet"),
+                    )
+                    .label("a comparison")
+                    .help("for a maximum use max(a, b); for a positive part, relu(x)"),
+                );
+                placeholder()
+            }
+        }
+    }
+
+    fn fold_unary(&mut self, func: Func, (x, c): Lowered, span: Span) -> Lowered {
+        let value = c.and_then(|c| consts::unary(func, c, span).map_err(|d| self.error(d)).ok());
+        (Expr::unary(func, x), value)
+    }
+
+    fn fold_binary(
+        &mut self,
+        op: BinOp,
+        (a, ca): Lowered,
+        (b, cb): Lowered,
+        span: Span,
+    ) -> Lowered {
+        let value = match (ca, cb) {
+            (Some(x), Some(y)) => consts::binary(op, x, y, span)
+                .map_err(|d| self.error(d))
+                .ok(),
+            _ => None,
+        };
+        (Expr::binary(op, a, b), value)
+    }
+
+    fn read(
+        &mut self,
+        name: &ast::Ident,
+        subs: Option<&[ast::Expr]>,
+        span: Span,
+        cx: &mut Ctx,
+    ) -> Lowered {
+        if cx.lookup(&name.name).is_some() {
+            let d = if subs.is_some() {
+                Diagnostic::error(
+                    Code::WrongKind,
+                    span,
+                    format!("`{}` is an index variable and has no elements", name.name),
+                )
+                .label("subscripted index variable")
+            } else {
+                Diagnostic::error(Code::IndexAsValue, name.span, format!("index variable `{}` cannot be used as a number", name.name))
+                    .label("an index variable")
+                    .help("index variables appear only in subscripts; a dim name used as a number is its size")
+            };
+            self.error(d);
+            return placeholder();
+        }
+        let Some(sym) = self.resolve(name) else {
+            return placeholder();
+        };
+        let (value, what) = match sym {
+            Symbol::Dim(d) => (self.dims[d].size as f64, "a dim"),
+            Symbol::Const(c) => (self.consts[c].value, "a const"),
+            Symbol::Value(v) => return self.read_value(name, v, subs, span, cx),
+        };
+        if subs.is_some() {
+            self.error(
+                Diagnostic::error(
+                    Code::WrongKind,
+                    span,
+                    format!(
+                        "`{}` is {what}, a number; it cannot be subscripted",
+                        name.name
+                    ),
+                )
+                .label("subscripted"),
+            );
+            return placeholder();
+        }
+        // A dim of size 0 or a NaN const stands for an earlier error: not a known constant.
+        let known = (value.is_finite() && !(what == "a dim" && value == 0.0)).then_some(value);
+        (Expr::Num(value), known)
+    }
+
+    fn read_value(
+        &mut self,
+        name: &ast::Ident,
+        v: ValueId,
+        subs: Option<&[ast::Expr]>,
+        span: Span,
+        cx: &mut Ctx,
+    ) -> Lowered {
+        let value = &self.values[v.index()];
+        if cx.const_only {
+            let what = format!(
+                "{} {}",
+                super::article(value.kind.describe()),
+                value.kind.describe()
+            );
+            self.error(
+                Diagnostic::error(
+                    Code::WrongKind,
+                    name.span,
+                    format!(
+                        "a const can use only numbers, dims and earlier consts, and `{}` is {what}",
+                        name.name
+                    ),
+                )
+                .label(format!("{what}"))
+                .help("define a scalar instead: `NAME = EXPR`"),
+            );
+            return placeholder();
+        }
+        let given = subs.map_or(0, <[_]>::len);
+        if given != value.rank() {
+            let declared = value.declared();
+            let rank = value.rank();
+            let mut d = Diagnostic::error(
+                Code::WrongSubscriptCount,
+                span,
+                format!(
+                    "`{}` has {} but {} {} given",
+                    name.name,
+                    plural(rank, "dimension"),
+                    plural(given, "subscript"),
+                    if given == 1 { "is" } else { "are" }
+                ),
+            )
+            .label(format!("{} expected", plural(rank, "subscript")));
+            d = if rank == 0 {
+                d.help(format!(
+                    "`{}` is a scalar: write it without brackets",
+                    name.name
+                ))
+            } else {
+                d.help(format!("`{}` is declared as `{declared}`", name.name))
+            };
+            self.error(d);
+            return placeholder();
+        }
+        let shape = value.shape.clone();
+        let owner = name.name.clone();
+        let mut lowered = Vec::with_capacity(given);
+        for (pos, (s, extent)) in subs.unwrap_or(&[]).iter().zip(&shape).enumerate() {
+            if let Some(sub) = self.subscript(s, extent, &owner, pos, cx) {
+                lowered.push(sub);
+            }
+        }
+        if lowered.len() != given {
+            return placeholder();
+        }
+        (
+            Expr::Read {
+                value: v,
+                subs: lowered,
+            },
+            None,
+        )
+    }
+
+    /// One subscript: an index variable in scope, or an integer literal in range.
+    fn subscript(
+        &mut self,
+        s: &ast::Expr,
+        extent: &Extent,
+        owner: &str,
+        pos: usize,
+        cx: &mut Ctx,
+    ) -> Option<Sub> {
+        match &s.kind {
+            ExprKind::Read { name, subs: None } => {
+                if let Some(id) = cx.lookup(&name.name) {
+                    let what = format!("dimension {} of `{owner}`", pos + 1);
+                    cx.indices[id.index()]
+                        .uses
+                        .push((extent.clone(), s.span, what));
+                    return Some(Sub::Var(id));
+                }
+                if self.scope.contains_key(&name.name) || self.declared.contains_key(&name.name) {
+                    let mut d = Diagnostic::error(
+                        Code::BadSubscript,
+                        s.span,
+                        format!("`{}` is not an index variable; a subscript must be an index variable or an integer", name.name),
+                    )
+                    .label("not an index variable");
+                    if let Some(Symbol::Dim(_)) = self.scope.get(&name.name) {
+                        d = d.help(format!(
+                            "to range over {0}, bind an index: `sum(i in {0}, ...)`",
+                            name.name
+                        ));
+                    }
+                    self.error(d);
+                    return None;
+                }
+                let d = if cx.const_only {
+                    Diagnostic::error(
+                        Code::UnboundIndex,
+                        s.span,
+                        format!("index variable `{}` is not bound", name.name),
+                    )
+                    .label("a const has no index variables")
+                } else {
+                    Diagnostic::error(
+                        Code::UnboundIndex,
+                        s.span,
+                        format!("index variable `{}` is not bound", name.name),
+                    )
+                    .label("not bound by the left-hand side or a reduction")
+                    .help(format!(
+                        "did you mean `sum({0}, ...)`? Or add `{0}` to the left-hand side",
+                        name.name
+                    ))
+                };
+                self.error(d);
+                None
+            }
+            ExprKind::Number { text, .. } => {
+                let Ok(n) = text.parse::<usize>() else {
+                    self.error(
+                        Diagnostic::error(
+                            Code::BadSubscript,
+                            s.span,
+                            format!("a subscript must be an integer, not `{text}`"),
+                        )
+                        .label("not an integer"),
+                    );
+                    return None;
+                };
+                if extent.size > 0 && n >= extent.size {
+                    self.error(
+                        Diagnostic::error(
+                            Code::SubscriptOutOfRange,
+                            s.span,
+                            format!("subscript {n} is out of range for dimension {} of `{owner}`, of size {}", pos + 1, show_size(extent)),
+                        )
+                        .label(format!("must be less than {}", extent.size))
+                        .note("subscripts count from 0"),
+                    );
+                    return None;
+                }
+                Some(Sub::Lit(n))
+            }
+            _ if self.mentions_index(s, cx) => {
+                self.error(
+                    Diagnostic::error(Code::AffineSubscript, s.span, "subscripts computed from an index, such as `x[i + 1]`, are not supported yet")
+                        .label("an expression of an index variable")
+                        .help("subscripts are index variables or integer literals"),
+                );
+                None
+            }
+            _ => {
+                self.error(
+                    Diagnostic::error(
+                        Code::BadSubscript,
+                        s.span,
+                        "a subscript must be an index variable or a non-negative integer literal",
+                    )
+                    .label("not an index variable or an integer"),
+                );
+                None
+            }
+        }
+    }
+
+    /// Whether an expression reads an index variable in scope, or an unknown
+    /// name that is presumably one.
+    fn mentions_index(&self, e: &ast::Expr, cx: &Ctx) -> bool {
+        match &e.kind {
+            ExprKind::Number { .. } => false,
+            ExprKind::Read { name, subs } => {
+                (subs.is_none()
+                    && (cx.lookup(&name.name).is_some() || !self.declared.contains_key(&name.name)))
+                    || subs.iter().flatten().any(|s| self.mentions_index(s, cx))
+            }
+            ExprKind::Neg(a) => self.mentions_index(a, cx),
+            ExprKind::Binary { lhs, rhs, .. } | ExprKind::Compare { lhs, rhs, .. } => {
+                self.mentions_index(lhs, cx) || self.mentions_index(rhs, cx)
+            }
+            ExprKind::Call { args, .. } => args.iter().any(|a| match a {
+                Arg::Expr(e) => self.mentions_index(e, cx),
+                Arg::Binder(..) => false,
+            }),
+        }
+    }
+
+    fn call(&mut self, func: &ast::Ident, args: &[Arg], span: Span, cx: &mut Ctx) -> Lowered {
+        let reduction = match func.name.as_str() {
+            "sum" => Some(Reduction::Sum),
+            "mean" => Some(Reduction::Mean),
+            "logsumexp" => Some(Reduction::LogSumExp),
+            _ => None,
+        };
+        if let Some(op) = reduction {
+            return self.reduction(op, args, span, cx);
+        }
+        let max_min = match func.name.as_str() {
+            "max" => Some(BinOp::Max),
+            "min" => Some(BinOp::Min),
+            "pow" => Some(BinOp::Pow),
+            _ => None,
+        };
+        if matches!(max_min, Some(BinOp::Max | BinOp::Min)) && self.looks_like_reduction(args, cx) {
+            self.error(
+                Diagnostic::error(
+                    Code::MaxReduction,
+                    span,
+                    format!("`{}` over an index is not supported yet", func.name),
+                )
+                .label("a reduction")
+                .help(format!(
+                    "`{}(a, b)` is the elementwise {} of two values",
+                    func.name,
+                    if func.name == "max" {
+                        "maximum"
+                    } else {
+                        "minimum"
+                    }
+                )),
+            );
+            return placeholder();
+        }
+        let unary = Func::NAMED
+            .iter()
+            .find(|(n, _)| *n == func.name)
+            .map(|(_, f)| *f);
+        let arity = match (unary, max_min) {
+            (Some(_), _) => 1,
+            (_, Some(_)) => 2,
+            _ => {
+                self.unknown_function(func);
+                return placeholder();
+            }
+        };
+        if args.len() != arity {
+            let example = if arity == 1 {
+                format!("{}(x)", func.name)
+            } else {
+                format!("{}(a, b)", func.name)
+            };
+            self.error(
+                Diagnostic::error(
+                    Code::WrongArity,
+                    span,
+                    format!(
+                        "`{}` takes {} but {} {} given",
+                        func.name,
+                        plural(arity, "argument"),
+                        plural(args.len(), "argument"),
+                        if args.len() == 1 { "is" } else { "are" }
+                    ),
+                )
+                .label(format!("expected `{example}`")),
+            );
+            return placeholder();
+        }
+        let mut lowered = Vec::new();
+        for a in args {
+            match a {
+                Arg::Expr(e) => lowered.push(self.lower(e, cx)),
+                Arg::Binder(_, s) => {
+                    self.error(
+                        Diagnostic::error(
+                            Code::WrongArity,
+                            *s,
+                            format!("`{}` does not bind index variables", func.name),
+                        )
+                        .label("an index binder")
+                        .help("only sum, mean and logsumexp bind index variables"),
+                    );
+                    return placeholder();
+                }
+            }
+        }
+        let mut it = lowered.into_iter();
+        match (unary, max_min) {
+            (Some(f), _) => self.fold_unary(f, it.next().expect("arity checked"), span),
+            (_, Some(op)) => {
+                let a = it.next().expect("arity checked");
+                let b = it.next().expect("arity checked");
+                self.fold_binary(op, a, b, span)
+            }
+            _ => placeholder(),
+        }
+    }
+
+    /// `max(i, x[i])` or `max(i in D, ...)`: a max reduction (reserved).
+    fn looks_like_reduction(&self, args: &[Arg], cx: &Ctx) -> bool {
+        match args.first() {
+            Some(Arg::Binder(..)) => true,
+            Some(Arg::Expr(ast::Expr {
+                kind: ExprKind::Read { name, subs: None },
+                ..
+            })) => {
+                args.len() >= 2
+                    && cx.lookup(&name.name).is_none()
+                    && !self.declared.contains_key(&name.name)
+            }
+            _ => false,
+        }
+    }
+
+    fn unknown_function(&mut self, func: &ast::Ident) {
+        if self.declared.contains_key(&func.name) {
+            self.error(
+                Diagnostic::error(
+                    Code::WrongKind,
+                    func.span,
+                    format!("`{}` is not a function", func.name),
+                )
+                .label("called here")
+                .help(format!("subscripts use brackets: `{}[i]`", func.name)),
+            );
+            return;
+        }
+        let names = Func::NAMED.iter().map(|(n, _)| *n).chain([
+            "pow",
+            "max",
+            "min",
+            "sum",
+            "mean",
+            "logsumexp",
+        ]);
+        let mut d = Diagnostic::error(
+            Code::UnknownFunction,
+            func.span,
+            format!("unknown function `{}`", func.name),
+        )
+        .label("not a function of the language");
+        d = match suggest(&func.name, names) {
+            Some(s) => d.help(format!("did you mean `{s}`?")),
+            None => d.help("the functions are exp, log, sqrt, tanh, sigmoid, relu, softplus, sin, cos, abs, pow, max and min"),
+        };
+        self.error(d);
+    }
+
+    fn reduction(&mut self, op: Reduction, args: &[Arg], span: Span, cx: &mut Ctx) -> Lowered {
+        let name = op.name();
+        if cx.const_only {
+            self.error(
+                Diagnostic::error(
+                    Code::WrongKind,
+                    span,
+                    format!("a const cannot contain a reduction (`{name}`)"),
+                )
+                .label("a reduction")
+                .help("define a scalar instead: `NAME = EXPR`"),
+            );
+            return placeholder();
+        }
+        let Some((body, binders)) = args.split_last().filter(|(_, b)| !b.is_empty()) else {
+            self.error(
+                Diagnostic::error(
+                    Code::WrongArity,
+                    span,
+                    format!("`{name}` takes index variables and a body"),
+                )
+                .label(format!("expected `{name}(i, EXPR)`")),
+            );
+            return placeholder();
+        };
+        let mut ids = Vec::new();
+        for a in binders {
+            let binder = match a {
+                Arg::Binder(b, _) => b.clone(),
+                Arg::Expr(ast::Expr {
+                    kind: ExprKind::Read { name, subs: None },
+                    ..
+                }) => ast::Binder {
+                    name: name.clone(),
+                    range: None,
+                },
+                Arg::Expr(e) => {
+                    self.error(
+                        Diagnostic::error(Code::WrongArity, e.span, format!("expected an index variable, the arguments of `{name}` before its body bind indices"))
+                            .label("not an index variable")
+                            .help(format!("write `{name}(i, EXPR)` or `{name}(i in D, EXPR)`")),
+                    );
+                    continue;
+                }
+            };
+            let id = self.bind(cx, &binder, false);
+            cx.scope.push(id);
+            ids.push(id);
+        }
+        let body = match body {
+            Arg::Expr(e) => self.lower(e, cx).0,
+            Arg::Binder(_, s) => {
+                self.error(
+                    Diagnostic::error(
+                        Code::WrongArity,
+                        *s,
+                        format!("the last argument of `{name}` is its body, an expression"),
+                    )
+                    .label("a binder"),
+                );
+                Expr::Num(f64::NAN)
+            }
+        };
+        cx.scope.truncate(cx.scope.len() - ids.len());
+        let expr = ids.into_iter().rev().fold(body, |acc, index| Expr::Reduce {
+            op,
+            index,
+            body: Box::new(acc),
+        });
+        (expr, None)
+    }
+}
+
+fn plural(n: usize, word: &str) -> String {
+    if n == 1 {
+        format!("1 {word}")
+    } else {
+        format!("{n} {word}s")
+    }
+}
+
+fn show_size(e: &Extent) -> String {
+    match &e.dim {
+        Some(d) => format!("{} ({d})", e.size),
+        None => e.size.to_string(),
+    }
+}

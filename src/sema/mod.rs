@@ -1,0 +1,563 @@
+//! Semantic analysis: names, dims, shapes and index ranges; AST to a checked `ir::Program`.
+//!
+//! Every semantic error of the language is found here, all of them in one run.
+
+mod consts;
+mod expr;
+
+use std::collections::HashMap;
+
+use crate::diag::{Code, Diagnostic, Span};
+use crate::ir::{self, Extent, Program, Value, ValueId, ValueKind};
+use crate::syntax::ast;
+
+/// Reserved words: keywords, reductions and function names.
+pub const RESERVED: &[&str] = &[
+    "dim",
+    "input",
+    "param",
+    "const",
+    "loss",
+    "output",
+    "sum",
+    "mean",
+    "logsumexp",
+    "in",
+    "exp",
+    "log",
+    "sqrt",
+    "tanh",
+    "sigmoid",
+    "relu",
+    "softplus",
+    "sin",
+    "cos",
+    "abs",
+    "pow",
+    "max",
+    "min",
+];
+
+/// The most scalars one value may hold (2^28, 2 GiB of f64).
+pub const MAX_ELEMENTS: usize = 1 << 28;
+
+/// Checks a parsed file. `source_len` places "no loss" at the end of the file.
+pub fn check(file: &ast::File, source_len: usize) -> Result<Program, Vec<Diagnostic>> {
+    let mut s = Sema::default();
+    if file.items.is_empty() {
+        let end = Span::new(source_len, source_len);
+        return Err(vec![Diagnostic::error(
+            Code::EmptyFile,
+            end,
+            "the file has no statements",
+        )
+        .label("nothing to compile")
+        .help(
+            "declare dims, inputs and params, define values, and end with `loss E = ...`",
+        )]);
+    }
+    s.collect_names(file);
+    for item in &file.items {
+        s.item(item);
+    }
+    let loss = s.finish_loss(source_len);
+    let outputs = s.outputs(file);
+    let errors = s.diags.iter().any(Diagnostic::is_error);
+    match loss {
+        Some(loss) if !errors => Ok(Program {
+            dims: s.dims,
+            consts: s.consts,
+            values: s.values,
+            loss,
+            outputs,
+        }),
+        _ => {
+            crate::diag::sort(&mut s.diags);
+            Err(s.diags)
+        }
+    }
+}
+
+/// What a global name refers to once it is defined.
+#[derive(Debug, Clone, Copy)]
+enum Symbol {
+    Dim(usize),
+    Const(usize),
+    Value(ValueId),
+}
+
+#[derive(Default)]
+struct Sema {
+    diags: Vec<Diagnostic>,
+    /// Every global name of the file and where it is declared, for "used before its definition".
+    declared: HashMap<String, Span>,
+    /// The global names defined so far.
+    scope: HashMap<String, Symbol>,
+    /// The name whose definition is being checked, for recurrences.
+    defining: Option<String>,
+    dims: Vec<ir::Dim>,
+    consts: Vec<ir::Const>,
+    values: Vec<Value>,
+    losses: Vec<(ValueId, Span)>,
+}
+
+impl Sema {
+    fn error(&mut self, d: Diagnostic) {
+        self.diags.push(d);
+    }
+
+    /// First pass: every declared name, so a later pass can tell "unknown" from
+    /// "used before its definition"; also duplicates and reserved words.
+    fn collect_names(&mut self, file: &ast::File) {
+        for item in &file.items {
+            let names: Vec<&ast::Ident> = match item {
+                ast::Item::Dim { name, .. } | ast::Item::Const { name, .. } => vec![name],
+                ast::Item::Input(ds) | ast::Item::Param(ds) => ds.iter().map(|d| &d.name).collect(),
+                ast::Item::Def(d) | ast::Item::Loss(d) => vec![&d.name],
+                ast::Item::FnDef { .. } | ast::Item::Output(_) => vec![],
+            };
+            for name in names {
+                if !self.check_reserved(name) {
+                    continue;
+                }
+                if let Some(first) = self.declared.get(&name.name) {
+                    let first = *first;
+                    self.error(
+                        Diagnostic::error(
+                            Code::DuplicateName,
+                            name.span,
+                            format!("`{}` is declared twice", name.name),
+                        )
+                        .label("declared again here")
+                        .with(first, "first declared here")
+                        .help("every name is declared or defined once; choose another name"),
+                    );
+                } else {
+                    self.declared.insert(name.name.clone(), name.span);
+                }
+            }
+        }
+    }
+
+    /// Reports a reserved word used as a name; returns whether the name is usable.
+    fn check_reserved(&mut self, name: &ast::Ident) -> bool {
+        if RESERVED.contains(&name.name.as_str()) {
+            self.error(
+                Diagnostic::error(
+                    Code::ReservedWord,
+                    name.span,
+                    format!(
+                        "`{}` is a reserved word and cannot be used as a name",
+                        name.name
+                    ),
+                )
+                .label("reserved"),
+            );
+            return false;
+        }
+        true
+    }
+
+    /// Makes a name visible to the statements after it, unless it was a duplicate.
+    fn define(&mut self, name: &ast::Ident, sym: Symbol) {
+        if self.declared.get(&name.name) == Some(&name.span) {
+            self.scope.insert(name.name.clone(), sym);
+        }
+    }
+
+    fn item(&mut self, item: &ast::Item) {
+        match item {
+            ast::Item::Dim { name, size, span } => self.dim(name, size.as_ref(), *span),
+            ast::Item::Const { name, value, .. } => {
+                let v = self.const_value(value);
+                let id = self.consts.len();
+                self.consts.push(ir::Const {
+                    name: name.name.clone(),
+                    value: v.unwrap_or(f64::NAN),
+                    span: name.span,
+                });
+                self.define(name, Symbol::Const(id));
+            }
+            ast::Item::Input(decls) => self.decls(decls, ValueKind::Input),
+            ast::Item::Param(decls) => self.decls(decls, ValueKind::Param),
+            ast::Item::Def(def) => {
+                self.definition(def, ValueKind::Def);
+            }
+            ast::Item::Loss(def) => {
+                if !def.indices.is_empty() {
+                    let span = def.indices[0]
+                        .name
+                        .span
+                        .to(def.indices.last().map_or(def.name.span, |b| b.name.span));
+                    self.error(
+                        Diagnostic::error(
+                            Code::NonScalarLoss,
+                            span,
+                            format!("the loss `{}` must be a scalar", def.name.name),
+                        )
+                        .label("the loss has indices")
+                        .help(
+                            "reduce it to a scalar, e.g. `loss E = sum(k, ...)` or `mean(n, ...)`",
+                        ),
+                    );
+                }
+                if let Some(id) = self.definition(def, ValueKind::Loss) {
+                    self.losses.push((id, def.name.span));
+                }
+            }
+            ast::Item::Output(_) => {}
+            ast::Item::FnDef { span, .. } => self.error(
+                Diagnostic::error(
+                    Code::UserFunction,
+                    *span,
+                    "user-defined functions are not supported yet",
+                )
+                .label("a function definition")
+                .help("write the expression out, or define a tensor: `h[j] = tanh(a[j])`"),
+            ),
+        }
+    }
+
+    fn dim(&mut self, name: &ast::Ident, size: Option<&ast::Expr>, span: Span) {
+        let size = self.dim_size(name, size, span);
+        let id = self.dims.len();
+        // A dim with a bad size is still defined, with size 0 (unknown), so
+        // that its uses do not cascade into more errors.
+        self.dims.push(ir::Dim {
+            name: name.name.clone(),
+            size: size.unwrap_or(0),
+            span: name.span,
+        });
+        self.define(name, Symbol::Dim(id));
+    }
+
+    fn dim_size(
+        &mut self,
+        name: &ast::Ident,
+        size: Option<&ast::Expr>,
+        span: Span,
+    ) -> Option<usize> {
+        let Some(size) = size else {
+            self.error(
+                Diagnostic::error(
+                    Code::RuntimeDim,
+                    span,
+                    format!(
+                        "dim `{}` has no size; sizes known only at run time are not supported yet",
+                        name.name
+                    ),
+                )
+                .label("no size")
+                .help(format!("give it a size: `dim {} = 32`", name.name)),
+            );
+            return None;
+        };
+        match &size.kind {
+            ast::ExprKind::Number { text, .. } => self.size_literal(text, size.span),
+            _ => {
+                self.error(
+                    Diagnostic::error(
+                        Code::BadSize,
+                        size.span,
+                        format!("the size of dim `{}` must be an integer literal", name.name),
+                    )
+                    .label("not an integer literal"),
+                );
+                None
+            }
+        }
+    }
+
+    /// An integer literal used as a size: at least 1.
+    fn size_literal(&mut self, text: &str, span: Span) -> Option<usize> {
+        if !text.bytes().all(|b| b.is_ascii_digit()) {
+            self.error(
+                Diagnostic::error(
+                    Code::BadSize,
+                    span,
+                    format!("a size must be a positive integer, not `{text}`"),
+                )
+                .label("not an integer"),
+            );
+            return None;
+        }
+        match text.parse::<usize>() {
+            Ok(0) => {
+                self.error(
+                    Diagnostic::error(Code::ZeroDim, span, "a size must be at least 1")
+                        .label("size 0")
+                        .help("an empty dimension holds no scalars; remove it"),
+                );
+                None
+            }
+            Ok(n) if n <= MAX_ELEMENTS => Some(n),
+            _ => {
+                self.error(
+                    Diagnostic::error(Code::BadSize, span, format!("size {text} is too large"))
+                        .label(format!("at most {MAX_ELEMENTS}")),
+                );
+                None
+            }
+        }
+    }
+
+    /// Resolves a size written as a dim name or an integer literal.
+    fn extent(&mut self, e: &ast::Extent) -> Option<Extent> {
+        match e {
+            ast::Extent::Literal { text, span } => self
+                .size_literal(text, *span)
+                .map(|size| Extent { size, dim: None }),
+            ast::Extent::Name(id) => match self.resolve(id)? {
+                Symbol::Dim(d) if self.dims[d].size == 0 => None,
+                Symbol::Dim(d) => Some(Extent {
+                    size: self.dims[d].size,
+                    dim: Some(self.dims[d].name.clone()),
+                }),
+                other => {
+                    let what = self.describe(other);
+                    self.error(
+                        Diagnostic::error(
+                            Code::WrongKind,
+                            id.span,
+                            format!("`{}` is {what}, not a dim", id.name),
+                        )
+                        .label("expected a dim name or an integer"),
+                    );
+                    None
+                }
+            },
+        }
+    }
+
+    /// Checks that a value of this shape is not too large to hold.
+    fn check_size(&mut self, shape: &[Extent], span: Span) -> bool {
+        let total = shape
+            .iter()
+            .try_fold(1usize, |acc, e| acc.checked_mul(e.size));
+        match total {
+            Some(n) if n <= MAX_ELEMENTS => true,
+            _ => {
+                self.error(
+                    Diagnostic::error(Code::BadSize, span, "this value has too many scalars")
+                        .label(format!("more than {MAX_ELEMENTS}")),
+                );
+                false
+            }
+        }
+    }
+
+    fn decls(&mut self, decls: &[ast::Decl], kind: ValueKind) {
+        for d in decls {
+            // An extent in error is kept as size 0 (unknown), so the value is
+            // still defined and its uses do not cascade into more errors.
+            let shape: Vec<Extent> = d
+                .shape
+                .iter()
+                .map(|e| self.extent(e).unwrap_or_else(unknown))
+                .collect();
+            if shape.iter().all(|e| e.size > 0) {
+                self.check_size(&shape, d.span);
+            }
+            let id = self.push_value(Value {
+                name: d.name.name.clone(),
+                kind,
+                shape,
+                indices: Vec::new(),
+                rhs: None,
+                origin: ir::Origin::Source(d.span),
+            });
+            self.define(&d.name, Symbol::Value(id));
+        }
+    }
+
+    fn push_value(&mut self, v: Value) -> ValueId {
+        let id = ValueId(self.values.len() as u32);
+        self.values.push(v);
+        id
+    }
+
+    /// Looks a global name up, reporting unknown names, uses before the
+    /// definition, and recurrences.
+    fn resolve(&mut self, id: &ast::Ident) -> Option<Symbol> {
+        if let Some(sym) = self.scope.get(&id.name) {
+            return Some(*sym);
+        }
+        if self.defining.as_deref() == Some(id.name.as_str()) {
+            self.error(
+                Diagnostic::error(
+                    Code::Recurrence,
+                    id.span,
+                    format!(
+                        "`{}` is used in its own definition; recurrences are not supported yet",
+                        id.name
+                    ),
+                )
+                .label("read while being defined")
+                .help("every value is defined once, from values defined before it"),
+            );
+        } else if let Some(def) = self.declared.get(&id.name) {
+            let def = *def;
+            self.error(
+                Diagnostic::error(
+                    Code::UseBeforeDef,
+                    id.span,
+                    format!("`{}` is used before its definition", id.name),
+                )
+                .label("used here")
+                .with(def, "defined later here")
+                .help("move the definition above its first use"),
+            );
+        } else {
+            let mut d = Diagnostic::error(
+                Code::UnknownName,
+                id.span,
+                format!("unknown name `{}`", id.name),
+            )
+            .label("not declared");
+            if let Some(s) = suggest(&id.name, self.declared.keys().map(String::as_str)) {
+                d = d.help(format!("did you mean `{s}`?"));
+            }
+            self.error(d);
+        }
+        None
+    }
+
+    /// "a dim", "the param `w`", ... for messages.
+    fn describe(&self, sym: Symbol) -> String {
+        match sym {
+            Symbol::Dim(_) => "a dim".into(),
+            Symbol::Const(_) => "a const".into(),
+            Symbol::Value(v) => format!(
+                "{} {}",
+                article(self.values[v.index()].kind.describe()),
+                self.values[v.index()].kind.describe()
+            ),
+        }
+    }
+
+    /// Resolves the loss: exactly one.
+    fn finish_loss(&mut self, source_len: usize) -> Option<ValueId> {
+        match self.losses.as_slice() {
+            [] => {
+                let end = Span::new(source_len, source_len);
+                self.error(
+                    Diagnostic::error(Code::NoLoss, end, "the file defines no loss")
+                        .label("the file ends without a `loss` definition")
+                        .help("add the scalar objective, e.g. `loss E = 0.5 * sum(k, (y[k] - t[k])^2)`"),
+                );
+                None
+            }
+            [(id, _)] => Some(*id),
+            [(_, first), rest @ ..] => {
+                let first = *first;
+                let extra: Vec<Span> = rest.iter().map(|(_, s)| *s).collect();
+                for s in extra {
+                    self.error(
+                        Diagnostic::error(Code::TwoLosses, s, "the file defines more than one loss")
+                            .label("another loss")
+                            .with(first, "the first loss")
+                            .help("several losses are not supported yet: add them into one, `loss E = E1 + E2`"),
+                    );
+                }
+                None
+            }
+        }
+    }
+
+    /// Resolves `output` names: definitions, each listed once.
+    fn outputs(&mut self, file: &ast::File) -> Vec<ValueId> {
+        let mut out: Vec<(ValueId, Span)> = Vec::new();
+        for item in &file.items {
+            let ast::Item::Output(names) = item else {
+                continue;
+            };
+            for name in names {
+                let Some(sym) = self.resolve(name) else {
+                    continue;
+                };
+                match sym {
+                    Symbol::Value(v)
+                        if matches!(
+                            self.values[v.index()].kind,
+                            ValueKind::Def | ValueKind::Loss
+                        ) =>
+                    {
+                        if let Some((_, first)) = out.iter().find(|(o, _)| *o == v) {
+                            let first = *first;
+                            self.error(
+                                Diagnostic::error(
+                                    Code::BadOutput,
+                                    name.span,
+                                    format!("`{}` is listed as an output twice", name.name),
+                                )
+                                .label("listed again")
+                                .with(first, "first listed here"),
+                            );
+                        } else {
+                            out.push((v, name.span));
+                        }
+                    }
+                    other => {
+                        let what = self.describe(other);
+                        self.error(
+                            Diagnostic::error(
+                                Code::BadOutput,
+                                name.span,
+                                format!(
+                                    "`{}` is {what}; only definitions can be outputs",
+                                    name.name
+                                ),
+                            )
+                            .label("not a definition"),
+                        );
+                    }
+                }
+            }
+        }
+        out.into_iter().map(|(v, _)| v).collect()
+    }
+}
+
+/// An extent whose size is unknown because of an earlier error: size 0, never
+/// compared. It never leaves sema, since a file with errors yields no program.
+fn unknown() -> Extent {
+    Extent { size: 0, dim: None }
+}
+
+fn article(word: &str) -> &'static str {
+    if word.starts_with(['a', 'e', 'i', 'o', 'u']) {
+        "an"
+    } else {
+        "a"
+    }
+}
+
+/// The closest candidate within a small edit distance, for "did you mean".
+/// Ties are broken alphabetically, so the hint is deterministic.
+pub(crate) fn suggest<'a>(
+    name: &str,
+    candidates: impl Iterator<Item = &'a str>,
+) -> Option<&'a str> {
+    let limit = (name.len() / 3).clamp(1, 2);
+    candidates
+        .filter(|c| *c != name)
+        .map(|c| (edit_distance(name, c), c))
+        .filter(|(d, _)| *d <= limit)
+        .min()
+        .map(|(_, c)| c)
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut prev = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let cur = row[j + 1];
+            row[j + 1] = (prev + usize::from(ca != *cb)).min(row[j] + 1).min(cur + 1);
+            prev = cur;
+        }
+    }
+    row[b.len()]
+}

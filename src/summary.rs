@@ -1,0 +1,155 @@
+//! The summary `netgrad check` prints: sizes, values, definitions, and the values used more than once.
+
+use std::fmt::Write as _;
+
+use crate::graph::{Dag, Use};
+use crate::ir::{Program, Sub, Value, ValueId, ValueKind};
+use crate::pretty;
+
+/// A plain-text summary of a checked program; deterministic.
+pub fn summary(dag: &Dag) -> String {
+    let p = &dag.program;
+    let mut out = String::new();
+    let mut row = |label: &str, lines: Vec<String>| {
+        let lines = if lines.is_empty() {
+            vec!["none".to_string()]
+        } else {
+            lines
+        };
+        for (i, line) in lines.iter().enumerate() {
+            let _ = writeln!(out, "{:<13}{line}", if i == 0 { label } else { "" });
+        }
+    };
+    let dims: Vec<String> = p
+        .dims
+        .iter()
+        .map(|d| format!("{} = {}", d.name, d.size))
+        .collect();
+    row(
+        "dims",
+        if dims.is_empty() {
+            vec![]
+        } else {
+            vec![dims.join(", ")]
+        },
+    );
+    let consts: Vec<String> = p
+        .consts
+        .iter()
+        .map(|c| format!("{} = {}", c.name, pretty::number(c.value)))
+        .collect();
+    row(
+        "consts",
+        if consts.is_empty() {
+            vec![]
+        } else {
+            vec![consts.join(", ")]
+        },
+    );
+    for (label, kind) in [("inputs", ValueKind::Input), ("params", ValueKind::Param)] {
+        let vs: Vec<&Value> = p.values.iter().filter(|v| v.kind == kind).collect();
+        let total: usize = vs.iter().map(|v| v.len()).sum();
+        let names: Vec<String> = vs.iter().map(|v| v.declared()).collect();
+        row(
+            label,
+            if vs.is_empty() {
+                vec![]
+            } else {
+                vec![format!("{}   ({})", names.join(", "), scalars(total))]
+            },
+        );
+    }
+    let defs = |kind: ValueKind| -> Vec<String> {
+        p.values
+            .iter()
+            .filter(|v| v.kind == kind)
+            .map(|v| pretty::definition(p, v))
+            .collect()
+    };
+    row("definitions", defs(ValueKind::Def));
+    row("temporaries", defs(ValueKind::Temp));
+    row("loss", vec![pretty::definition(p, p.value(p.loss))]);
+    row(
+        "outputs",
+        if p.outputs.is_empty() {
+            vec![]
+        } else {
+            vec![p
+                .outputs
+                .iter()
+                .map(|o| p.value(*o).name.clone())
+                .collect::<Vec<_>>()
+                .join(", ")]
+        },
+    );
+    let multi: Vec<String> = p.ids().filter_map(|v| multi_use(dag, v)).collect();
+    out.push_str(
+        "\nused more than once (each adjoint is a sum of one chain-rule product per use):\n",
+    );
+    if multi.is_empty() {
+        out.push_str("  none\n");
+    }
+    for line in multi {
+        let _ = writeln!(out, "  {line}");
+    }
+    out
+}
+
+fn scalars(n: usize) -> String {
+    if n == 1 {
+        "1 scalar".into()
+    } else {
+        format!("{n} scalars")
+    }
+}
+
+/// The index variables in scope at a use that its subscripts do not mention:
+/// the use repeats for every value of each (PRML 5.56).
+pub fn repeated_over(p: &Program, reader: ValueId, u: &Use) -> Vec<String> {
+    let r = p.value(reader);
+    let mut scope: Vec<_> = (0..r.rank() as u32).map(crate::ir::IndexId).collect();
+    scope.extend(u.enclosing.iter().map(|(_, i)| *i));
+    scope
+        .into_iter()
+        .filter(|i| !u.subs.contains(&Sub::Var(*i)))
+        .map(|i| {
+            let var = &r.indices[i.index()];
+            format!("{} in {}", var.name, var.extent)
+        })
+        .collect()
+}
+
+/// `z1   by y, for every k in K`, for a value read more than once.
+fn multi_use(dag: &Dag, v: ValueId) -> Option<String> {
+    let p = &dag.program;
+    let uses = dag.uses(v);
+    let per_use: Vec<(ValueId, Vec<String>)> = uses
+        .iter()
+        .map(|(r, u)| (*r, repeated_over(p, *r, u)))
+        .collect();
+    if uses.len() < 2 && per_use.iter().all(|(_, every)| every.is_empty()) {
+        return None;
+    }
+    // Group consecutive uses by the same reader with the same repetition.
+    let mut parts: Vec<(String, usize)> = Vec::new();
+    for (reader, every) in &per_use {
+        let mut text = p.value(*reader).name.clone();
+        if !every.is_empty() {
+            let _ = write!(text, " for every {}", every.join(", "));
+        }
+        match parts.last_mut() {
+            Some((last, n)) if *last == text => *n += 1,
+            _ => parts.push((text, 1)),
+        }
+    }
+    let parts: Vec<String> = parts
+        .into_iter()
+        .map(|(t, n)| match n {
+            1 => t,
+            2 => format!("{t} (twice)"),
+            n => format!("{t} ({n} times)"),
+        })
+        .collect();
+    let value = p.value(v);
+    Some(format!("{:<8} by {}", value.name, parts.join("; ")))
+}

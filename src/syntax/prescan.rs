@@ -1,0 +1,43 @@
+//! A lexical pass that bounds bracket nesting before pest, which recurses on it, runs.
+
+use crate::diag::{Code, Diagnostic, Span};
+
+/// The deepest nesting of `(` and `[` accepted. pest uses a few kilobytes of
+/// stack per level in a debug build; this keeps a parse well inside the
+/// 2 MiB of a test thread, and no hand-written network comes near it.
+pub const MAX_NESTING: usize = 64;
+
+/// Reports the first bracket nested deeper than `MAX_NESTING`, skipping comments.
+pub fn check_nesting(source: &str) -> Option<Diagnostic> {
+    let bytes = source.as_bytes();
+    let mut depth = 0usize;
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'#' => {
+                while i < bytes.len() && bytes[i] != b'\n' {
+                    i += 1;
+                }
+                continue;
+            }
+            b'(' | b'[' => {
+                depth += 1;
+                if depth > MAX_NESTING {
+                    return Some(
+                        Diagnostic::error(
+                            Code::TooDeep,
+                            Span::new(i, i + 1),
+                            format!("brackets are nested more than {MAX_NESTING} deep"),
+                        )
+                        .label("too deep")
+                        .help("split the expression into several definitions"),
+                    );
+                }
+            }
+            b')' | b']' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+        i += 1;
+    }
+    None
+}
