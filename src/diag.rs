@@ -196,6 +196,10 @@ pub fn render(file_name: &str, source: &str, diags: &[Diagnostic]) -> String {
     };
     let mut out = String::new();
     for d in diags {
+        if let Some(location) = too_long_to_show(file_name, source, d) {
+            out.push_str(&location);
+            continue;
+        }
         let cs_diag = to_codespan(d, source);
         match term::emit_into_string(&config, &file, &cs_diag) {
             Ok(text) => out.push_str(&text),
@@ -204,6 +208,43 @@ pub fn render(file_name: &str, source: &str, diags: &[Diagnostic]) -> String {
         }
     }
     out
+}
+
+/// Source lines longer than this are not shown under a diagnostic.
+const MAX_SHOWN_LINE: usize = 300;
+
+/// A diagnostic whose labels sit on a very long line is rendered without the
+/// line: the header, the location and the notes.
+fn too_long_to_show(file_name: &str, source: &str, d: &Diagnostic) -> Option<String> {
+    let line_of = |at: usize| {
+        let at = clamp(Span::new(at, at), source).start;
+        let start = source[..at].rfind('\n').map_or(0, |i| i + 1);
+        let end = source[at..].find('\n').map_or(source.len(), |i| at + i);
+        (start, end)
+    };
+    let long = d.labels.iter().any(|l| {
+        let (start, end) = line_of(l.span.start);
+        end - start > MAX_SHOWN_LINE
+    });
+    if !long {
+        return None;
+    }
+    let at = clamp(d.primary_span(), source).start;
+    let (start, end) = line_of(at);
+    let line = source[..start].matches('\n').count() + 1;
+    let column = source[start..at].chars().count() + 1;
+    let mut plain = d.clone();
+    plain.labels.clear();
+    plain.notes.insert(
+        0,
+        format!(
+            "line {line} is too long to show ({} characters)",
+            source[start..end].chars().count()
+        ),
+    );
+    let text = render(file_name, source, &[plain]);
+    let (head, rest) = text.split_once('\n').unwrap_or((&text, ""));
+    Some(format!("{head}\n  --> {file_name}:{line}:{column}\n{rest}"))
 }
 
 fn clamp(span: Span, source: &str) -> std::ops::Range<usize> {

@@ -1,5 +1,6 @@
 //! The `netgrad` command line: the only place that does I/O and chooses exit codes.
 
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -41,7 +42,8 @@ fn main() -> ExitCode {
     match run(cli.command) {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => {
-            eprint!("{message}");
+            // Nothing useful can be done if standard error is gone.
+            let _ = std::io::stderr().lock().write_all(message.as_bytes());
             ExitCode::from(1)
         }
     }
@@ -52,9 +54,12 @@ fn run(command: Command) -> Result<(), String> {
     match command {
         Command::Check { file } => {
             let dag = load(&file)?;
-            println!("{}: no errors\n", file.display());
-            print!("{}", netgrad::summary::summary(&dag));
-            Ok(())
+            let text = format!(
+                "{}: no errors\n\n{}",
+                file.display(),
+                netgrad::summary::summary(&dag)
+            );
+            write_output(None, &text)
         }
         Command::Graph { file, output } => {
             let dag = load(&file)?;
@@ -88,10 +93,13 @@ fn load(path: &Path) -> Result<netgrad::graph::Dag, String> {
 
 fn write_output(path: Option<&Path>, text: &str) -> Result<(), String> {
     match path {
-        None => {
-            print!("{text}");
-            Ok(())
-        }
+        None => match std::io::stdout().lock().write_all(text.as_bytes()) {
+            // A reader that stops early (`| head`) is not an error.
+            Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+                Err(format!("error: cannot write to standard output: {e}\n"))
+            }
+            _ => Ok(()),
+        },
         Some(p) => std::fs::write(p, text)
             .map_err(|e| format!("error: cannot write `{}`: {e}\n", p.display())),
     }

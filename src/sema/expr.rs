@@ -24,6 +24,8 @@ struct Ctx {
     scope: Vec<IndexId>,
     /// In a `const`, only numbers, dims, consts and functions are allowed.
     const_only: bool,
+    /// Unbound index names already reported in this right-hand side.
+    unbound: Vec<String>,
 }
 
 impl Ctx {
@@ -56,9 +58,11 @@ impl Sema {
     /// Checks a definition and adds its value; returns it unless the name was unusable.
     pub(super) fn definition(&mut self, def: &ast::Def, kind: ValueKind) -> Option<ValueId> {
         let mut cx = Ctx::default();
+        let mut lhs = Vec::new();
         for b in &def.indices {
             let id = self.bind(&mut cx, b, true);
             cx.scope.push(id);
+            lhs.push(id);
         }
         self.defining = Some(def.name.name.clone());
         let (rhs, _) = self.lower(&def.rhs, &mut cx);
@@ -67,7 +71,7 @@ impl Sema {
         let extents: Vec<Extent> = (0..cx.indices.len())
             .map(|k| self.range_of(&cx.indices[k]))
             .collect();
-        let shape: Vec<Extent> = extents[..def.indices.len()].to_vec();
+        let shape: Vec<Extent> = lhs.iter().map(|id| extents[id.index()].clone()).collect();
         if shape.iter().all(|e| e.size > 0) {
             self.check_size(&shape, def.span);
         }
@@ -128,6 +132,8 @@ impl Sema {
                     .with(prev_span, "first bound here")
                     .help("use another name for this index"),
             );
+            // Its uses count for the first binding, so no "range unknown" follows.
+            return prev;
         }
         let explicit = b
             .range
@@ -154,7 +160,8 @@ impl Sema {
         sizes.extend(info.uses.iter().cloned());
         sizes.retain(|(e, _, _)| e.size > 0);
         let Some((first, first_span, first_what)) = sizes.first().cloned() else {
-            if info.explicit.is_none() {
+            // Uses of unknown size come from earlier errors: say nothing more.
+            if info.explicit.is_none() && info.uses.is_empty() {
                 self.missing_range(info);
             }
             return unknown();
@@ -278,6 +285,34 @@ impl Sema {
     }
 
     fn read(
+        &mut self,
+        name: &ast::Ident,
+        subs: Option<&[ast::Expr]>,
+        span: Span,
+        cx: &mut Ctx,
+    ) -> Lowered {
+        let lowered = self.read_checked(name, subs, span, cx);
+        if matches!(lowered.0, Expr::Num(x) if x.is_nan()) {
+            self.mark_used(subs.unwrap_or(&[]), cx);
+        }
+        lowered
+    }
+
+    /// After a read in error, its index variables still count as used (with
+    /// an unknown size), so that the error does not cascade into "range unknown".
+    fn mark_used(&mut self, subs: &[ast::Expr], cx: &mut Ctx) {
+        for s in subs {
+            if let ExprKind::Read { name, subs: None } = &s.kind {
+                if let Some(id) = cx.lookup(&name.name) {
+                    cx.indices[id.index()]
+                        .uses
+                        .push((unknown(), s.span, String::new()));
+                }
+            }
+        }
+    }
+
+    fn read_checked(
         &mut self,
         name: &ast::Ident,
         subs: Option<&[ast::Expr]>,
@@ -437,6 +472,10 @@ impl Sema {
                     self.error(d);
                     return None;
                 }
+                if cx.unbound.contains(&name.name) {
+                    return None; // reported at its first occurrence
+                }
+                cx.unbound.push(name.name.clone());
                 let d = if cx.const_only {
                     Diagnostic::error(
                         Code::UnboundIndex,
@@ -645,6 +684,9 @@ impl Sema {
     }
 
     fn unknown_function(&mut self, func: &ast::Ident) {
+        if self.user_functions.contains(&func.name) {
+            return; // its definition was reported as not supported
+        }
         if self.declared.contains_key(&func.name) {
             self.error(
                 Diagnostic::error(

@@ -99,6 +99,8 @@ struct Sema {
     consts: Vec<ir::Const>,
     values: Vec<Value>,
     losses: Vec<(ValueId, Span)>,
+    /// Names of the (unsupported) user-defined functions, whose calls are not reported again.
+    user_functions: Vec<String>,
 }
 
 impl Sema {
@@ -206,15 +208,18 @@ impl Sema {
                 }
             }
             ast::Item::Output(_) => {}
-            ast::Item::FnDef { span, .. } => self.error(
-                Diagnostic::error(
-                    Code::UserFunction,
-                    *span,
-                    "user-defined functions are not supported yet",
-                )
-                .label("a function definition")
-                .help("write the expression out, or define a tensor: `h[j] = tanh(a[j])`"),
-            ),
+            ast::Item::FnDef { name, span } => {
+                self.user_functions.push(name.name.clone());
+                self.error(
+                    Diagnostic::error(
+                        Code::UserFunction,
+                        *span,
+                        "user-defined functions are not supported yet",
+                    )
+                    .label("a function definition")
+                    .help("write the expression out, or define a tensor: `h[j] = tanh(a[j])`"),
+                );
+            }
         }
     }
 
@@ -547,17 +552,28 @@ pub(crate) fn suggest<'a>(
         .map(|(_, c)| c)
 }
 
+/// Optimal string alignment distance: edits and adjacent transpositions
+/// (`tahn` is one step from `tanh`).
 fn edit_distance(a: &str, b: &str) -> usize {
+    let a: Vec<char> = a.chars().collect();
     let b: Vec<char> = b.chars().collect();
-    let mut row: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut prev = row[0];
-        row[0] = i + 1;
-        for (j, cb) in b.iter().enumerate() {
-            let cur = row[j + 1];
-            row[j + 1] = (prev + usize::from(ca != *cb)).min(row[j] + 1).min(cur + 1);
-            prev = cur;
+    let mut d = vec![vec![0usize; b.len() + 1]; a.len() + 1];
+    for (i, row) in d.iter_mut().enumerate() {
+        row[0] = i;
+    }
+    for j in 0..=b.len() {
+        d[0][j] = j;
+    }
+    for i in 1..=a.len() {
+        for j in 1..=b.len() {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            d[i][j] = (d[i - 1][j] + 1)
+                .min(d[i][j - 1] + 1)
+                .min(d[i - 1][j - 1] + cost);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                d[i][j] = d[i][j].min(d[i - 2][j - 2] + 1);
+            }
         }
     }
-    row[b.len()]
+    d[a.len()][b.len()]
 }

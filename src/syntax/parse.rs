@@ -49,7 +49,7 @@ pub fn parse(source: &str) -> (File, Vec<Diagnostic>) {
                 if diags.len() >= MAX_SYNTAX_ERRORS {
                     return (File::default(), diags);
                 }
-                match resync(source, pos) {
+                match resync(source, offset, pos) {
                     Some(next) => offset = next,
                     None => return (File::default(), diags),
                 }
@@ -60,7 +60,16 @@ pub fn parse(source: &str) -> (File, Vec<Diagnostic>) {
 
 /// After an error at `pos`, finds the start of the next line on which a
 /// whole statement parses, so that later errors are reported too.
-fn resync(source: &str, pos: usize) -> Option<usize> {
+fn resync(source: &str, offset: usize, pos: usize) -> Option<usize> {
+    // When the error is at the first token of its line, that line may itself
+    // start a statement (the one before it did not end): try it first.
+    let line_start = source[..pos].rfind('\n').map_or(0, |i| i + 1);
+    if line_start > offset
+        && source[line_start..pos].trim().is_empty()
+        && NetParser::parse(Rule::stmt_probe, &source[line_start..]).is_ok()
+    {
+        return Some(line_start);
+    }
     let mut at = pos;
     while let Some(nl) = source[at..].find('\n') {
         at += nl + 1;
@@ -82,6 +91,15 @@ fn syntax_error(source: &str, pos: usize, variant: &pest::error::ErrorVariant<Ru
         pest::error::ErrorVariant::ParsingError { positives, .. } => describe(positives),
         pest::error::ErrorVariant::CustomError { message } => message.clone(),
     };
+    if !found.starts_with('`') && found != "end of file" || is_foreign(&found) {
+        return Diagnostic::error(
+            Code::Syntax,
+            found_span,
+            format!("unexpected character {found}"),
+        )
+        .label("not part of the language")
+        .help("the operators are + - * / ^, and `#` starts a comment");
+    }
     let message = if expected.is_empty() {
         format!("unexpected {found}")
     } else {
@@ -95,8 +113,20 @@ fn syntax_error(source: &str, pos: usize, variant: &pest::error::ErrorVariant<Ru
         });
     if found == "`=`" && expected.contains("a statement") {
         d = d.help("a definition is `NAME = EXPR` or `NAME[i, ...] = EXPR`");
+    } else if found == "`.`" && source[..found_span.start].ends_with(|c: char| c.is_ascii_digit()) {
+        d = d.help("a number with a point needs digits after it: `3.0` or `3`");
     }
     d
+}
+
+/// Whether a found token is a character that no token of the language starts with.
+fn is_foreign(found: &str) -> bool {
+    let inner = found.trim_start_matches('`').trim_end_matches('`');
+    let mut chars = inner.chars();
+    match (chars.next(), chars.next()) {
+        (Some(c), None) => !(c.is_ascii_alphanumeric() || "_()[],;=+-*/^<>!#.".contains(c)),
+        _ => false,
+    }
 }
 
 /// The token at `pos` (after whitespace and comments), for "found ...".
@@ -332,10 +362,18 @@ impl Builder {
         if depth > MAX_DEPTH {
             if !self.too_deep {
                 self.too_deep = true;
+                // Point at the piece that went one level too deep, not at
+                // the whole (possibly enormous) expression.
+                let blame = match &kind {
+                    ExprKind::Binary { rhs, .. } | ExprKind::Compare { rhs, .. } => rhs.span,
+                    ExprKind::Neg(_) => Span::new(span.start, span.start + 1),
+                    ExprKind::Read { name, .. } | ExprKind::Call { func: name, .. } => name.span,
+                    ExprKind::Number { .. } => span,
+                };
                 self.diags.push(
                     Diagnostic::error(
                         Code::TooDeep,
-                        span,
+                        blame,
                         format!("expression is nested more than {MAX_DEPTH} levels deep"),
                     )
                     .label("too deep")
@@ -368,6 +406,7 @@ impl Builder {
                 match (inner.next(), inner.next()) {
                     (Some(op), Some(rhs)) => {
                         let (rhs, dr) = self.expr(rhs);
+                        let span = lhs.span.to(rhs.span);
                         let kind = ExprKind::Compare {
                             op: op.as_str().to_string(),
                             lhs: Box::new(lhs),
