@@ -184,30 +184,74 @@ pub fn sort(diags: &mut [Diagnostic]) {
     diags.sort_by_key(|d| d.primary_span().start);
 }
 
+/// At most this many diagnostics are rendered; a count stands for the rest.
+pub const MAX_RENDERED: usize = 100;
+
 /// Renders diagnostics rustc style, without colour.
 ///
 /// `source` is the text the spans index into. Spans are clamped to it, so a
 /// bad span can never make rendering fail.
 pub fn render(file_name: &str, source: &str, diags: &[Diagnostic]) -> String {
     let file = SimpleFile::new(file_name, source);
+    let lines = LineIndex::new(source);
     let config = Config {
         chars: Chars::ascii(),
         ..Config::default()
     };
     let mut out = String::new();
-    for d in diags {
-        if let Some(location) = too_long_to_show(file_name, source, d) {
+    for d in diags.iter().take(MAX_RENDERED) {
+        if let Some(location) = too_long_to_show(&lines, file_name, source, d) {
             out.push_str(&location);
             continue;
         }
-        let cs_diag = to_codespan(d, source);
-        match term::emit_into_string(&config, &file, &cs_diag) {
-            Ok(text) => out.push_str(&text),
-            // Unreachable with clamped spans; degrade to a plain line rather than panic.
-            Err(_) => out.push_str(&format!("error[{}]: {}\n", d.code.as_str(), d.message)),
-        }
+        out.push_str(&render_one(&config, &file, source, d));
+    }
+    if diags.len() > MAX_RENDERED {
+        out.push_str(&format!(
+            "note: {} more diagnostics not shown\n\n",
+            diags.len() - MAX_RENDERED
+        ));
     }
     out
+}
+
+fn render_one(
+    config: &Config,
+    file: &SimpleFile<&str, &str>,
+    source: &str,
+    d: &Diagnostic,
+) -> String {
+    match term::emit_into_string(config, file, &to_codespan(d, source)) {
+        Ok(text) => text,
+        // Unreachable with clamped spans; degrade to a plain line rather than panic.
+        Err(_) => format!("error[{}]: {}\n", d.code.as_str(), d.message),
+    }
+}
+
+/// The start of every line, for line and column numbers in O(log n).
+struct LineIndex {
+    starts: Vec<usize>,
+    len: usize,
+}
+
+impl LineIndex {
+    fn new(source: &str) -> LineIndex {
+        let starts = std::iter::once(0)
+            .chain(source.match_indices('\n').map(|(i, _)| i + 1))
+            .collect();
+        LineIndex {
+            starts,
+            len: source.len(),
+        }
+    }
+
+    /// The 0-based line of a byte offset, and that line's byte range.
+    fn line(&self, at: usize) -> (usize, usize, usize) {
+        let line = self.starts.partition_point(|s| *s <= at).saturating_sub(1);
+        let start = self.starts[line];
+        let end = self.starts.get(line + 1).map_or(self.len, |next| next - 1);
+        (line, start, end)
+    }
 }
 
 /// Source lines longer than this are not shown under a diagnostic.
@@ -215,36 +259,42 @@ const MAX_SHOWN_LINE: usize = 300;
 
 /// A diagnostic whose labels sit on a very long line is rendered without the
 /// line: the header, the location and the notes.
-fn too_long_to_show(file_name: &str, source: &str, d: &Diagnostic) -> Option<String> {
-    let line_of = |at: usize| {
-        let at = clamp(Span::new(at, at), source).start;
-        let start = source[..at].rfind('\n').map_or(0, |i| i + 1);
-        let end = source[at..].find('\n').map_or(source.len(), |i| at + i);
-        (start, end)
-    };
+fn too_long_to_show(
+    lines: &LineIndex,
+    file_name: &str,
+    source: &str,
+    d: &Diagnostic,
+) -> Option<String> {
     let long = d.labels.iter().any(|l| {
-        let (start, end) = line_of(l.span.start);
+        let (_, start, end) = lines.line(clamp(l.span, source).start);
         end - start > MAX_SHOWN_LINE
     });
     if !long {
         return None;
     }
     let at = clamp(d.primary_span(), source).start;
-    let (start, end) = line_of(at);
-    let line = source[..start].matches('\n').count() + 1;
+    let (line, start, end) = lines.line(at);
     let column = source[start..at].chars().count() + 1;
     let mut plain = d.clone();
     plain.labels.clear();
     plain.notes.insert(
         0,
         format!(
-            "line {line} is too long to show ({} characters)",
+            "line {} is too long to show ({} characters)",
+            line + 1,
             source[start..end].chars().count()
         ),
     );
-    let text = render(file_name, source, &[plain]);
+    let config = Config {
+        chars: Chars::ascii(),
+        ..Config::default()
+    };
+    let text = render_one(&config, &SimpleFile::new(file_name, source), source, &plain);
     let (head, rest) = text.split_once('\n').unwrap_or((&text, ""));
-    Some(format!("{head}\n  --> {file_name}:{line}:{column}\n{rest}"))
+    Some(format!(
+        "{head}\n  --> {file_name}:{}:{column}\n{rest}",
+        line + 1
+    ))
 }
 
 fn clamp(span: Span, source: &str) -> std::ops::Range<usize> {

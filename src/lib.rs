@@ -15,9 +15,16 @@ pub mod syntax;
 
 use diag::{Code, Diagnostic, Span};
 
+/// A file that is not UTF-8: the diagnostic, and a lossy text to render it against.
+#[derive(Debug)]
+pub struct NotText {
+    pub lossy: String,
+    pub diagnostic: Diagnostic,
+}
+
 /// Decodes a file's bytes. Invalid UTF-8 gives a diagnostic at the first bad
 /// byte, along with a lossy text that the diagnostic can be rendered against.
-pub fn decode(bytes: Vec<u8>) -> Result<String, (String, Diagnostic)> {
+pub fn decode(bytes: Vec<u8>) -> Result<String, Box<NotText>> {
     match String::from_utf8(bytes) {
         Ok(text) => Ok(text),
         Err(e) => {
@@ -34,7 +41,10 @@ pub fn decode(bytes: Vec<u8>) -> Result<String, (String, Diagnostic)> {
             )
             .label("invalid UTF-8")
             .help(".net files are UTF-8 text; identifiers and operators are ASCII");
-            Err((lossy, d))
+            Err(Box::new(NotText {
+                lossy,
+                diagnostic: d,
+            }))
         }
     }
 }
@@ -43,10 +53,24 @@ pub fn decode(bytes: Vec<u8>) -> Result<String, (String, Diagnostic)> {
 /// (syntax errors alone when there are any, else every semantic error),
 /// in source order.
 pub fn front_end(text: &str) -> Result<graph::Dag, Vec<Diagnostic>> {
-    let (file, diags) = syntax::parse(text);
-    if !diags.is_empty() {
-        return Err(diags);
-    }
-    let program = sema::check(&file, text.len())?;
-    Ok(graph::build(program))
+    on_own_stack(|| {
+        let (file, diags) = syntax::parse(text);
+        if !diags.is_empty() {
+            return Err(diags);
+        }
+        let program = sema::check(&file, text.len())?;
+        Ok(graph::build(program))
+    })
+}
+
+/// The stack the compiler's stages run on. Their recursion is bounded by
+/// `syntax::MAX_NESTING` and `syntax::MAX_DEPTH`; pest alone uses about
+/// 40 KiB per nesting level in a debug build (8 KiB optimised), so the
+/// bound is made safe on any caller's thread by running on a stack of our own.
+/// Only the pages touched are committed.
+pub const STACK_SIZE: usize = 64 << 20;
+
+/// Runs `f` on a fresh stack of `STACK_SIZE` bytes.
+pub fn on_own_stack<R>(f: impl FnOnce() -> R) -> R {
+    stacker::grow(STACK_SIZE, f)
 }

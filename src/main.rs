@@ -78,7 +78,7 @@ fn load(path: &Path) -> Result<netgrad::graph::Dag, String> {
     let bytes = std::fs::read(path).map_err(|e| format!("error: cannot read `{name}`: {e}\n"))?;
     let text = match netgrad::decode(bytes) {
         Ok(text) => text,
-        Err((lossy, d)) => return Err(netgrad::diag::render(&name, &lossy, &[d])),
+        Err(e) => return Err(netgrad::diag::render(&name, &e.lossy, &[e.diagnostic])),
     };
     netgrad::front_end(&text).map_err(|diags| {
         let mut s = netgrad::diag::render(&name, &text, &diags);

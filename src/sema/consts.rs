@@ -11,7 +11,7 @@ pub fn unary(func: Func, x: f64, span: Span) -> Result<f64, Diagnostic> {
     }
     let name = func.name();
     let why = match func {
-        Func::Log if x == 0.0 => format!("log(0) is minus infinity"),
+        Func::Log if x == 0.0 => "log(0) is minus infinity".to_string(),
         Func::Log => format!("log is defined only for positive numbers, and {x} is not"),
         Func::Sqrt => format!("sqrt is defined only for numbers >= 0, and {x} is not"),
         _ => format!("{name}({x}) overflows an f64"),

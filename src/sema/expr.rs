@@ -386,7 +386,7 @@ impl Sema {
                         name.name
                     ),
                 )
-                .label(format!("{what}"))
+                .label(what.clone())
                 .help("define a scalar instead: `NAME = EXPR`"),
             );
             return placeholder();

@@ -1,0 +1,38 @@
+//! Helpers shared by the integration tests.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+
+/// The repository root.
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The path of `p` relative to the repository root, with `/` separators,
+/// as diagnostics and snapshots show it.
+pub fn relative(p: &Path) -> String {
+    p.strip_prefix(root())
+        .unwrap_or(p)
+        .to_string_lossy()
+        .replace('\\', "/")
+}
+
+/// Runs the front end on a file's bytes, as `netgrad check` does, and returns
+/// either the DAG or the rendered diagnostics.
+pub fn check_bytes(name: &str, bytes: Vec<u8>) -> Result<netgrad::graph::Dag, String> {
+    match netgrad::decode(bytes) {
+        Ok(text) => netgrad::front_end(&text).map_err(|d| netgrad::diag::render(name, &text, &d)),
+        Err(e) => Err(netgrad::diag::render(name, &e.lossy, &[e.diagnostic])),
+    }
+}
+
+/// The sorted `.net` files of a folder.
+pub fn net_files(dir: &str) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(root().join(dir))
+        .expect("folder exists")
+        .map(|e| e.expect("readable entry").path())
+        .filter(|p| p.extension().is_some_and(|e| e == "net"))
+        .collect();
+    files.sort();
+    files
+}

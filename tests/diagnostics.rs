@@ -1,0 +1,83 @@
+//! Every wrong file under tests/fail/ gives the diagnostics in its snapshot,
+//! and together they cover every error code.
+
+mod common;
+
+use std::collections::BTreeSet;
+
+use netgrad::diag::Code;
+
+#[test]
+fn wrong_files_render_their_diagnostics() {
+    insta::glob!("fail/*.net", |path| {
+        let name = common::relative(path);
+        let bytes = std::fs::read(path).expect("readable test file");
+        let rendered = match common::check_bytes(&name, bytes) {
+            Ok(_) => panic!("{name} should not check"),
+            Err(r) => r,
+        };
+        insta::assert_snapshot!(rendered);
+    });
+}
+
+#[test]
+fn each_wrong_file_reports_the_code_in_its_name_with_a_location() {
+    for path in common::net_files("tests/fail") {
+        let name = common::relative(&path);
+        let stem = path.file_stem().unwrap().to_string_lossy().to_string();
+        let code = &stem[..5];
+        let rendered = common::check_bytes(&name, std::fs::read(&path).unwrap())
+            .err()
+            .unwrap_or_default();
+        assert!(
+            rendered.contains(&format!("error[{code}]")),
+            "{name} does not report {code}:\n{rendered}"
+        );
+        assert!(
+            rendered.contains(&format!("--> {name}:")),
+            "{name}: no file:line:col:\n{rendered}"
+        );
+    }
+}
+
+#[test]
+fn every_error_code_is_exercised_by_a_wrong_file() {
+    let mut seen = BTreeSet::new();
+    for path in common::net_files("tests/fail") {
+        let rendered = common::check_bytes("f.net", std::fs::read(&path).unwrap())
+            .err()
+            .unwrap_or_default();
+        for code in Code::ALL {
+            if rendered.contains(&format!("error[{}]", code.as_str())) {
+                seen.insert(code.as_str());
+            }
+        }
+    }
+    let missing: Vec<&str> = Code::ALL
+        .iter()
+        .map(|c| c.as_str())
+        .filter(|c| !seen.contains(c))
+        .collect();
+    assert!(missing.is_empty(), "no wrong file exercises {missing:?}");
+}
+
+#[test]
+fn every_error_code_is_documented() {
+    let doc = std::fs::read_to_string(common::root().join("docs/language.md")).unwrap();
+    for code in Code::ALL {
+        assert!(
+            doc.contains(&format!("`{}`", code.as_str())),
+            "docs/language.md does not list {}",
+            code.as_str()
+        );
+    }
+}
+
+#[test]
+fn diagnostics_come_in_source_order() {
+    let src = "dim D = 3\nparam w[D]\ny[i] = q[i]\nz = w\nloss E = sum(i, y[i]) + r\n";
+    let diags = netgrad::front_end(src).err().unwrap();
+    let starts: Vec<usize> = diags.iter().map(|d| d.primary_span().start).collect();
+    assert_eq!(diags.len(), 3, "{diags:#?}");
+    assert!(starts.windows(2).all(|w| w[0] <= w[1]), "{starts:?}");
+}
