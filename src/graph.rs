@@ -439,7 +439,7 @@ impl Hoister {
             .map(|v| owner.indices[v.index()].clone())
             .collect();
         let mut temp = Value {
-            name: self.fresh_name(),
+            name: String::new(), // named once placed, so names follow definition order
             kind: ValueKind::Temp,
             shape: free
                 .iter()
@@ -451,6 +451,7 @@ impl Hoister {
         };
         let body = self.rewrite_inside(body, &temp);
         temp.rhs = Some(body);
+        temp.name = self.fresh_name();
         let k = self.temps.len();
         self.temps.push(Some(temp));
         self.order.push(Slot::Temp(k));

@@ -1,0 +1,140 @@
+//! The grammar: precedence, associativity, literals, and spans, checked on
+//! the AST printed with every parenthesis.
+
+use netgrad::syntax::ast::{Arg, BinOp, Expr, ExprKind, Item};
+
+fn show(e: &Expr) -> String {
+    match &e.kind {
+        ExprKind::Number { value, .. } => format!("{value}"),
+        ExprKind::Read { name, subs: None } => name.name.clone(),
+        ExprKind::Read {
+            name,
+            subs: Some(s),
+        } => format!(
+            "{}[{}]",
+            name.name,
+            s.iter().map(show).collect::<Vec<_>>().join(", ")
+        ),
+        ExprKind::Neg(a) => format!("(-{})", show(a)),
+        ExprKind::Binary { op, lhs, rhs } => {
+            let op = match op {
+                BinOp::Add => "+",
+                BinOp::Sub => "-",
+                BinOp::Mul => "*",
+                BinOp::Div => "/",
+                BinOp::Pow => "^",
+            };
+            format!("({} {op} {})", show(lhs), show(rhs))
+        }
+        ExprKind::Call { func, args } => {
+            let args: Vec<String> = args
+                .iter()
+                .map(|a| match a {
+                    Arg::Expr(e) => show(e),
+                    Arg::Binder(b, _) => format!("{} in ?", b.name.name),
+                })
+                .collect();
+            format!("{}({})", func.name, args.join(", "))
+        }
+        ExprKind::Compare { op, lhs, rhs } => format!("({} {op} {})", show(lhs), show(rhs)),
+    }
+}
+
+/// The right-hand side of `loss E = <src>`, fully parenthesised.
+fn parse(src: &str) -> String {
+    let text = format!("loss E = {src}");
+    let (file, diags) = netgrad::syntax::parse(&text);
+    assert!(diags.is_empty(), "{src}: {diags:?}");
+    match &file.items[..] {
+        [Item::Loss(d)] => show(&d.rhs),
+        other => panic!("{src}: {other:?}"),
+    }
+}
+
+#[test]
+fn precedence_and_associativity() {
+    let cases = [
+        ("a + b * c", "(a + (b * c))"),
+        ("a * b + c", "((a * b) + c)"),
+        ("a - b - c", "((a - b) - c)"),
+        ("a / b / c", "((a / b) / c)"),
+        ("a / b * c", "((a / b) * c)"),
+        ("a ^ b ^ c", "(a ^ (b ^ c))"),
+        ("a ^ -b", "(a ^ (-b))"),
+        ("a ^ -b ^ c", "(a ^ (-(b ^ c)))"),
+        ("-x ^ 2", "(-(x ^ 2))"),
+        ("- -x", "(-(-x))"),
+        ("-a * b", "((-a) * b)"),
+        ("2 * -x", "(2 * (-x))"),
+        ("a - -b", "(a - (-b))"),
+        ("(a + b) * c", "((a + b) * c)"),
+        ("2 ^ x ^ 2 * 3", "((2 ^ (x ^ 2)) * 3)"),
+        ("exp(-x) ^ 2", "(exp((-x)) ^ 2)"),
+    ];
+    for (src, want) in cases {
+        assert_eq!(parse(src), want, "{src}");
+    }
+}
+
+#[test]
+fn number_literals() {
+    for (src, want) in [
+        ("3", 3.0),
+        ("0.5", 0.5),
+        (".5", 0.5),
+        ("1e-3", 1e-3),
+        ("2.5E+4", 2.5e4),
+        ("7e2", 700.0),
+    ] {
+        let (file, diags) = netgrad::syntax::parse(&format!("loss E = {src}"));
+        assert!(diags.is_empty());
+        let Item::Loss(d) = &file.items[0] else {
+            panic!()
+        };
+        assert!(
+            matches!(d.rhs.kind, ExprKind::Number { value, .. } if value == want),
+            "{src}"
+        );
+    }
+}
+
+#[test]
+fn calls_reductions_and_subscripts() {
+    assert_eq!(parse("sum(i, j, x[i, j])"), "sum(i, j, x[i, j])");
+    assert_eq!(parse("mean(n in N, y[n, 0])"), "mean(n in ?, y[n, 0])");
+    assert_eq!(parse("max(a, b) + pow(x, 2)"), "(max(a, b) + pow(x, 2))");
+    assert_eq!(parse("x[i + 1]"), "x[(i + 1)]");
+    assert_eq!(parse("a < b"), "(a < b)");
+}
+
+#[test]
+fn statements_separators_and_comments() {
+    let src = "dim D = 3; dim K = 2 # two outputs\ninput x[D], t[K]\nparam w[K, D]\ny[k] = sum(i, w[k, i] * x[i]);\nloss E = sum(k, y[k])\noutput y\n";
+    let (file, diags) = netgrad::syntax::parse(src);
+    assert!(diags.is_empty(), "{diags:?}");
+    assert_eq!(file.items.len(), 7);
+    assert!(matches!(&file.items[6], Item::Output(names) if names[0].name == "y"));
+}
+
+#[test]
+fn keywords_need_a_word_boundary() {
+    // `dimension`, `inputs` and `lossy` are names, not keywords.
+    let (file, diags) = netgrad::syntax::parse("dimension = 2\ninputs = 3\nlossy = 4\nloss E = 1");
+    assert!(diags.is_empty(), "{diags:?}");
+    assert!(file.items[..3].iter().all(|i| matches!(i, Item::Def(_))));
+}
+
+#[test]
+fn spans_cover_what_was_written_without_trailing_space() {
+    let src = "loss E = a +  b   # comment\n";
+    let (file, _) = netgrad::syntax::parse(src);
+    let Item::Loss(d) = &file.items[0] else {
+        panic!()
+    };
+    assert_eq!(&src[d.rhs.span.start..d.rhs.span.end], "a +  b");
+    assert_eq!(&src[d.span.start..d.span.end], "loss E = a +  b");
+    let ExprKind::Binary { rhs, .. } = &d.rhs.kind else {
+        panic!()
+    };
+    assert_eq!(&src[rhs.span.start..rhs.span.end], "b");
+}
