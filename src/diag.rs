@@ -63,7 +63,7 @@ codes! {
     UseBeforeDef = "E0102", "a name is used before its definition";
     ReservedWord = "E0103", "a reserved word is used as a name";
     UnknownFunction = "E0104", "unknown function";
-    WrongArity = "E0105", "a function or reduction is called with the wrong number of arguments";
+    WrongArity = "E0105", "a function or reduction is called with the wrong arguments";
     WrongKind = "E0106", "a name is used as something it is not (a dim as a tensor, a param in a const, ...)";
     // Subscripts and index variables.
     WrongSubscriptCount = "E0200", "wrong number of subscripts";
