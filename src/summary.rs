@@ -49,15 +49,24 @@ pub fn summary(dag: &Dag) -> String {
     for (label, kind) in [("inputs", ValueKind::Input), ("params", ValueKind::Param)] {
         let vs: Vec<&Value> = p.values.iter().filter(|v| v.kind == kind).collect();
         let total: usize = vs.iter().map(|v| v.len()).sum();
-        let names: Vec<String> = vs.iter().map(|v| v.declared()).collect();
-        row(
-            label,
-            if vs.is_empty() {
-                vec![]
-            } else {
-                vec![format!("{}   ({})", names.join(", "), scalars(total))]
-            },
-        );
+        let width = vs
+            .iter()
+            .map(|v| v.declared().len())
+            .max()
+            .unwrap_or(0)
+            .max(5);
+        let digits = total.to_string().len();
+        let line = |name: &str, n: usize| {
+            format!(
+                "{name:<width$}  {n:>digits$} {}",
+                if n == 1 { "scalar" } else { "scalars" }
+            )
+        };
+        let mut lines: Vec<String> = vs.iter().map(|v| line(&v.declared(), v.len())).collect();
+        if vs.len() > 1 {
+            lines.push(line("total", total));
+        }
+        row(label, lines);
     }
     let defs = |kind: ValueKind| -> Vec<String> {
         p.values
@@ -93,14 +102,6 @@ pub fn summary(dag: &Dag) -> String {
         let _ = writeln!(out, "  {line}");
     }
     out
-}
-
-fn scalars(n: usize) -> String {
-    if n == 1 {
-        "1 scalar".into()
-    } else {
-        format!("{n} scalars")
-    }
 }
 
 /// The index variables in scope at a use that its subscripts do not mention:
