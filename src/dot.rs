@@ -30,7 +30,7 @@ pub fn dot(dag: &Dag, name: &str) -> String {
             }
             ValueKind::Loss => format!("loss {}", pretty::definition(p, v)),
             ValueKind::Temp => format!("{}\n(temporary)", pretty::definition(p, v)),
-            ValueKind::Def => pretty::definition(p, v),
+            ValueKind::Def | ValueKind::Adjoint => pretty::definition(p, v),
         };
         if uses.len() > 1 {
             let _ = write!(label, "\nused {} times", uses.len());
@@ -41,6 +41,7 @@ pub fn dot(dag: &Dag, name: &str) -> String {
             ValueKind::Param => ", style=filled, fillcolor=\"#fff3e0\"",
             ValueKind::Loss => ", style=filled, fillcolor=\"#e8f5e9\"",
             ValueKind::Temp => ", style=dashed",
+            ValueKind::Adjoint => ", style=filled, fillcolor=\"#f3e5f5\"",
             ValueKind::Def => "",
         });
         if fan_out {

@@ -51,7 +51,11 @@ impl Dag {
 
 /// Builds the DAG: hoists repeated subterms, then adds the edges.
 pub fn build(program: Program) -> Dag {
-    let program = hoist(program);
+    connect(hoist(program))
+}
+
+/// Builds the DAG of a program as it is: one node per value, one edge per read.
+pub fn connect(program: Program) -> Dag {
     let mut graph = DiGraph::with_capacity(program.values.len(), 0);
     for id in program.ids() {
         graph.add_node(id);
@@ -75,7 +79,7 @@ fn add_edges(
     g: &mut DiGraph<ValueId, Use>,
 ) {
     match e {
-        Expr::Num(_) => {}
+        Expr::Num(_) | Expr::Delta(..) => {}
         Expr::Read { value, subs } => {
             let u = Use {
                 occurrence: *occurrence,
@@ -111,6 +115,7 @@ enum Key {
     Unary(Func, Box<Key>),
     Binary(BinOp, Box<Key>, Box<Key>),
     Reduce(Reduction, usize, Box<Key>),
+    Delta(KeySub, KeySub),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -139,6 +144,14 @@ fn canon_rec(e: &Expr, owner: &Value, names: &mut Vec<IndexId>, bound: &mut Vec<
     };
     match e {
         Expr::Num(x) => Key::Num(x.to_bits()),
+        Expr::Delta(a, b) => {
+            let mut key_sub = |s: &Sub| match s {
+                Sub::Var(v) => KeySub::Var(number(*v, names), owner.indices[v.index()].extent.size),
+                Sub::Lit(n) => KeySub::Lit(*n),
+            };
+            let a = key_sub(a);
+            Key::Delta(a, key_sub(b))
+        }
         Expr::Read { value, subs } => Key::Read(
             *value,
             subs.iter()
@@ -207,6 +220,15 @@ fn hoist(mut program: Program) -> Program {
             }
         }
         hoisted.insert(k, None);
+    }
+    // A logsumexp inside a larger expression gets a node of its own, so that
+    // its derivative, exp(x - lse), reads the value instead of recomputing it.
+    for v in &program.values {
+        if let Some(rhs) = &v.rhs {
+            nested_logsumexps(rhs, v, true, &mut |k| {
+                hoisted.entry(k).or_insert(None);
+            });
+        }
     }
     if hoisted.is_empty() {
         return program;
@@ -286,17 +308,35 @@ enum Slot {
     Temp(usize),
 }
 
+/// Calls `f` with the key of every logsumexp in `e` that is not `e` itself.
+fn nested_logsumexps(e: &Expr, owner: &Value, root: bool, f: &mut impl FnMut(Key)) {
+    match e {
+        Expr::Num(_) | Expr::Read { .. } | Expr::Delta(..) => {}
+        Expr::Unary { arg, .. } => nested_logsumexps(arg, owner, false, f),
+        Expr::Binary { lhs, rhs, .. } => {
+            nested_logsumexps(lhs, owner, false, f);
+            nested_logsumexps(rhs, owner, false, f);
+        }
+        Expr::Reduce { op, body, .. } => {
+            if *op == Reduction::LogSumExp && !root {
+                f(canon(e, owner).0);
+            }
+            nested_logsumexps(body, owner, false, f);
+        }
+    }
+}
+
 /// Only subterms that compute something from a value are worth a node.
 fn hoistable(k: &Key) -> bool {
     fn reads(k: &Key) -> bool {
         match k {
-            Key::Num(_) => false,
+            Key::Num(_) | Key::Delta(..) => false,
             Key::Read(..) => true,
             Key::Unary(_, a) | Key::Reduce(_, _, a) => reads(a),
             Key::Binary(_, a, b) => reads(a) || reads(b),
         }
     }
-    !matches!(k, Key::Num(_) | Key::Read(..)) && reads(k)
+    !matches!(k, Key::Num(_) | Key::Read(..) | Key::Delta(..)) && reads(k)
 }
 
 /// Counts every subterm of `e`; returns its key and size.
@@ -318,7 +358,7 @@ fn count(
             inner.push(k);
         };
     match e {
-        Expr::Num(_) | Expr::Read { .. } => {}
+        Expr::Num(_) | Expr::Read { .. } | Expr::Delta(..) => {}
         Expr::Unary { arg, .. } => child(arg, seen, position, &mut inner),
         Expr::Binary { lhs, rhs, .. } => {
             child(lhs, seen, position, &mut inner);
@@ -387,7 +427,7 @@ impl Hoister {
 
     fn rewrite_inside(&mut self, e: Expr, owner: &Value) -> Expr {
         match e {
-            Expr::Num(_) | Expr::Read { .. } => e,
+            Expr::Num(_) | Expr::Read { .. } | Expr::Delta(..) => e,
             Expr::Unary { func, arg } => Expr::unary(func, self.rewrite(*arg, owner)),
             Expr::Binary { op, lhs, rhs } => {
                 let l = self.rewrite(*lhs, owner);
@@ -477,7 +517,7 @@ impl Hoister {
 
 fn collect_binders(e: &Expr, out: &mut Vec<IndexId>) {
     match e {
-        Expr::Num(_) | Expr::Read { .. } => {}
+        Expr::Num(_) | Expr::Read { .. } | Expr::Delta(..) => {}
         Expr::Unary { arg, .. } => collect_binders(arg, out),
         Expr::Binary { lhs, rhs, .. } => {
             collect_binders(lhs, out);

@@ -74,6 +74,11 @@ pub enum Func {
     Sin,
     Cos,
     Abs,
+    /// 1 if x > 0, else 0: the derivative of relu, and of max and min. Made
+    /// by autodiff; not callable by name.
+    Step,
+    /// -1, 0 or 1: the derivative of abs, 0 at 0. Made by autodiff; not callable by name.
+    Sign,
 }
 
 impl Func {
@@ -94,6 +99,8 @@ impl Func {
     pub fn name(self) -> &'static str {
         match self {
             Func::Neg => "-",
+            Func::Step => "step",
+            Func::Sign => "sign",
             _ => Func::NAMED
                 .iter()
                 .find(|(_, f)| *f == self)
@@ -129,6 +136,22 @@ impl Func {
             Func::Sin => x.sin(),
             Func::Cos => x.cos(),
             Func::Abs => x.abs(),
+            Func::Step => {
+                if x > 0.0 {
+                    1.0
+                } else {
+                    0.0
+                }
+            }
+            Func::Sign => {
+                if x > 0.0 {
+                    1.0
+                } else if x < 0.0 {
+                    -1.0
+                } else {
+                    0.0
+                }
+            }
         }
     }
 }
@@ -217,6 +240,9 @@ pub enum Expr {
         index: IndexId,
         body: Box<Expr>,
     },
+    /// The Kronecker delta: 1 when the two subscripts are equal, else 0. Made
+    /// by autodiff for a literal subscript (`x[0]`) or a repeated one (`w[i, i]`).
+    Delta(Sub, Sub),
 }
 
 impl Expr {
@@ -239,7 +265,7 @@ impl Expr {
     /// numbers the read occurrences of a right-hand side.
     pub fn for_each_read(&self, f: &mut impl FnMut(ValueId, &[Sub])) {
         match self {
-            Expr::Num(_) => {}
+            Expr::Num(_) | Expr::Delta(..) => {}
             Expr::Read { value, subs } => f(*value, subs),
             Expr::Unary { arg, .. } => arg.for_each_read(f),
             Expr::Binary { lhs, rhs, .. } => {
@@ -264,6 +290,8 @@ pub enum ValueKind {
     Loss,
     /// A compiler temporary: a subterm used more than once, hoisted.
     Temp,
+    /// The adjoint dE/dv of a value v: a sum of one chain-rule product per use.
+    Adjoint,
 }
 
 impl ValueKind {
@@ -274,6 +302,7 @@ impl ValueKind {
             ValueKind::Def => "definition",
             ValueKind::Loss => "loss",
             ValueKind::Temp => "temporary",
+            ValueKind::Adjoint => "adjoint",
         }
     }
 }
@@ -285,12 +314,20 @@ pub enum Origin {
     Source(Span),
     /// A subterm hoisted by the compiler; the span of its first occurrence.
     Hoisted(Span),
+    /// The adjoint of `of`: one chain-rule product per use, each use a
+    /// reader and the read's occurrence number in the reader's right-hand side.
+    Adjoint {
+        of: ValueId,
+        uses: Vec<(ValueId, u32)>,
+    },
 }
 
 impl Origin {
+    /// The source span it points back at; for an adjoint, none of its own.
     pub fn span(&self) -> Span {
         match self {
             Origin::Source(s) | Origin::Hoisted(s) => *s,
+            Origin::Adjoint { .. } => Span::default(),
         }
     }
 }
@@ -381,7 +418,7 @@ impl Program {
         &self.values[id.index()]
     }
 
-    pub fn ids(&self) -> impl Iterator<Item = ValueId> {
+    pub fn ids(&self) -> impl DoubleEndedIterator<Item = ValueId> {
         (0..self.values.len() as u32).map(ValueId)
     }
 }

@@ -4,6 +4,7 @@
 //! text ─`syntax`→ AST ─`sema`→ `ir::Program` ─`graph`→ `graph::Dag` → backends
 //! (`summary`, `dot`). Only `main.rs` does I/O and chooses exit codes.
 
+pub mod autodiff;
 pub mod diag;
 pub mod dot;
 pub mod graph;

@@ -81,6 +81,9 @@ impl Printer<'_> {
     fn write_bare(&self, e: &Expr, out: &mut String) {
         match e {
             Expr::Num(x) => out.push_str(&number(*x)),
+            Expr::Delta(a, b) => {
+                out.push_str(&format!("δ({}, {})", self.index(a), self.index(b)));
+            }
             Expr::Read { value, subs } => {
                 out.push_str(&self.program.value(*value).name);
                 if !subs.is_empty() {

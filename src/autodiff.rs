@@ -1,0 +1,457 @@
+//! Symbolic reverse mode: one adjoint definition per value, each the explicit
+//! sum of one chain-rule product per use (PRML 5.55), with Kronecker deltas
+//! eliminated symbolically.
+//!
+//! For a use of `u` in `v[I] = RHS`, read as `u[s]` inside reductions `R`:
+//!
+//! ```text
+//! contribution[J] = sum over I and R of  adj_v[I] * dRHS/du[s] * prod_m delta(s_m, J_m)
+//! ```
+//!
+//! A summed index equal to some `s_m` is substituted by `J_m` and its sum
+//! removed; what remains is a `Delta` (a literal or a repeated subscript) or a
+//! sum over indices `u` does not carry (PRML 5.56).
+
+use crate::graph::{self, Dag, Use};
+use crate::ir::{
+    BinOp, Expr, Extent, Func, IndexId, IndexVar, Origin, Program, Reduction, Sub, Value, ValueId,
+    ValueKind,
+};
+
+/// A program with its adjoints: forward values first, then one adjoint per
+/// value that lies between a `wrt` value and the loss.
+#[derive(Debug, Clone)]
+pub struct Gradient {
+    pub dag: Dag,
+    /// Each value differentiated against, with the adjoint that is its gradient.
+    pub wrt: Vec<(ValueId, ValueId)>,
+    /// For each forward value, its adjoint, if it has one.
+    pub adjoint_of: Vec<Option<ValueId>>,
+    /// The number of forward values (adjoints start here).
+    pub forward_len: usize,
+}
+
+/// Differentiates the loss with respect to `wrt` (inputs or params).
+pub fn differentiate(dag: Dag, wrt: &[ValueId]) -> Gradient {
+    let program = &dag.program;
+    let n = program.values.len();
+    let loss = program.loss;
+
+    // Values whose change reaches the loss, and values that depend on `wrt`.
+    let mut reaches_loss = vec![false; n];
+    for v in program.ids().rev() {
+        reaches_loss[v.index()] =
+            v == loss || dag.uses(v).iter().any(|(r, _)| reaches_loss[r.index()]);
+    }
+    let mut depends = vec![false; n];
+    for v in program.ids() {
+        let mut d = wrt.contains(&v);
+        if let Some(rhs) = &program.value(v).rhs {
+            rhs.for_each_read(&mut |u, _| d |= depends[u.index()]);
+        }
+        depends[v.index()] = d;
+    }
+
+    let mut adjoint_of: Vec<Option<ValueId>> = vec![None; n];
+    let mut adjoints: Vec<Value> = Vec::new();
+    for u in program.ids().rev() {
+        let needed = reaches_loss[u.index()] && depends[u.index()] && u != loss;
+        if !needed {
+            continue;
+        }
+        let adjoint = Builder::new(program, u, &adjoint_of).build(&dag);
+        adjoint_of[u.index()] = Some(ValueId((n + adjoints.len()) as u32));
+        adjoints.push(adjoint);
+    }
+    // A value differentiated against that does not reach the loss has a zero gradient.
+    for &w in wrt {
+        if adjoint_of[w.index()].is_none() {
+            let adjoint = zero_adjoint(program, w);
+            adjoint_of[w.index()] = Some(ValueId((n + adjoints.len()) as u32));
+            adjoints.push(adjoint);
+        }
+    }
+    let wrt = wrt
+        .iter()
+        .map(|w| {
+            (
+                *w,
+                adjoint_of[w.index()].expect("every wrt value has an adjoint"),
+            )
+        })
+        .collect();
+    let mut program = dag.program;
+    program.values.extend(adjoints);
+    Gradient {
+        dag: graph::connect(program),
+        wrt,
+        adjoint_of,
+        forward_len: n,
+    }
+}
+
+/// `∂E/∂u`: the adjoint's display name.
+pub fn adjoint_name(program: &Program, u: ValueId) -> String {
+    format!(
+        "∂{}/∂{}",
+        program.value(program.loss).name,
+        program.value(u).name
+    )
+}
+
+fn zero_adjoint(program: &Program, w: ValueId) -> Value {
+    let value = program.value(w);
+    let indices = value
+        .shape
+        .iter()
+        .enumerate()
+        .map(|(m, extent)| IndexVar {
+            name: default_name(m),
+            extent: extent.clone(),
+        })
+        .collect();
+    Value {
+        name: adjoint_name(program, w),
+        kind: ValueKind::Adjoint,
+        shape: value.shape.clone(),
+        indices,
+        rhs: Some(Expr::Num(0.0)),
+        origin: Origin::Adjoint {
+            of: w,
+            uses: Vec::new(),
+        },
+    }
+}
+
+fn default_name(m: usize) -> String {
+    const NAMES: [&str; 8] = ["i", "j", "k", "l", "m", "n", "p", "q"];
+    NAMES
+        .get(m)
+        .map_or_else(|| format!("i{m}"), |s| s.to_string())
+}
+
+/// Builds the adjoint of one value.
+struct Builder<'a> {
+    program: &'a Program,
+    u: ValueId,
+    adjoint_of: &'a [Option<ValueId>],
+    /// The adjoint's index table: the left-hand side `J` first.
+    table: Vec<IndexVar>,
+}
+
+impl<'a> Builder<'a> {
+    fn new(program: &'a Program, u: ValueId, adjoint_of: &'a [Option<ValueId>]) -> Builder<'a> {
+        Builder {
+            program,
+            u,
+            adjoint_of,
+            table: Vec::new(),
+        }
+    }
+
+    fn build(mut self, dag: &Dag) -> Value {
+        let program = self.program;
+        let u = program.value(self.u);
+        let uses: Vec<(ValueId, &Use)> = dag
+            .uses(self.u)
+            .into_iter()
+            .filter(|(r, _)| *r == program.loss || self.adjoint_of[r.index()].is_some())
+            .collect();
+        self.name_lhs(u, &uses);
+        let mut sum: Option<Expr> = None;
+        for (reader, u_use) in &uses {
+            let c = self.contribution(*reader, u_use);
+            sum = Some(match sum {
+                None => c,
+                Some(acc) => Expr::binary(BinOp::Add, acc, c),
+            });
+        }
+        Value {
+            name: adjoint_name(program, self.u),
+            kind: ValueKind::Adjoint,
+            shape: u.shape.clone(),
+            indices: self.table,
+            rhs: Some(sum.unwrap_or(Expr::Num(0.0))),
+            origin: Origin::Adjoint {
+                of: self.u,
+                uses: uses.iter().map(|(r, x)| (*r, x.occurrence)).collect(),
+            },
+        }
+    }
+
+    /// Names the adjoint's left-hand indices after the first use's subscripts
+    /// (`w1[j, i]` gives `∂E/∂w1[j, i]`), falling back to i, j, k, ...
+    fn name_lhs(&mut self, u: &Value, uses: &[(ValueId, &Use)]) {
+        for (m, extent) in u.shape.iter().enumerate() {
+            let from_use = uses.first().and_then(|(r, x)| match x.subs.get(m) {
+                Some(Sub::Var(v)) => Some(self.program.value(*r).indices[v.index()].name.clone()),
+                _ => None,
+            });
+            let name = from_use.unwrap_or_else(|| default_name(m));
+            self.fresh(&name, extent.clone());
+        }
+    }
+
+    /// Adds an index variable, primed until its name is unique in the table.
+    fn fresh(&mut self, name: &str, extent: Extent) -> IndexId {
+        let mut name = name.to_string();
+        while self.table.iter().any(|v| v.name == name) {
+            name.push('\'');
+        }
+        self.table.push(IndexVar { name, extent });
+        IndexId((self.table.len() - 1) as u32)
+    }
+
+    /// One chain-rule product: the use of `u` at `u_use` in `reader`.
+    fn contribution(&mut self, reader: ValueId, u_use: &Use) -> Expr {
+        let program = self.program;
+        let r = program.value(reader);
+        let rhs = r.rhs.as_ref().expect("a reader has a right-hand side");
+        let partial = Partial { program, reader }
+            .of(rhs, &mut 0, u_use.occurrence, true)
+            .expect("the occurrence is in the reader's right-hand side");
+
+        // Kronecker deltas: each subscript of the read is set equal to J_m.
+        let mut map: Vec<Option<Sub>> = vec![None; r.indices.len()];
+        let mut deltas = Vec::new();
+        for (m, s) in u_use.subs.iter().enumerate() {
+            let j = Sub::Var(IndexId(m as u32));
+            match s {
+                Sub::Var(x) => match map[x.index()] {
+                    None => map[x.index()] = Some(j),
+                    Some(earlier) => deltas.push(Expr::Delta(j, earlier)),
+                },
+                Sub::Lit(c) => deltas.push(Expr::Delta(j, Sub::Lit(*c))),
+            }
+        }
+        // The indices in scope that no subscript fixed are summed over.
+        let scope = (0..r.rank() as u32)
+            .map(IndexId)
+            .chain(u_use.enclosing.iter().map(|(_, i)| *i));
+        let mut summed = Vec::new();
+        for x in scope {
+            if map[x.index()].is_none() {
+                let var = &r.indices[x.index()];
+                let id = self.fresh(&var.name, var.extent.clone());
+                map[x.index()] = Some(Sub::Var(id));
+                summed.push(id);
+            }
+        }
+
+        let upstream = if reader == program.loss {
+            Expr::Num(1.0)
+        } else {
+            let adj = self.adjoint_of[reader.index()]
+                .expect("a reader that reaches the loss has an adjoint");
+            let subs = (0..r.rank())
+                .map(|i| map[i].expect("every left-hand index is mapped"))
+                .collect();
+            Expr::Read { value: adj, subs }
+        };
+        let mut product = mul(upstream, self.translate(&partial, &mut map, r));
+        for d in deltas {
+            product = mul(product, d);
+        }
+        summed
+            .into_iter()
+            .rev()
+            .fold(product, |body, index| Expr::Reduce {
+                op: Reduction::Sum,
+                index,
+                body: Box::new(body),
+            })
+    }
+
+    /// Rewrites an expression of `r`'s index variables into the adjoint's.
+    /// A reduction inside gets a fresh variable, bound only in its body.
+    fn translate(&mut self, e: &Expr, map: &mut Vec<Option<Sub>>, r: &Value) -> Expr {
+        let sub = |s: &Sub, map: &[Option<Sub>]| match s {
+            Sub::Var(x) => map[x.index()].expect("every free index of a partial is mapped"),
+            lit => *lit,
+        };
+        match e {
+            Expr::Num(x) => Expr::Num(*x),
+            Expr::Read { value, subs } => Expr::Read {
+                value: *value,
+                subs: subs.iter().map(|s| sub(s, map)).collect(),
+            },
+            Expr::Delta(a, b) => Expr::Delta(sub(a, map), sub(b, map)),
+            Expr::Unary { func, arg } => Expr::unary(*func, self.translate(arg, map, r)),
+            Expr::Binary { op, lhs, rhs } => {
+                let l = self.translate(lhs, map, r);
+                let rr = self.translate(rhs, map, r);
+                Expr::binary(*op, l, rr)
+            }
+            Expr::Reduce { op, index, body } => {
+                let var = &r.indices[index.index()];
+                let fresh = self.fresh(&var.name, var.extent.clone());
+                let saved = map[index.index()].replace(Sub::Var(fresh));
+                let body = self.translate(body, map, r);
+                map[index.index()] = saved;
+                Expr::Reduce {
+                    op: *op,
+                    index: fresh,
+                    body: Box::new(body),
+                }
+            }
+        }
+    }
+}
+
+/// The partial derivative of a reader's right-hand side with respect to one
+/// read occurrence: the product of the local derivatives along the path from
+/// the root down to the occurrence, outermost first.
+struct Partial<'a> {
+    program: &'a Program,
+    reader: ValueId,
+}
+
+impl Partial<'_> {
+    /// `reader[I]`: the value being defined, for local derivatives that are
+    /// best written with it (`z = tanh(a)` gives `1 - z^2`).
+    fn itself(&self) -> Expr {
+        let r = self.program.value(self.reader);
+        Expr::Read {
+            value: self.reader,
+            subs: (0..r.rank() as u32).map(|i| Sub::Var(IndexId(i))).collect(),
+        }
+    }
+
+    /// d e / d (read number `target`), counting reads in preorder from `*next`.
+    fn of(&self, e: &Expr, next: &mut u32, target: u32, root: bool) -> Option<Expr> {
+        match e {
+            Expr::Num(_) | Expr::Delta(..) => None,
+            Expr::Read { .. } => {
+                let k = *next;
+                *next += 1;
+                (k == target).then_some(Expr::Num(1.0))
+            }
+            Expr::Unary { func, arg } => {
+                let inner = self.of(arg, next, target, false)?;
+                Some(mul(self.unary(*func, arg, root), inner))
+            }
+            Expr::Binary { op, lhs, rhs } => {
+                if let Some(inner) = self.of(lhs, next, target, false) {
+                    return Some(mul(self.binary(*op, lhs, rhs, root, true), inner));
+                }
+                let inner = self.of(rhs, next, target, false)?;
+                Some(mul(self.binary(*op, lhs, rhs, root, false), inner))
+            }
+            Expr::Reduce { op, index, body } => {
+                let inner = self.of(body, next, target, false)?;
+                let local = match op {
+                    Reduction::Sum => Expr::Num(1.0),
+                    Reduction::Mean => {
+                        let size = self.program.value(self.reader).indices[index.index()]
+                            .extent
+                            .size;
+                        Expr::binary(BinOp::Div, Expr::Num(1.0), Expr::Num(size as f64))
+                    }
+                    // The softmax: exp(x - logsumexp). A logsumexp inside a
+                    // larger expression was hoisted, so it is always a value.
+                    Reduction::LogSumExp => {
+                        let lse = if root { self.itself() } else { e.clone() };
+                        Expr::unary(Func::Exp, Expr::binary(BinOp::Sub, (**body).clone(), lse))
+                    }
+                };
+                Some(mul(local, inner))
+            }
+        }
+    }
+
+    /// The derivative of `func(x)` with respect to x.
+    fn unary(&self, func: Func, x: &Expr, root: bool) -> Expr {
+        let x = x.clone();
+        let value = |f: Func| {
+            if root {
+                self.itself()
+            } else {
+                Expr::unary(f, x.clone())
+            }
+        };
+        let one_minus = |e: Expr| Expr::binary(BinOp::Sub, Expr::Num(1.0), e);
+        match func {
+            Func::Neg => Expr::Num(-1.0),
+            Func::Exp => value(Func::Exp),
+            Func::Log => Expr::binary(BinOp::Div, Expr::Num(1.0), x),
+            Func::Sqrt => Expr::binary(
+                BinOp::Div,
+                Expr::Num(1.0),
+                Expr::binary(BinOp::Mul, Expr::Num(2.0), value(Func::Sqrt)),
+            ),
+            Func::Tanh => one_minus(Expr::binary(BinOp::Pow, value(Func::Tanh), Expr::Num(2.0))),
+            Func::Sigmoid => {
+                let s = value(Func::Sigmoid);
+                Expr::binary(BinOp::Mul, s.clone(), one_minus(s))
+            }
+            Func::Relu => Expr::unary(Func::Step, x),
+            Func::Softplus => Expr::unary(Func::Sigmoid, x),
+            Func::Sin => Expr::unary(Func::Cos, x),
+            Func::Cos => Expr::unary(Func::Neg, Expr::unary(Func::Sin, x)),
+            Func::Abs => Expr::unary(Func::Sign, x),
+            // Piecewise constant: zero wherever the derivative exists.
+            Func::Step | Func::Sign => Expr::Num(0.0),
+        }
+    }
+
+    /// The derivative of `a op b` with respect to `a` (`left`) or `b`.
+    fn binary(&self, op: BinOp, a: &Expr, b: &Expr, root: bool, left: bool) -> Expr {
+        let (a, b) = (a.clone(), b.clone());
+        let step = |x: Expr, y: Expr| Expr::unary(Func::Step, Expr::binary(BinOp::Sub, x, y));
+        let one_minus = |e: Expr| Expr::binary(BinOp::Sub, Expr::Num(1.0), e);
+        match (op, left) {
+            (BinOp::Add, _) => Expr::Num(1.0),
+            (BinOp::Sub, true) => Expr::Num(1.0),
+            (BinOp::Sub, false) => Expr::Num(-1.0),
+            (BinOp::Mul, true) => b,
+            (BinOp::Mul, false) => a,
+            (BinOp::Div, true) => Expr::binary(BinOp::Div, Expr::Num(1.0), b),
+            (BinOp::Div, false) => Expr::unary(
+                Func::Neg,
+                Expr::binary(BinOp::Div, a, Expr::binary(BinOp::Pow, b, Expr::Num(2.0))),
+            ),
+            (BinOp::Pow, true) => match b {
+                Expr::Num(c) => mul(Expr::Num(c), pow(a, c - 1.0)),
+                b => Expr::binary(
+                    BinOp::Mul,
+                    b.clone(),
+                    Expr::binary(BinOp::Pow, a, Expr::binary(BinOp::Sub, b, Expr::Num(1.0))),
+                ),
+            },
+            (BinOp::Pow, false) => {
+                let value = if root {
+                    self.itself()
+                } else {
+                    Expr::binary(BinOp::Pow, a.clone(), b)
+                };
+                Expr::binary(BinOp::Mul, value, Expr::unary(Func::Log, a))
+            }
+            // `a` on ties: d/da max(a, b) = 1 - step(b - a), d/db = step(b - a).
+            (BinOp::Max, true) => one_minus(step(b, a)),
+            (BinOp::Max, false) => step(b, a),
+            (BinOp::Min, true) => one_minus(step(a, b)),
+            (BinOp::Min, false) => step(a, b),
+        }
+    }
+}
+
+/// A product, without the factors of 1 that the chain rule leaves.
+fn mul(a: Expr, b: Expr) -> Expr {
+    match (a, b) {
+        (Expr::Num(x), b) if x == 1.0 => b,
+        (a, Expr::Num(y)) if y == 1.0 => a,
+        (Expr::Num(x), Expr::Num(y)) => Expr::Num(x * y),
+        (a, b) => Expr::binary(BinOp::Mul, a, b),
+    }
+}
+
+/// `x^c`, with `x^1 = x` and `x^0 = 1`.
+fn pow(x: Expr, c: f64) -> Expr {
+    if c == 1.0 {
+        x
+    } else if c == 0.0 {
+        Expr::Num(1.0)
+    } else {
+        Expr::binary(BinOp::Pow, x, Expr::Num(c))
+    }
+}
