@@ -90,6 +90,44 @@ pub fn differentiate(dag: Dag, wrt: &[ValueId]) -> Gradient {
     }
 }
 
+/// The values to differentiate against: the named inputs and params, or
+/// every param when no name is given.
+pub fn resolve_wrt(program: &Program, names: &[String]) -> Result<Vec<ValueId>, String> {
+    if names.is_empty() {
+        return Ok(program
+            .ids()
+            .filter(|v| program.value(*v).kind == ValueKind::Param)
+            .collect());
+    }
+    let mut ids = Vec::new();
+    for name in names {
+        match program.ids().find(|v| program.value(*v).name == *name) {
+            Some(v) if matches!(program.value(v).kind, ValueKind::Input | ValueKind::Param) => {
+                if !ids.contains(&v) {
+                    ids.push(v);
+                }
+            }
+            Some(v) => {
+                return Err(format!(
+                "--wrt: `{name}` is {} {}; only inputs and params can be differentiated against",
+                if program.value(v).kind == ValueKind::Input {
+                    "an"
+                } else {
+                    "a"
+                },
+                program.value(v).kind.describe()
+            ))
+            }
+            None => {
+                return Err(format!(
+                    "--wrt: `{name}` is not an input or param of this file"
+                ))
+            }
+        }
+    }
+    Ok(ids)
+}
+
 /// `∂E/∂u`: the adjoint's display name.
 pub fn adjoint_name(program: &Program, u: ValueId) -> String {
     format!(
@@ -438,8 +476,8 @@ impl Partial<'_> {
 /// A product, without the factors of 1 that the chain rule leaves.
 fn mul(a: Expr, b: Expr) -> Expr {
     match (a, b) {
-        (Expr::Num(x), b) if x == 1.0 => b,
-        (a, Expr::Num(y)) if y == 1.0 => a,
+        (Expr::Num(1.0), b) => b,
+        (a, Expr::Num(1.0)) => a,
         (Expr::Num(x), Expr::Num(y)) => Expr::Num(x * y),
         (a, b) => Expr::binary(BinOp::Mul, a, b),
     }

@@ -7,12 +7,15 @@
 pub mod autodiff;
 pub mod diag;
 pub mod dot;
+pub mod eval;
+pub mod gradcheck;
 pub mod graph;
 pub mod ir;
 pub mod pretty;
 pub mod sema;
 pub mod summary;
 pub mod syntax;
+pub mod values;
 
 use diag::{Code, Diagnostic, Span};
 

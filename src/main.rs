@@ -19,11 +19,33 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Check a .net file and print a summary: dims, values, definitions, the
-    /// loss, and the values used more than once.
+    /// Check a .net file and its gradient: print a summary (dims, values,
+    /// definitions, the loss, the values used more than once), then compare
+    /// the symbolic gradient with central differences at seeded random values.
     Check {
         /// The .net file.
         file: PathBuf,
+        /// Seed of the random values of inputs and params (uniform in [-1, 1)).
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Largest relative error accepted, |g - fd| / max(1, |g|, |fd|).
+        #[arg(long, default_value_t = 1e-6)]
+        tol: f64,
+        #[command(flatten)]
+        wrt: Wrt,
+    },
+    /// Evaluate the loss, its gradient and the outputs, given values as JSON.
+    ///
+    /// values.json maps every input and param to a number (a scalar) or nested
+    /// arrays of its shape, row-major. Prints {"loss", "gradient", "outputs"}.
+    Eval {
+        /// The .net file.
+        file: PathBuf,
+        /// The JSON file of input and param values.
+        #[arg(long, value_name = "values.json")]
+        values: PathBuf,
+        #[command(flatten)]
+        wrt: Wrt,
     },
     /// Print the expression DAG as Graphviz DOT (multi-use values in red).
     ///
@@ -35,6 +57,13 @@ enum Command {
         #[arg(short, long, value_name = "OUT.dot")]
         output: Option<PathBuf>,
     },
+}
+
+#[derive(clap::Args)]
+struct Wrt {
+    /// Differentiate with respect to these inputs and params (default: every param).
+    #[arg(long, value_name = "NAMES", value_delimiter = ',')]
+    wrt: Vec<String>,
 }
 
 fn main() -> ExitCode {
@@ -52,14 +81,49 @@ fn main() -> ExitCode {
 /// Runs one command; an error is the text to print on standard error.
 fn run(command: Command) -> Result<(), String> {
     match command {
-        Command::Check { file } => {
+        Command::Check {
+            file,
+            seed,
+            tol,
+            wrt,
+        } => {
             let dag = load(&file)?;
-            let text = format!(
+            let mut text = format!(
                 "{}: no errors\n\n{}",
                 file.display(),
                 netgrad::summary::summary(&dag)
             );
-            write_output(None, &text)
+            let g = differentiate(dag, &wrt)?;
+            let given = netgrad::gradcheck::random_values(&g.dag.program, seed);
+            let checks = netgrad::gradcheck::check(&g, &given, seed);
+            text.push_str(&netgrad::summary::gradient_check(
+                &g.dag.program,
+                &checks,
+                seed,
+            ));
+            write_output(None, &text)?;
+            let failed: Vec<String> = checks
+                .iter()
+                .filter(|c| c.worst > tol || c.worst.is_nan())
+                .map(|c| format!("error: the gradient of `{}` differs from central differences by {:.1e} (tolerance {tol:.0e})\n", c.name, c.worst))
+                .collect();
+            if failed.is_empty() {
+                Ok(())
+            } else {
+                Err(failed.concat())
+            }
+        }
+        Command::Eval { file, values, wrt } => {
+            let dag = load(&file)?;
+            let g = differentiate(dag, &wrt)?;
+            let text = std::fs::read_to_string(&values)
+                .map_err(|e| format!("error: cannot read `{}`: {e}\n", values.display()))?;
+            let given = netgrad::values::parse(&g.dag.program, &text)
+                .map_err(|p| indent_errors(&values, &p))?;
+            let data = netgrad::eval::run(&g.dag.program, &given);
+            let json = netgrad::values::result(&g, &data)
+                .map_err(|p| format!("error: the result is not finite:\n{}\n", indent(&p)))?;
+            write_output(None, &json)
         }
         Command::Graph { file, output } => {
             let dag = load(&file)?;
@@ -70,6 +134,31 @@ fn run(command: Command) -> Result<(), String> {
             write_output(output.as_deref(), &text)
         }
     }
+}
+
+fn differentiate(
+    dag: netgrad::graph::Dag,
+    wrt: &Wrt,
+) -> Result<netgrad::autodiff::Gradient, String> {
+    let ids = netgrad::autodiff::resolve_wrt(&dag.program, &wrt.wrt)
+        .map_err(|e| format!("error: {e}\n"))?;
+    Ok(netgrad::autodiff::differentiate(dag, &ids))
+}
+
+fn indent(lines: &str) -> String {
+    lines
+        .lines()
+        .map(|l| format!("  {l}"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+fn indent_errors(path: &Path, problems: &str) -> String {
+    format!(
+        "error: `{}` does not match the file's inputs and params:\n{}\n",
+        path.display(),
+        indent(problems)
+    )
 }
 
 /// Reads and checks a file; on errors, the rendered diagnostics.

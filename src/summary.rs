@@ -154,3 +154,45 @@ fn multi_use(dag: &Dag, v: ValueId) -> Option<String> {
     let value = p.value(v);
     Some(format!("{:<8} by {}", value.name, parts.join("; ")))
 }
+
+/// The report of `netgrad check`'s gradient check.
+pub fn gradient_check(p: &Program, checks: &[crate::gradcheck::Check], seed: u64) -> String {
+    let mut out = format!("\ngradient check (seed {seed}; central differences; relative error |g - fd| / max(1, |g|, |fd|)):\n");
+    let width = checks.iter().map(|c| c.name.len()).max().unwrap_or(0);
+    for c in checks {
+        let v = p
+            .ids()
+            .map(|id| p.value(id))
+            .find(|v| v.name == c.name)
+            .expect("a checked value exists");
+        let at = position(v, c.worst_at);
+        let sampled = match (c.checked, c.len) {
+            (_, 1) => "1 element".to_string(),
+            (k, n) if k < n => format!("{k} of {n} elements"),
+            (_, n) => format!("all {n} elements"),
+        };
+        let _ = writeln!(
+            out,
+            "  {:<width$}  worst {:.1e}{at}   ({sampled})",
+            c.name, c.worst
+        );
+    }
+    out
+}
+
+/// `[2, 1]` for a flat row-major index of a tensor; nothing for a scalar.
+fn position(v: &Value, mut flat: usize) -> String {
+    if v.rank() == 0 {
+        return String::new();
+    }
+    let strides = crate::eval::strides(v);
+    let idx: Vec<String> = strides
+        .iter()
+        .map(|s| {
+            let i = flat / s;
+            flat %= s;
+            i.to_string()
+        })
+        .collect();
+    format!(" at [{}]", idx.join(", "))
+}

@@ -1,0 +1,189 @@
+//! The JSON contract of `netgrad eval`: values in, loss, gradient and outputs out.
+//!
+//! A tensor is nested arrays in row-major nesting (`w[M, D]` is M arrays of D
+//! numbers); a scalar is a bare number, in the input and in the output.
+
+use serde_json::{Map, Value as Json};
+
+use crate::autodiff::Gradient;
+use crate::eval::{self, Tensors};
+use crate::ir::{Program, Value, ValueId};
+
+/// Reads values.json: every input and param, each of its declared shape.
+/// Returns the data by `ValueId`, or every problem found, one per line.
+pub fn parse(program: &Program, text: &str) -> Result<Vec<Option<Vec<f64>>>, String> {
+    let json: Json =
+        serde_json::from_str(text).map_err(|e| format!("values are not valid JSON: {e}"))?;
+    let Json::Object(map) = json else {
+        return Err(
+            "values must be a JSON object mapping each input and param to its value".into(),
+        );
+    };
+    let mut given = vec![None; program.values.len()];
+    let mut problems = Vec::new();
+    for id in eval::given_values(program) {
+        let v = program.value(id);
+        match map.get(&v.name) {
+            None => problems.push(format!(
+                "`{}` is missing: expected {}",
+                v.name,
+                expected(v, 0)
+            )),
+            Some(j) => {
+                let mut flat = Vec::with_capacity(v.len());
+                match flatten(v, j, 0, &v.name, &mut flat) {
+                    Ok(()) => given[id.index()] = Some(flat),
+                    Err(p) => problems.push(p),
+                }
+            }
+        }
+    }
+    for key in map.keys() {
+        if !eval::given_values(program).any(|id| program.value(id).name == *key) {
+            problems.push(format!("`{key}` is not an input or param of this file"));
+        }
+    }
+    if problems.is_empty() {
+        Ok(given)
+    } else {
+        Err(problems.join("\n"))
+    }
+}
+
+/// "a number", "an array of 3 numbers", "an array of 4 arrays of 3 numbers".
+fn expected(v: &Value, depth: usize) -> String {
+    let rest = &v.shape[depth..];
+    if rest.is_empty() {
+        return "a number".into();
+    }
+    let mut text = String::from("numbers");
+    for (i, e) in rest.iter().enumerate().rev() {
+        text = if i == 0 {
+            format!("an array of {} {text}", e.size)
+        } else {
+            format!("arrays of {} {text}", e.size)
+        };
+    }
+    text
+}
+
+fn flatten(
+    v: &Value,
+    j: &Json,
+    depth: usize,
+    path: &str,
+    out: &mut Vec<f64>,
+) -> Result<(), String> {
+    if depth == v.rank() {
+        return match j.as_f64() {
+            Some(x) => {
+                out.push(x);
+                Ok(())
+            }
+            None => Err(format!("`{path}` must be a number, not {}", kind(j))),
+        };
+    }
+    let size = v.shape[depth].size;
+    match j.as_array() {
+        Some(items) if items.len() == size => {
+            for (k, item) in items.iter().enumerate() {
+                flatten(v, item, depth + 1, &format!("{path}[{k}]"), out)?;
+            }
+            Ok(())
+        }
+        Some(items) => Err(format!(
+            "`{path}` has {} elements; expected {} (`{}` is {})",
+            items.len(),
+            size,
+            v.name,
+            v.declared()
+        )),
+        None => Err(format!(
+            "`{path}` must be {}, not {}",
+            expected(v, depth),
+            kind(j)
+        )),
+    }
+}
+
+fn kind(j: &Json) -> &'static str {
+    match j {
+        Json::Null => "null",
+        Json::Bool(_) => "a boolean",
+        Json::Number(_) => "a number",
+        Json::String(_) => "a string",
+        Json::Array(_) => "an array",
+        Json::Object(_) => "an object",
+    }
+}
+
+/// Nests a value's row-major data as JSON arrays; a scalar is a number.
+pub fn nest(v: &Value, data: &[f64]) -> Json {
+    fn go(shape: &[usize], data: &[f64]) -> Json {
+        match shape.split_first() {
+            None => Json::from(data[0]),
+            Some((n, rest)) => {
+                let stride: usize = rest.iter().product();
+                Json::Array(
+                    (0..*n)
+                        .map(|k| go(rest, &data[k * stride..(k + 1) * stride]))
+                        .collect(),
+                )
+            }
+        }
+    }
+    let shape: Vec<usize> = v.shape.iter().map(|e| e.size).collect();
+    go(&shape, data)
+}
+
+/// The result of `netgrad eval`: loss, gradient of each `wrt` value, outputs;
+/// or, if any of them holds a NaN or an infinity, which ones and where.
+pub fn result(g: &Gradient, data: &Tensors) -> Result<String, String> {
+    let p = &g.dag.program;
+    let mut bad = Vec::new();
+    let mut check = |what: String, id: ValueId| {
+        if let Some(k) = data[id.index()].iter().position(|x| !x.is_finite()) {
+            bad.push(format!(
+                "{what} is {} at element {k} (row-major)",
+                data[id.index()][k]
+            ));
+        }
+    };
+    check("the loss".into(), p.loss);
+    for (w, adj) in &g.wrt {
+        check(format!("the gradient of `{}`", p.value(*w).name), *adj);
+    }
+    for o in &p.outputs {
+        check(format!("the output `{}`", p.value(*o).name), *o);
+    }
+    if !bad.is_empty() {
+        return Err(bad.join("\n"));
+    }
+    let mut out = Map::new();
+    out.insert("loss".into(), Json::from(data[p.loss.index()][0]));
+    let gradient: Map<String, Json> = g
+        .wrt
+        .iter()
+        .map(|(w, adj)| {
+            (
+                p.value(*w).name.clone(),
+                nest(p.value(*w), &data[adj.index()]),
+            )
+        })
+        .collect();
+    out.insert("gradient".into(), Json::Object(gradient));
+    let outputs: Map<String, Json> = p
+        .outputs
+        .iter()
+        .map(|o| {
+            (
+                p.value(*o).name.clone(),
+                nest(p.value(*o), &data[o.index()]),
+            )
+        })
+        .collect();
+    out.insert("outputs".into(), Json::Object(outputs));
+    let mut text = serde_json::to_string_pretty(&Json::Object(out)).map_err(|e| e.to_string())?;
+    text.push('\n');
+    Ok(text)
+}
