@@ -56,7 +56,7 @@ fn regex_like_location(err: &str, name: &str) -> bool {
 
 #[test]
 fn graph_writes_dot_and_nothing_on_errors() {
-    let dir = std::env::temp_dir().join(format!("netgrad-cli-{}", std::process::id()));
+    let dir = std::env::temp_dir().join(format!("netgrad-cli-{}-graph", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let good = dir.join("good.dot");
     let out = netgrad(&["graph", "examples/bishop.net", "-o", good.to_str().unwrap()]);
@@ -97,7 +97,7 @@ fn help_describes_every_command() {
     let out = netgrad(&["--help"]);
     assert_eq!(out.status.code(), Some(0));
     let help = text(&out.stdout);
-    for cmd in ["check", "graph"] {
+    for cmd in ["check", "eval", "graph"] {
         assert!(help.contains(cmd), "{help}");
         let sub = netgrad(&[cmd, "--help"]);
         assert_eq!(sub.status.code(), Some(0));
@@ -109,4 +109,121 @@ fn help_describes_every_command() {
 fn a_wrong_command_line_exits_2() {
     assert_eq!(netgrad(&["frobnicate"]).status.code(), Some(2));
     assert_eq!(netgrad(&["check"]).status.code(), Some(2));
+}
+
+/// Writes a file in a folder of its own, so that tests running in parallel
+/// never touch each other's files.
+fn write_temp(name: &str, text: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("netgrad-cli-{}-{name}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(name);
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+#[test]
+fn eval_prints_loss_gradient_and_outputs() {
+    let out = netgrad(&[
+        "eval",
+        "examples/bishop.net",
+        "--values",
+        "examples/bishop.values.json",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let json = text(&out.stdout);
+    let keys: Vec<usize> = [
+        "\"loss\"",
+        "\"gradient\"",
+        "\"w1\"",
+        "\"b2\"",
+        "\"outputs\"",
+        "\"y\"",
+    ]
+    .iter()
+    .map(|k| {
+        json.find(k)
+            .unwrap_or_else(|| panic!("{k} missing:\n{json}"))
+    })
+    .collect();
+    assert!(
+        keys.windows(2).all(|w| w[0] < w[1]),
+        "keys out of order:\n{json}"
+    );
+}
+
+#[test]
+fn eval_names_every_problem_with_the_values() {
+    let values = write_temp(
+        "bad.json",
+        r#"{"x": [1, 2], "t": [1, "a"], "w1": 3, "b1": [0, 0, 0, 0], "w2": [[0, 0, 0, 0], [0, 0, 0]], "extra": 1}"#,
+    );
+    let out = netgrad(&[
+        "eval",
+        "examples/bishop.net",
+        "--values",
+        values.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(out.stdout.is_empty());
+    let err = text(&out.stderr);
+    for want in [
+        "`x` has 2 elements; expected 3 (`x` is x[D])",
+        "`t[1]` must be a number, not a string",
+        "`w1` must be an array of 4 arrays of 3 numbers, not a number",
+        "`w2[1]` has 3 elements; expected 4",
+        "`b2` is missing: expected an array of 2 numbers",
+        "`extra` is not an input or param of this file",
+    ] {
+        assert!(err.contains(want), "missing {want:?} in\n{err}");
+    }
+}
+
+#[test]
+fn eval_reports_a_result_that_is_not_finite() {
+    let net = write_temp("nan.net", "param w\nloss E = log(w)\n");
+    let values = write_temp("nan.json", r#"{"w": -1}"#);
+    let out = netgrad(&[
+        "eval",
+        net.to_str().unwrap(),
+        "--values",
+        values.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(out.stdout.is_empty());
+    let err = text(&out.stderr);
+    assert!(err.contains("the loss is NaN"), "{err}");
+}
+
+#[test]
+fn wrt_selects_inputs_and_params_and_rejects_others() {
+    let out = netgrad(&[
+        "eval",
+        "examples/bishop.net",
+        "--values",
+        "examples/bishop.values.json",
+        "--wrt",
+        "x,b2",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let json = text(&out.stdout);
+    assert!(
+        json.contains("\"x\"") && json.contains("\"b2\"") && !json.contains("\"w1\""),
+        "{json}"
+    );
+    let out = netgrad(&["check", "examples/bishop.net", "--wrt", "y"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("`y` is a definition; only inputs and params"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
+fn check_fails_when_the_tolerance_is_impossible() {
+    let out = netgrad(&["check", "examples/fanout.net", "--tol", "0"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("error: the gradient of `w` differs from central differences")
+    );
 }

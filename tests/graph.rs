@@ -1,6 +1,8 @@
 //! The expression DAG: one edge per read occurrence, topological node order,
 //! and repeated subterms hoisted into temporaries.
 
+mod common;
+
 use netgrad::graph::Dag;
 use netgrad::ir::{IndexId, Reduction, Sub, ValueId, ValueKind};
 
@@ -41,8 +43,8 @@ fn one_edge_per_read_occurrence() {
 
 #[test]
 fn nodes_are_in_topological_order() {
-    for path in std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/examples")).unwrap() {
-        let text = std::fs::read_to_string(path.unwrap().path()).unwrap();
+    for path in common::net_files("examples") {
+        let text = std::fs::read_to_string(path).unwrap();
         let d = dag(&text);
         assert_eq!(d.graph.node_count(), d.program.values.len());
         for e in d.graph.raw_edges() {

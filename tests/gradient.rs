@@ -1,0 +1,185 @@
+//! The symbolic gradient, evaluated by the interpreter, against central
+//! differences on every example, against PRML's backpropagation formulas on
+//! bishop.net, and at the kinks of relu, abs and max.
+
+mod common;
+
+use netgrad::autodiff::{differentiate, resolve_wrt, Gradient};
+use netgrad::ir::ValueKind;
+
+fn gradient(text: &str, wrt: &[&str]) -> Gradient {
+    let dag = netgrad::front_end(text)
+        .unwrap_or_else(|d| panic!("{}", netgrad::diag::render("t.net", text, &d)));
+    let names: Vec<String> = wrt.iter().map(|s| s.to_string()).collect();
+    let ids = resolve_wrt(&dag.program, &names).unwrap();
+    differentiate(dag, &ids)
+}
+
+/// The gradient of each wrt value at `given`, by name.
+fn grads(g: &Gradient, given: &[Option<Vec<f64>>]) -> Vec<(String, Vec<f64>)> {
+    let data = netgrad::eval::run(&g.dag.program, given);
+    g.wrt
+        .iter()
+        .map(|(w, adj)| {
+            (
+                g.dag.program.value(*w).name.clone(),
+                data[adj.index()].clone(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn every_example_agrees_with_central_differences() {
+    let mut worst_overall: f64 = 0.0;
+    for path in common::net_files("examples") {
+        let text = std::fs::read_to_string(&path).unwrap();
+        let probe = netgrad::front_end(&text).unwrap();
+        // Every param and every input: the inputs exercise other adjoints.
+        let all: Vec<String> = netgrad::eval::given_values(&probe.program)
+            .map(|v| probe.program.value(v).name.clone())
+            .collect();
+        let all: Vec<&str> = all.iter().map(String::as_str).collect();
+        let g = gradient(&text, &all);
+        for seed in 1..=3 {
+            let given = netgrad::gradcheck::random_values(&g.dag.program, seed);
+            for c in netgrad::gradcheck::check(&g, &given, seed) {
+                assert!(
+                    c.worst <= 1e-6,
+                    "{}: {} off by {:e} (seed {seed})",
+                    path.display(),
+                    c.name,
+                    c.worst
+                );
+                worst_overall = worst_overall.max(c.worst);
+            }
+        }
+    }
+    eprintln!("worst relative error over all examples: {worst_overall:e}");
+}
+
+#[test]
+fn bishop_follows_the_prml_formulas() {
+    let text = std::fs::read_to_string(common::root().join("examples/bishop.net")).unwrap();
+    let g = gradient(&text, &[]);
+    let given = netgrad::gradcheck::random_values(&g.dag.program, 7);
+    let p = &g.dag.program;
+    let get = |name: &str| {
+        given[p.ids().find(|v| p.value(*v).name == name).unwrap().index()]
+            .clone()
+            .unwrap()
+    };
+    let (x, t, w1, b1, w2, b2) = (
+        get("x"),
+        get("t"),
+        get("w1"),
+        get("b1"),
+        get("w2"),
+        get("b2"),
+    );
+    let (d, m, k) = (3, 4, 2);
+    // Forward, PRML (5.48), (5.49), linear outputs.
+    let a: Vec<f64> = (0..m)
+        .map(|j| (0..d).map(|i| w1[j * d + i] * x[i]).sum::<f64>() + b1[j])
+        .collect();
+    let z: Vec<f64> = a.iter().map(|a| a.tanh()).collect();
+    let y: Vec<f64> = (0..k)
+        .map(|kk| (0..m).map(|j| w2[kk * m + j] * z[j]).sum::<f64>() + b2[kk])
+        .collect();
+    // Backward: delta_k = y_k - t_k (5.54), delta_j = (1 - z_j^2) sum_k w_kj delta_k (5.56).
+    let dk: Vec<f64> = (0..k).map(|kk| y[kk] - t[kk]).collect();
+    let dj: Vec<f64> = (0..m)
+        .map(|j| (1.0 - z[j] * z[j]) * (0..k).map(|kk| w2[kk * m + j] * dk[kk]).sum::<f64>())
+        .collect();
+    let want = [
+        (
+            "w1",
+            (0..m * d).map(|n| dj[n / d] * x[n % d]).collect::<Vec<_>>(),
+        ),
+        ("b1", dj.clone()),
+        ("w2", (0..k * m).map(|n| dk[n / m] * z[n % m]).collect()),
+        ("b2", dk.clone()),
+    ];
+    let got = grads(&g, &given);
+    for ((name, expected), (got_name, got)) in want.iter().zip(&got) {
+        assert_eq!(name, got_name);
+        for (e, g) in expected.iter().zip(got) {
+            assert!(
+                (e - g).abs() <= 1e-12 * e.abs().max(1.0),
+                "{name}: {e} vs {g}"
+            );
+        }
+    }
+}
+
+#[test]
+fn kinks_follow_the_language_conventions() {
+    // relu'(0) = 0, abs'(0) = 0, max and min take `a` on ties.
+    let g = gradient(
+        "param w\ninput x\nloss E = relu(w) + abs(w) + max(w, x) + 3 * min(x, w)\n",
+        &["w", "x"],
+    );
+    let given = vec![Some(vec![0.0]), Some(vec![0.0]), None];
+    let mut given = given;
+    given.resize(g.dag.program.values.len(), None);
+    let got = grads(&g, &given);
+    assert_eq!(
+        got,
+        [("w".to_string(), vec![1.0]), ("x".to_string(), vec![3.0])]
+    );
+}
+
+#[test]
+fn literal_and_repeated_subscripts_become_kronecker_deltas() {
+    let src = "dim K = 3\nparam w[K, K]\nloss E = sum(i, w[i, i]) + 2 * w[0, 1]\n";
+    let g = gradient(src, &[]);
+    let p = &g.dag.program;
+    let adj = p.value(g.wrt[0].1);
+    let text = netgrad::pretty::definition(p, adj);
+    assert_eq!(text, "∂E/∂w[i, i'] = δ(i', i) + 2 * δ(i, 0) * δ(i', 1)");
+    let given = netgrad::gradcheck::random_values(p, 3);
+    let got = &grads(&g, &given)[0].1;
+    assert_eq!(got, &[1.0, 2.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0]);
+}
+
+#[test]
+fn fanout_sums_three_chain_rule_products() {
+    let text = std::fs::read_to_string(common::root().join("examples/fanout.net")).unwrap();
+    let g = gradient(&text, &[]);
+    let p = &g.dag.program;
+    let h = p
+        .ids()
+        .find(|v| p.value(*v).kind == ValueKind::Adjoint && p.value(*v).name == "∂E/∂h")
+        .unwrap();
+    assert_eq!(
+        netgrad::pretty::definition(p, p.value(h)),
+        "∂E/∂h = ∂E/∂u * h + ∂E/∂u * h + ∂E/∂v * cos(h)"
+    );
+}
+
+#[test]
+fn a_param_that_does_not_reach_the_loss_has_a_zero_gradient() {
+    let g = gradient(
+        "dim K = 2\nparam w[K], unused[K]\nloss E = sum(k, w[k]^2)\n",
+        &[],
+    );
+    let given = netgrad::gradcheck::random_values(&g.dag.program, 1);
+    assert_eq!(grads(&g, &given)[1], ("unused".to_string(), vec![0.0, 0.0]));
+}
+
+#[test]
+fn eval_json_matches_its_snapshot() {
+    insta::glob!("../examples", "*.net", |path| {
+        let text = std::fs::read_to_string(path).unwrap();
+        // mlp_mnist's full gradient has 101,770 numbers: its snapshot keeps the biases.
+        let wrt: &[&str] = if text.contains("dim D = 784") {
+            &["b1", "b2"]
+        } else {
+            &[]
+        };
+        let g = gradient(&text, wrt);
+        let given = netgrad::gradcheck::random_values(&g.dag.program, 1);
+        let data = netgrad::eval::run(&g.dag.program, &given);
+        insta::assert_snapshot!(netgrad::values::result(&g, &data).unwrap());
+    });
+}
