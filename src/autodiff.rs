@@ -29,6 +29,26 @@ pub struct Gradient {
     pub adjoint_of: Vec<Option<ValueId>>,
     /// The number of forward values (adjoints start here).
     pub forward_len: usize,
+    /// For each adjoint (by position after `forward_len`), its chain-rule
+    /// terms, one per use, for explaining the derivation.
+    pub terms: Vec<Vec<Term>>,
+}
+
+/// One chain-rule product of an adjoint, all in the adjoint's index variables:
+/// `sum over summed of adj_reader[reader_subs] * d reader[reader_subs] / d u[read_subs] * deltas`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Term {
+    pub reader: ValueId,
+    /// The read's occurrence number in the reader's right-hand side.
+    pub occurrence: u32,
+    /// The indices summed over: those of the reader that the read does not fix.
+    pub summed: Vec<IndexId>,
+    pub reader_subs: Vec<Sub>,
+    pub read_subs: Vec<Sub>,
+    /// The local partial derivative of the reader's right-hand side.
+    pub partial: Expr,
+    /// Kronecker deltas left by literal or repeated subscripts.
+    pub deltas: Vec<Expr>,
 }
 
 /// Differentiates the loss with respect to `wrt` (inputs or params).
@@ -54,14 +74,16 @@ pub fn differentiate(dag: Dag, wrt: &[ValueId]) -> Gradient {
 
     let mut adjoint_of: Vec<Option<ValueId>> = vec![None; n];
     let mut adjoints: Vec<Value> = Vec::new();
+    let mut terms: Vec<Vec<Term>> = Vec::new();
     for u in program.ids().rev() {
         let needed = reaches_loss[u.index()] && depends[u.index()] && u != loss;
         if !needed {
             continue;
         }
-        let adjoint = Builder::new(program, u, &adjoint_of).build(&dag);
+        let (adjoint, its_terms) = Builder::new(program, u, &adjoint_of).build(&dag);
         adjoint_of[u.index()] = Some(ValueId((n + adjoints.len()) as u32));
         adjoints.push(adjoint);
+        terms.push(its_terms);
     }
     // A value differentiated against that does not reach the loss has a zero gradient.
     for &w in wrt {
@@ -69,6 +91,7 @@ pub fn differentiate(dag: Dag, wrt: &[ValueId]) -> Gradient {
             let adjoint = zero_adjoint(program, w);
             adjoint_of[w.index()] = Some(ValueId((n + adjoints.len()) as u32));
             adjoints.push(adjoint);
+            terms.push(Vec::new());
         }
     }
     let wrt = wrt
@@ -87,6 +110,7 @@ pub fn differentiate(dag: Dag, wrt: &[ValueId]) -> Gradient {
         wrt,
         adjoint_of,
         forward_len: n,
+        terms,
     }
 }
 
@@ -187,7 +211,7 @@ impl<'a> Builder<'a> {
         }
     }
 
-    fn build(mut self, dag: &Dag) -> Value {
+    fn build(mut self, dag: &Dag) -> (Value, Vec<Term>) {
         let program = self.program;
         let u = program.value(self.u);
         let uses: Vec<(ValueId, &Use)> = dag
@@ -197,14 +221,16 @@ impl<'a> Builder<'a> {
             .collect();
         self.name_lhs(u, &uses);
         let mut sum: Option<Expr> = None;
+        let mut terms = Vec::new();
         for (reader, u_use) in &uses {
-            let c = self.contribution(*reader, u_use);
+            let (c, term) = self.contribution(*reader, u_use);
+            terms.push(term);
             sum = Some(match sum {
                 None => c,
                 Some(acc) => Expr::binary(BinOp::Add, acc, c),
             });
         }
-        Value {
+        let value = Value {
             name: adjoint_name(program, self.u),
             kind: ValueKind::Adjoint,
             shape: u.shape.clone(),
@@ -214,7 +240,8 @@ impl<'a> Builder<'a> {
                 of: self.u,
                 uses: uses.iter().map(|(r, x)| (*r, x.occurrence)).collect(),
             },
-        }
+        };
+        (value, terms)
     }
 
     /// Names the adjoint's left-hand indices after the first use's subscripts
@@ -241,7 +268,7 @@ impl<'a> Builder<'a> {
     }
 
     /// One chain-rule product: the use of `u` at `u_use` in `reader`.
-    fn contribution(&mut self, reader: ValueId, u_use: &Use) -> Expr {
+    fn contribution(&mut self, reader: ValueId, u_use: &Use) -> (Expr, Term) {
         let program = self.program;
         let r = program.value(reader);
         let rhs = r.rhs.as_ref().expect("a reader has a right-hand side");
@@ -286,18 +313,38 @@ impl<'a> Builder<'a> {
                 .collect();
             Expr::Read { value: adj, subs }
         };
-        let mut product = mul(upstream, self.translate(&partial, &mut map, r));
+        let partial = self.translate(&partial, &mut map, r);
+        let term = Term {
+            reader,
+            occurrence: u_use.occurrence,
+            summed: summed.clone(),
+            reader_subs: (0..r.rank())
+                .map(|i| map[i].expect("every left-hand index is mapped"))
+                .collect(),
+            read_subs: u_use
+                .subs
+                .iter()
+                .map(|s| match s {
+                    Sub::Var(x) => map[x.index()].expect("every subscript is mapped"),
+                    lit => *lit,
+                })
+                .collect(),
+            partial: partial.clone(),
+            deltas: deltas.clone(),
+        };
+        let mut product = mul(upstream, partial);
         for d in deltas {
             product = mul(product, d);
         }
-        summed
+        let expr = summed
             .into_iter()
             .rev()
             .fold(product, |body, index| Expr::Reduce {
                 op: Reduction::Sum,
                 index,
                 body: Box::new(body),
-            })
+            });
+        (expr, term)
     }
 
     /// Rewrites an expression of `r`'s index variables into the adjoint's.

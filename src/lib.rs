@@ -8,6 +8,7 @@ pub mod autodiff;
 pub mod diag;
 pub mod dot;
 pub mod eval;
+pub mod explain;
 pub mod gradcheck;
 pub mod graph;
 pub mod ir;

@@ -47,6 +47,19 @@ enum Command {
         #[command(flatten)]
         wrt: Wrt,
     },
+    /// Explain the derivation of the gradient step by step: the forward
+    /// definitions, then each adjoint from the loss down, with the uses it
+    /// sums over, the chain rule, the local partials and the result.
+    Explain {
+        /// The .net file.
+        file: PathBuf,
+        /// text (Unicode), latex (a fragment for a document with amsmath), or
+        /// markdown (with $...$ math).
+        #[arg(long, value_enum, default_value_t = ExplainFormat::Text)]
+        format: ExplainFormat,
+        #[command(flatten)]
+        wrt: Wrt,
+    },
     /// Print the expression DAG as Graphviz DOT (multi-use values in red).
     ///
     /// Render it with `netgrad graph net.net | dot -Tsvg > net.svg`.
@@ -57,6 +70,13 @@ enum Command {
         #[arg(short, long, value_name = "OUT.dot")]
         output: Option<PathBuf>,
     },
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum ExplainFormat {
+    Text,
+    Latex,
+    Markdown,
 }
 
 #[derive(clap::Args)]
@@ -124,6 +144,19 @@ fn run(command: Command) -> Result<(), String> {
             let json = netgrad::values::result(&g, &data)
                 .map_err(|p| format!("error: the result is not finite:\n{}\n", indent(&p)))?;
             write_output(None, &json)
+        }
+        Command::Explain { file, format, wrt } => {
+            let dag = load(&file)?;
+            let g = differentiate(dag, &wrt)?;
+            let format = match format {
+                ExplainFormat::Text => netgrad::explain::Format::Text,
+                ExplainFormat::Latex => netgrad::explain::Format::Latex,
+                ExplainFormat::Markdown => netgrad::explain::Format::Markdown,
+            };
+            write_output(
+                None,
+                &netgrad::explain::explain(&g, &file.display().to_string(), format),
+            )
         }
         Command::Graph { file, output } => {
             let dag = load(&file)?;

@@ -1,6 +1,18 @@
-//! Printing IR expressions in the user's notation, with as few parentheses as the grammar allows.
+//! Printing IR expressions in three notations with one precedence logic: the
+//! `.net` source syntax, Unicode math for terminals, and LaTeX.
 
-use crate::ir::{BinOp, Expr, Func, Program, Reduction, Sub, Value};
+use crate::ir::{BinOp, Expr, Func, Origin, Program, Reduction, Sub, Value, ValueKind};
+
+/// How expressions are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Notation {
+    /// The `.net` syntax: `sum(i, w[j, i] * x[i])`.
+    Source,
+    /// Math for terminals: `Σ_i w[j, i] · x[i]`.
+    Unicode,
+    /// LaTeX math mode: `\sum_{i} w_{j,i} \cdot x_{i}`.
+    Latex,
+}
 
 /// Formats a number the same way everywhere: integers without a fraction,
 /// other numbers in the shortest form that reads back exactly.
@@ -14,8 +26,18 @@ pub fn number(x: f64) -> String {
 
 /// `expr` as the user would write it, in `owner`'s index variables.
 pub fn expr(program: &Program, owner: &Value, e: &Expr) -> String {
+    expr_in(Notation::Source, program, owner, e)
+}
+
+/// `expr` in a notation, in `owner`'s index variables.
+pub fn expr_in(notation: Notation, program: &Program, owner: &Value, e: &Expr) -> String {
     let mut out = String::new();
-    Printer { program, owner }.write(e, 0, &mut out);
+    Printer {
+        program,
+        owner,
+        notation,
+    }
+    .write(e, 0, &mut out);
     out
 }
 
@@ -24,6 +46,32 @@ pub fn definition(program: &Program, v: &Value) -> String {
     match &v.rhs {
         Some(rhs) => format!("{} = {}", v.head(), expr(program, v, rhs)),
         None => v.declared(),
+    }
+}
+
+/// A read of `value[subs]` in a notation: `w1[j, i]`, `w1_{j,i}`, and for an
+/// adjoint in LaTeX `\frac{\partial E}{\partial w1_{j,i}}`.
+pub fn read_in(
+    notation: Notation,
+    program: &Program,
+    owner: &Value,
+    value: &Value,
+    subs: &[Sub],
+) -> String {
+    let p = Printer {
+        program,
+        owner,
+        notation,
+    };
+    p.read(value, subs)
+}
+
+/// An index variable or literal subscript of `owner`, in a notation.
+pub fn index_in(notation: Notation, owner: &Value, s: &Sub) -> String {
+    match (s, notation) {
+        (Sub::Var(v), Notation::Latex) => latex_name(&owner.indices[v.index()].name),
+        (Sub::Var(v), _) => owner.indices[v.index()].name.clone(),
+        (Sub::Lit(n), _) => n.to_string(),
     }
 }
 
@@ -37,19 +85,55 @@ const ATOM: u8 = 5;
 struct Printer<'a> {
     program: &'a Program,
     owner: &'a Value,
+    notation: Notation,
+}
+
+/// A name in LaTeX: one letter as it is, a longer name upright-italic as a word.
+fn latex_name(name: &str) -> String {
+    let escaped = name.replace('_', "\\_");
+    if name.chars().count() == 1 {
+        escaped
+    } else {
+        format!("\\mathit{{{escaped}}}")
+    }
 }
 
 impl Printer<'_> {
     fn index(&self, s: &Sub) -> String {
-        match s {
-            Sub::Var(v) => self.owner.indices[v.index()].name.clone(),
-            Sub::Lit(n) => n.to_string(),
+        index_in(self.notation, self.owner, s)
+    }
+
+    fn read(&self, value: &Value, subs: &[Sub]) -> String {
+        let subs: Vec<String> = subs.iter().map(|s| self.index(s)).collect();
+        match self.notation {
+            Notation::Source | Notation::Unicode => {
+                if subs.is_empty() {
+                    value.name.clone()
+                } else {
+                    format!("{}[{}]", value.name, subs.join(", "))
+                }
+            }
+            Notation::Latex => {
+                let sub = if subs.is_empty() {
+                    String::new()
+                } else {
+                    format!("_{{{}}}", subs.join(","))
+                };
+                match (&value.origin, value.kind) {
+                    (Origin::Adjoint { of, .. }, ValueKind::Adjoint) => {
+                        let loss = latex_name(&self.program.value(self.program.loss).name);
+                        let of = latex_name(&self.program.value(*of).name);
+                        format!("\\frac{{\\partial {loss}}}{{\\partial {of}{sub}}}")
+                    }
+                    _ => format!("{}{sub}", latex_name(&value.name)),
+                }
+            }
         }
     }
 
-    fn strength(e: &Expr) -> u8 {
+    fn strength(&self, e: &Expr) -> u8 {
         match e {
-            Expr::Num(x) if *x < 0.0 || x.is_sign_negative() => NEG,
+            Expr::Num(x) if x.is_sign_negative() => NEG,
             Expr::Unary {
                 func: Func::Neg, ..
             } => NEG,
@@ -57,6 +141,7 @@ impl Printer<'_> {
                 op: BinOp::Add | BinOp::Sub,
                 ..
             } => ADD,
+            Expr::Binary { op: BinOp::Div, .. } if self.notation == Notation::Latex => ATOM,
             Expr::Binary {
                 op: BinOp::Mul | BinOp::Div,
                 ..
@@ -68,30 +153,69 @@ impl Printer<'_> {
 
     /// Writes `e`, parenthesised if it binds less tightly than `min`.
     fn write(&self, e: &Expr, min: u8, out: &mut String) {
-        let paren = Self::strength(e) < min;
+        let paren = self.strength(e) < min;
+        let (open, close) = if self.notation == Notation::Latex {
+            ("\\left(", "\\right)")
+        } else {
+            ("(", ")")
+        };
         if paren {
-            out.push('(');
+            out.push_str(open);
         }
         self.write_bare(e, out);
         if paren {
-            out.push(')');
+            out.push_str(close);
+        }
+    }
+
+    /// Writes the left operand of a binary operator. `Σ_i x` reaches as far
+    /// right as the product it starts, as in textbooks: an operand that ends
+    /// in a Σ is parenthesised before `·`, `/` or `^`, which it would swallow.
+    fn write_left(&self, e: &Expr, min: u8, op: BinOp, out: &mut String) {
+        let swallows = !matches!(op, BinOp::Add | BinOp::Sub)
+            && self.notation != Notation::Source
+            && ends_with_sum(e);
+        self.write(e, if swallows { ATOM + 1 } else { min }, out);
+    }
+
+    fn call(&self, name: &str, args: &[&Expr], out: &mut String) {
+        let latex = self.notation == Notation::Latex;
+        out.push_str(name);
+        out.push_str(if latex { "\\left(" } else { "(" });
+        for (k, a) in args.iter().enumerate() {
+            if k > 0 {
+                out.push_str(", ");
+            }
+            self.write(a, 0, out);
+        }
+        out.push_str(if latex { "\\right)" } else { ")" });
+    }
+
+    fn func_name(&self, func: Func) -> String {
+        match self.notation {
+            Notation::Source | Notation::Unicode => func.name().to_string(),
+            Notation::Latex => match func {
+                Func::Exp | Func::Log | Func::Tanh | Func::Sin | Func::Cos => {
+                    format!("\\{}", func.name())
+                }
+                Func::Sigmoid => "\\sigma".to_string(),
+                _ => format!("\\operatorname{{{}}}", func.name()),
+            },
         }
     }
 
     fn write_bare(&self, e: &Expr, out: &mut String) {
+        let latex = self.notation == Notation::Latex;
         match e {
             Expr::Num(x) => out.push_str(&number(*x)),
-            Expr::Delta(a, b) => {
-                out.push_str(&format!("δ({}, {})", self.index(a), self.index(b)));
-            }
-            Expr::Read { value, subs } => {
-                out.push_str(&self.program.value(*value).name);
-                if !subs.is_empty() {
-                    let subs: Vec<String> = subs.iter().map(|s| self.index(s)).collect();
-                    out.push('[');
-                    out.push_str(&subs.join(", "));
-                    out.push(']');
+            Expr::Delta(a, b) => match self.notation {
+                Notation::Latex => {
+                    out.push_str(&format!("\\delta_{{{},{}}}", self.index(a), self.index(b)))
                 }
+                _ => out.push_str(&format!("δ({}, {})", self.index(a), self.index(b))),
+            },
+            Expr::Read { value, subs } => {
+                out.push_str(&self.read(self.program.value(*value), subs))
             }
             Expr::Unary {
                 func: Func::Neg,
@@ -101,63 +225,158 @@ impl Printer<'_> {
                 // `-(-x)` and `-(a + b)` keep their parentheses; `-x^2` needs none.
                 self.write(arg, POW, out);
             }
-            Expr::Unary { func, arg } => {
-                out.push_str(func.name());
-                out.push('(');
+            Expr::Unary {
+                func: Func::Sqrt,
+                arg,
+            } if latex => {
+                out.push_str("\\sqrt{");
                 self.write(arg, 0, out);
-                out.push(')');
+                out.push('}');
+            }
+            Expr::Unary {
+                func: Func::Abs,
+                arg,
+            } if self.notation != Notation::Source => {
+                out.push_str(if latex { "\\left|" } else { "|" });
+                self.write(arg, 0, out);
+                out.push_str(if latex { "\\right|" } else { "|" });
+            }
+            Expr::Unary { func, arg } => self.call(&self.func_name(*func), &[arg], out),
+            Expr::Binary {
+                op: op @ (BinOp::Max | BinOp::Min),
+                lhs,
+                rhs,
+            } => {
+                let name = match (op, latex) {
+                    (BinOp::Max, true) => "\\max",
+                    (BinOp::Max, false) => "max",
+                    (_, true) => "\\min",
+                    (_, false) => "min",
+                };
+                self.call(name, &[lhs, rhs], out);
+            }
+            Expr::Binary {
+                op: BinOp::Div,
+                lhs,
+                rhs,
+            } if latex => {
+                out.push_str("\\frac{");
+                self.write(lhs, 0, out);
+                out.push_str("}{");
+                self.write(rhs, 0, out);
+                out.push('}');
+            }
+            Expr::Binary {
+                op: BinOp::Pow,
+                lhs,
+                rhs,
+            } => {
+                // Right-associative; the exponent may be a negation.
+                self.write_left(lhs, ATOM, BinOp::Pow, out);
+                match (self.notation, &**rhs) {
+                    (Notation::Latex, _) => {
+                        out.push_str("^{");
+                        self.write(rhs, 0, out);
+                        out.push('}');
+                    }
+                    (Notation::Unicode, Expr::Num(x)) if *x == 2.0 => out.push('²'),
+                    (Notation::Unicode, Expr::Num(x)) if *x == 3.0 => out.push('³'),
+                    _ => {
+                        out.push('^');
+                        self.write(rhs, NEG, out);
+                    }
+                }
             }
             Expr::Binary { op, lhs, rhs } => {
-                let (sym, strength) = match op {
-                    BinOp::Add => (" + ", ADD),
-                    BinOp::Sub => (" - ", ADD),
-                    BinOp::Mul => (" * ", MUL),
-                    BinOp::Div => (" / ", MUL),
-                    BinOp::Pow => ("^", POW),
-                    BinOp::Max | BinOp::Min => {
-                        out.push_str(if *op == BinOp::Max { "max(" } else { "min(" });
-                        self.write(lhs, 0, out);
-                        out.push_str(", ");
-                        self.write(rhs, 0, out);
-                        out.push(')');
-                        return;
-                    }
+                let (sym, strength) = match (op, self.notation) {
+                    (BinOp::Add, _) => (" + ", ADD),
+                    (BinOp::Sub, Notation::Unicode) => (" − ", ADD),
+                    (BinOp::Sub, _) => (" - ", ADD),
+                    (BinOp::Mul, Notation::Source) => (" * ", MUL),
+                    (BinOp::Mul, Notation::Unicode) => (" · ", MUL),
+                    (BinOp::Mul, Notation::Latex) => (" \\cdot ", MUL),
+                    (_, _) => (" / ", MUL),
                 };
-                if *op == BinOp::Pow {
-                    // Right-associative; the exponent may be a negation.
-                    self.write(lhs, ATOM, out);
-                    out.push_str(sym);
-                    self.write(rhs, NEG, out);
-                } else {
-                    // Left-associative: the tree's shape is kept exactly.
-                    self.write(lhs, strength, out);
-                    out.push_str(sym);
-                    self.write(rhs, strength + 1, out);
-                }
+                // Left-associative: the tree's shape is kept exactly.
+                self.write_left(lhs, strength, *op, out);
+                out.push_str(sym);
+                self.write(rhs, strength + 1, out);
             }
-            Expr::Reduce { op, .. } => {
-                // `sum(i, sum(j, e))` prints as `sum(i, j, e)`.
-                let mut binders = Vec::new();
-                let mut body = e;
-                while let Expr::Reduce {
-                    op: inner,
-                    index,
-                    body: b,
-                } = body
-                {
-                    if inner != op {
-                        break;
-                    }
-                    binders.push(self.owner.indices[index.index()].name.clone());
-                    body = b;
-                }
-                out.push_str(Reduction::name(*op));
+            Expr::Reduce { op, .. } => self.reduction(*op, e, out),
+        }
+    }
+
+    fn reduction(&self, op: Reduction, e: &Expr, out: &mut String) {
+        // `sum(i, sum(j, e))` prints as `sum(i, j, e)`.
+        let mut binders = Vec::new();
+        let mut body = e;
+        let mut sizes = Vec::new();
+        while let Expr::Reduce {
+            op: inner,
+            index,
+            body: b,
+        } = body
+        {
+            if *inner != op {
+                break;
+            }
+            binders.push(self.index(&Sub::Var(*index)));
+            sizes.push(self.owner.indices[index.index()].extent.to_string());
+            body = b;
+        }
+        match (self.notation, op) {
+            (Notation::Source, _) => {
+                out.push_str(op.name());
                 out.push('(');
                 out.push_str(&binders.join(", "));
                 out.push_str(", ");
                 self.write(body, 0, out);
                 out.push(')');
             }
+            (Notation::Unicode, Reduction::LogSumExp) => {
+                out.push_str(&format!("logsumexp_{}(", binders.join(",")));
+                self.write(body, 0, out);
+                out.push(')');
+            }
+            (Notation::Latex, Reduction::LogSumExp) => {
+                out.push_str(&format!(
+                    "\\operatorname{{logsumexp}}_{{{}}}\\left(",
+                    binders.join(",")
+                ));
+                self.write(body, 0, out);
+                out.push_str("\\right)");
+            }
+            (Notation::Unicode, _) => {
+                if op == Reduction::Mean {
+                    out.push_str(&format!("(1/{}) ", sizes.join("·")));
+                }
+                out.push_str(&format!("Σ_{} ", binders.join(",")));
+                self.write(body, MUL, out);
+            }
+            (Notation::Latex, _) => {
+                if op == Reduction::Mean {
+                    out.push_str(&format!("\\frac{{1}}{{{}}} ", sizes.join(" \\cdot ")));
+                }
+                out.push_str(&format!("\\sum_{{{}}} ", binders.join(",")));
+                self.write(body, MUL, out);
+            }
         }
+    }
+}
+
+/// Whether the last thing written for `e` is a Σ, whose body would reach on.
+fn ends_with_sum(e: &Expr) -> bool {
+    match e {
+        Expr::Reduce { op, .. } => *op != Reduction::LogSumExp,
+        Expr::Binary {
+            op: BinOp::Add | BinOp::Sub | BinOp::Mul | BinOp::Div,
+            rhs,
+            ..
+        } => ends_with_sum(rhs),
+        Expr::Unary {
+            func: Func::Neg,
+            arg,
+        } => ends_with_sum(arg),
+        _ => false,
     }
 }

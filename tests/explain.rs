@@ -1,0 +1,68 @@
+//! `netgrad explain`: snapshots of every example in every format, and the
+//! derivations issue 3 asks to be recognisable.
+
+mod common;
+
+use netgrad::explain::{explain, Format};
+
+fn explained(path: &std::path::Path, format: Format) -> String {
+    let text = std::fs::read_to_string(path).unwrap();
+    let dag = netgrad::front_end(&text).unwrap();
+    let wrt = netgrad::autodiff::resolve_wrt(&dag.program, &[]).unwrap();
+    let g = netgrad::autodiff::differentiate(dag, &wrt);
+    explain(&g, &common::relative(path), format)
+}
+
+#[test]
+fn explain_matches_its_snapshots() {
+    insta::glob!("../examples", "*.net", |path| {
+        insta::assert_snapshot!("text", explained(path, Format::Text));
+        insta::assert_snapshot!("latex", explained(path, Format::Latex));
+        insta::assert_snapshot!("markdown", explained(path, Format::Markdown));
+    });
+}
+
+#[test]
+fn bishop_shows_the_backpropagation_formulas() {
+    let text = explained(&common::root().join("examples/bishop.net"), Format::Text);
+    for line in [
+        // delta_k = y_k - t_k (up to the constant 0.5 * 2 that simplification folds)
+        "∂E/∂y[k] = 0.5 · (2 · (y[k] − t[k]))",
+        // delta_j = (1 - z_j^2) sum_k w_kj delta_k, in its two chain-rule steps
+        "z1[j] is used once, by y[k], for every k ∈ K.",
+        "∂E/∂z1[j] = Σ_k ∂E/∂y[k] · ∂y[k]/∂z1[j]",
+        "∂E/∂z1[j] = Σ_k ∂E/∂y[k] · w2[k, j]",
+        "∂z1[j]/∂a1[j] = 1 − z1[j]²",
+        "∂E/∂a1[j] = ∂E/∂z1[j] · (1 − z1[j]²)",
+        // dE/dw_ji = delta_j x_i
+        "∂E/∂w1[j, i] = ∂E/∂a1[j] · x[i]",
+    ] {
+        assert!(text.contains(line), "missing {line:?} in\n{text}");
+    }
+}
+
+#[test]
+fn fanout_shows_the_three_uses_of_h_and_their_sum() {
+    let text = explained(&common::root().join("examples/fanout.net"), Format::Text);
+    for line in [
+        "h is used 3 times: by u (twice); by v.",
+        "∂E/∂h = ∂E/∂u · ∂u/∂h + ∂E/∂u · ∂u/∂h + ∂E/∂v · ∂v/∂h",
+        "∂E/∂h = ∂E/∂u · h + ∂E/∂u · h + ∂E/∂v · cos(h)",
+    ] {
+        assert!(text.contains(line), "missing {line:?} in\n{text}");
+    }
+}
+
+#[test]
+fn explain_is_identical_from_run_to_run() {
+    for path in common::net_files("examples") {
+        for format in [Format::Text, Format::Latex, Format::Markdown] {
+            assert_eq!(
+                explained(&path, format),
+                explained(&path, format),
+                "{}",
+                path.display()
+            );
+        }
+    }
+}
