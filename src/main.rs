@@ -115,6 +115,14 @@ fn run(command: Command) -> Result<(), String> {
             );
             let g = differentiate(dag, &wrt)?;
             let given = netgrad::gradcheck::random_values(&g.dag.program, seed);
+            let program = &g.dag.program;
+            let loss = netgrad::eval::run(program, &given)[program.loss.index()][0];
+            if !loss.is_finite() {
+                write_output(None, &text)?;
+                return Err(format!(
+                    "error: the loss is {loss} at the random values of seed {seed} (uniform in [-1, 1)), so the gradient cannot be checked\n  = help: try another --seed, or keep log and sqrt arguments positive (e.g. log(softplus(x)))\n"
+                ));
+            }
             let checks = netgrad::gradcheck::check(&g, &given, seed);
             text.push_str(&netgrad::summary::gradient_check(
                 &g.dag.program,

@@ -227,3 +227,15 @@ fn check_fails_when_the_tolerance_is_impossible() {
         text(&out.stderr).contains("error: the gradient of `w` differs from central differences")
     );
 }
+
+#[test]
+fn check_reports_a_loss_that_is_not_finite_at_the_random_point() {
+    let net = write_temp("nanloss.net", "input x\nparam w\nloss E = w * log(x - 2)\n");
+    let out = netgrad(&["check", net.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("error: the loss is NaN at the random values of seed 1"),
+        "{err}"
+    );
+}
