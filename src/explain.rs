@@ -243,8 +243,7 @@ impl Writer<'_> {
     /// `z1[j] is used by y[k], for every k in K.`
     fn uses(&self, a: &Value, u_head: &str, terms: &[Term]) -> String {
         let p = self.p;
-        let mut parts: Vec<(String, usize)> = Vec::new();
-        for t in terms {
+        let described: Vec<String> = crate::summary::grouped(terms.iter().map(|t| {
             let r = p.value(t.reader);
             let mut s = self.math(&read_in(self.notation(), p, a, r, &t.reader_subs));
             if !t.summed.is_empty() {
@@ -266,19 +265,11 @@ impl Writer<'_> {
                     .collect();
                 s.push_str(&format!(", for every {}", every.join(" and ")));
             }
-            match parts.last_mut() {
-                Some((last, n)) if *last == s => *n += 1,
-                _ => parts.push((s, 1)),
-            }
-        }
-        let described: Vec<String> = parts
-            .into_iter()
-            .map(|(s, n)| match n {
-                1 => format!("by {s}"),
-                2 => format!("by {s} (twice)"),
-                n => format!("by {s} ({n} times)"),
-            })
-            .collect();
+            s
+        }))
+        .into_iter()
+        .map(|s| format!("by {s}"))
+        .collect();
         let u = self.math(u_head);
         let direct = if terms.iter().any(|t| t.reader == p.loss) && terms.len() > 1 {
             format!(" Here |direct marks the loss's own dependence on {u}, every other value held fixed.")

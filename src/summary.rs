@@ -131,28 +131,33 @@ fn multi_use(dag: &Dag, v: ValueId) -> Option<String> {
     if uses.len() < 2 && per_use.iter().all(|(_, every)| every.is_empty()) {
         return None;
     }
-    // Group consecutive uses by the same reader with the same repetition.
-    let mut parts: Vec<(String, usize)> = Vec::new();
-    for (reader, every) in &per_use {
+    let parts = grouped(per_use.iter().map(|(reader, every)| {
         let mut text = p.value(*reader).name.clone();
         if !every.is_empty() {
             let _ = write!(text, " for every {}", every.join(", "));
         }
-        match parts.last_mut() {
-            Some((last, n)) if *last == text => *n += 1,
-            _ => parts.push((text, 1)),
+        text
+    }));
+    let value = p.value(v);
+    Some(format!("{:<8} by {}", value.name, parts.join("; ")))
+}
+
+/// Consecutive equal items once each, counted: `u (twice)`, `v (3 times)`.
+pub fn grouped(items: impl IntoIterator<Item = String>) -> Vec<String> {
+    let mut runs: Vec<(String, usize)> = Vec::new();
+    for item in items {
+        match runs.last_mut() {
+            Some((last, n)) if *last == item => *n += 1,
+            _ => runs.push((item, 1)),
         }
     }
-    let parts: Vec<String> = parts
-        .into_iter()
+    runs.into_iter()
         .map(|(t, n)| match n {
             1 => t,
             2 => format!("{t} (twice)"),
             n => format!("{t} ({n} times)"),
         })
-        .collect();
-    let value = p.value(v);
-    Some(format!("{:<8} by {}", value.name, parts.join("; ")))
+        .collect()
 }
 
 /// The report of `netgrad check`'s gradient check.
