@@ -53,6 +53,11 @@ pub struct Term {
 
 /// Differentiates the loss with respect to `wrt` (inputs or params).
 pub fn differentiate(dag: Dag, wrt: &[ValueId]) -> Gradient {
+    // The derivation recurses over expressions: on the compiler's own stack.
+    crate::on_own_stack(|| differentiate_here(dag, wrt))
+}
+
+fn differentiate_here(dag: Dag, wrt: &[ValueId]) -> Gradient {
     let program = &dag.program;
     let n = program.values.len();
     let loss = program.loss;

@@ -20,6 +20,10 @@ pub enum Format {
 
 /// Explains the derivation of `g`, a gradient of the file `source`.
 pub fn explain(g: &Gradient, source: &str, format: Format) -> String {
+    crate::on_own_stack(|| explain_here(g, source, format))
+}
+
+fn explain_here(g: &Gradient, source: &str, format: Format) -> String {
     let mut w = Writer {
         g,
         p: &g.dag.program,

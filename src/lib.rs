@@ -68,7 +68,8 @@ pub fn front_end(text: &str) -> Result<graph::Dag, Vec<Diagnostic>> {
     })
 }
 
-/// The stack the compiler's stages run on. Their recursion is bounded by
+/// The stack the compiler's stages (front end, autodiff, eval, explain) run
+/// on. Their recursion is bounded by
 /// `syntax::MAX_NESTING` and `syntax::MAX_DEPTH`; pest alone uses about
 /// 40 KiB per nesting level in a debug build (8 KiB optimised), so the
 /// bound is made safe on any caller's thread by running on a stack of our own.

@@ -152,3 +152,32 @@ fn invalid_utf8_is_a_diagnostic() {
     assert!(rendered.contains("error[E0002]"), "{rendered}");
     assert!(rendered.contains("--> f.net:2:12"), "{rendered}");
 }
+
+/// The deepest expressions the front end accepts go through autodiff, the
+/// interpreter, the gradient check and explain on a 2 MiB test thread.
+#[test]
+fn the_deepest_programs_differentiate_evaluate_and_explain() {
+    let chain = format!("param w\nloss E = {}\n", vec!["w"; MAX_DEPTH].join(" * "));
+    let nested = format!(
+        "param w\nloss E = {}w{}\n",
+        "tanh(".repeat(MAX_NESTING - 1),
+        ")".repeat(MAX_NESTING - 1)
+    );
+    let power = format!("param w\nloss E = {}\n", vec!["w"; 40].join("^"));
+    for src in [chain, nested, power] {
+        let dag = netgrad::front_end(&src)
+            .unwrap_or_else(|d| panic!("{}", netgrad::diag::render("f.net", &src, &d)));
+        let wrt = netgrad::autodiff::resolve_wrt(&dag.program, &[]).unwrap();
+        let g = netgrad::autodiff::differentiate(dag, &wrt);
+        let given = netgrad::gradcheck::random_values(&g.dag.program, 1);
+        let data = netgrad::eval::run(&g.dag.program, &given);
+        assert!(!data.is_empty());
+        for format in [
+            netgrad::explain::Format::Text,
+            netgrad::explain::Format::Latex,
+        ] {
+            assert!(!netgrad::explain::explain(&g, "f.net", format).is_empty());
+        }
+        let _ = netgrad::gradcheck::check(&g, &given, 1);
+    }
+}
