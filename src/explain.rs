@@ -34,6 +34,38 @@ fn explain_here(g: &Gradient, source: &str, format: Format) -> String {
     w.out
 }
 
+/// The derivation of one adjoint in Unicode text, for comments in generated
+/// code: the uses it sums over, then the chain-rule sum.
+pub fn derivation(g: &Gradient, adj: ValueId) -> Vec<String> {
+    let w = Writer {
+        g,
+        p: &g.dag.program,
+        format: Format::Text,
+        out: String::new(),
+    };
+    let a = w.p.value(adj);
+    let crate::ir::Origin::Adjoint { of, .. } = a.origin else {
+        return Vec::new();
+    };
+    let u = w.p.value(of);
+    let subs: Vec<Sub> = (0..u.rank() as u32).map(|i| Sub::Var(IndexId(i))).collect();
+    let u_head = read_in(Notation::Unicode, w.p, a, u, &subs);
+    let terms = &g.terms[adj.index() - g.forward_len];
+    if terms.is_empty() {
+        return vec![format!(
+            "{u_head} does not affect the loss: its gradient is 0."
+        )];
+    }
+    let uses = w.uses(a, &u_head, terms);
+    if terms.len() == 1 && terms[0].reader == w.p.loss {
+        // The loss reads u directly: the chain rule is the local partial itself.
+        let partial = expr_in(Notation::Unicode, w.p, a, &terms[0].partial);
+        return vec![uses, format!("{} = {partial}", w.head(a))];
+    }
+    let chain: Vec<String> = terms.iter().map(|t| w.chain_term(a, u, t, terms)).collect();
+    vec![uses, format!("{} = {}", w.head(a), chain.join(" + "))]
+}
+
 struct Writer<'a> {
     g: &'a Gradient,
     p: &'a Program,
@@ -196,7 +228,10 @@ impl Writer<'_> {
         }
         let uses = self.uses(a, &u_head, terms);
         self.text_line(&uses);
-        let chain: Vec<String> = terms.iter().map(|t| self.chain_term(a, u, t)).collect();
+        let chain: Vec<String> = terms
+            .iter()
+            .map(|t| self.chain_term(a, u, t, terms))
+            .collect();
         let single_direct = terms.len() == 1 && terms[0].reader == p.loss;
         if !single_direct {
             self.display(&format!("{lhs} = {}", chain.join(" + ")));
@@ -211,7 +246,7 @@ impl Writer<'_> {
             .map(|t| {
                 format!(
                     "{} = {}",
-                    self.partial_symbol(a, u, t),
+                    self.partial_symbol(a, u, t, terms),
                     expr_in(self.notation(), p, a, &t.partial)
                 )
             })
@@ -288,15 +323,14 @@ impl Writer<'_> {
     }
 
     /// `∂y[k]/∂z1[j]`, or for the loss itself the explicit dependence.
-    fn partial_symbol(&self, a: &Value, u: &Value, t: &Term) -> String {
+    fn partial_symbol(&self, a: &Value, u: &Value, t: &Term, terms: &[Term]) -> String {
         let p = self.p;
         let r = p.value(t.reader);
         let top = read_in(self.notation(), p, a, r, &t.reader_subs);
         let bottom = read_in(self.notation(), p, a, u, &t.read_subs);
         // The loss's own dependence, other values held fixed, next to the
         // total derivative of the same name.
-        let direct =
-            t.reader == p.loss && self.g.terms.iter().flatten().any(|o| o.reader != p.loss);
+        let direct = t.reader == p.loss && terms.len() > 1;
         match (self.notation(), direct) {
             (Notation::Latex, false) => format!("\\frac{{\\partial {top}}}{{\\partial {bottom}}}"),
             (Notation::Latex, true) => format!("\\left.\\frac{{\\partial {top}}}{{\\partial {bottom}}}\\right|_{{\\text{{direct}}}}"),
@@ -306,7 +340,7 @@ impl Writer<'_> {
     }
 
     /// `Σ_k ∂E/∂y[k] · ∂y[k]/∂z1[j]`.
-    fn chain_term(&self, a: &Value, u: &Value, t: &Term) -> String {
+    fn chain_term(&self, a: &Value, u: &Value, t: &Term, terms: &[Term]) -> String {
         let p = self.p;
         let latex = self.notation() == Notation::Latex;
         let mut s = String::new();
@@ -322,7 +356,7 @@ impl Writer<'_> {
                 format!("Σ_{} ", names.join(","))
             });
         }
-        let partial = self.partial_symbol(a, u, t);
+        let partial = self.partial_symbol(a, u, t, terms);
         if t.reader == p.loss {
             s.push_str(&partial);
         } else {

@@ -5,6 +5,7 @@
 //! (`summary`, `dot`). Only `main.rs` does I/O and chooses exit codes.
 
 pub mod autodiff;
+pub mod codegen;
 pub mod diag;
 pub mod dot;
 pub mod eval;

@@ -60,6 +60,22 @@ enum Command {
         #[command(flatten)]
         wrt: Wrt,
     },
+    /// Compile to one self-contained Rust module (std only) with the loss and
+    /// its gradient: `loss_flat`, `gradient_flat`, `N_INPUTS`, `N_PARAMS`, and
+    /// a const per dim.
+    Compile {
+        /// The .net file.
+        file: PathBuf,
+        /// Write the module here instead of to standard output.
+        #[arg(short, long, value_name = "OUT.rs")]
+        output: Option<PathBuf>,
+        /// The floating-point type of the generated code.
+        #[arg(long, value_enum, default_value_t = FloatType::F64)]
+        float: FloatType,
+        /// Differentiate with respect to these params (default: every param).
+        #[arg(long, value_name = "NAMES", value_delimiter = ',')]
+        wrt: Vec<String>,
+    },
     /// Print the expression DAG as Graphviz DOT (multi-use values in red).
     ///
     /// Render it with `netgrad graph net.net | dot -Tsvg > net.svg`.
@@ -70,6 +86,12 @@ enum Command {
         #[arg(short, long, value_name = "OUT.dot")]
         output: Option<PathBuf>,
     },
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum FloatType {
+    F64,
+    F32,
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
@@ -165,6 +187,25 @@ fn run(command: Command) -> Result<(), String> {
                 None,
                 &netgrad::explain::explain(&g, &file.display().to_string(), format),
             )
+        }
+        Command::Compile {
+            file,
+            output,
+            float,
+            wrt,
+        } => {
+            let dag = load(&file)?;
+            let g = differentiate(dag, &Wrt { wrt })?;
+            let options = netgrad::codegen::Options {
+                float: match float {
+                    FloatType::F64 => netgrad::codegen::Float::F64,
+                    FloatType::F32 => netgrad::codegen::Float::F32,
+                },
+                source: file.display().to_string(),
+            };
+            let code =
+                netgrad::codegen::generate(&g, &options).map_err(|e| format!("error: {e}\n"))?;
+            write_output(output.as_deref(), &code)
         }
         Command::Graph { file, output } => {
             let dag = load(&file)?;
