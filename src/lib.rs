@@ -5,6 +5,7 @@
 //! (`summary`, `dot`). Only `main.rs` does I/O and chooses exit codes.
 
 pub mod autodiff;
+pub mod builder;
 pub mod codegen;
 pub mod diag;
 pub mod dot;
@@ -19,6 +20,8 @@ pub mod summary;
 pub mod syntax;
 pub mod values;
 
+pub use builder::Builder;
+pub use codegen::Float;
 use diag::{Code, Diagnostic, Span};
 
 /// A file that is not UTF-8: the diagnostic, and a lossy text to render it against.

@@ -1,0 +1,142 @@
+//! Compiling `.net` files from a build script, as prost-build and lalrpop do:
+//! the generated module is written to `OUT_DIR` and `include!`d by the crate.
+//!
+//! ```no_run
+//! // In build.rs, inside `fn main`:
+//! netgrad::Builder::new().compile("nets/xor.net").unwrap();
+//! ```
+//!
+//! ```ignore
+//! // src/main.rs
+//! mod xor {
+//!     include!(concat!(env!("OUT_DIR"), "/xor.rs"));
+//! }
+//! ```
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use crate::codegen::{Float, Options};
+
+/// Options for compiling `.net` files to Rust.
+#[derive(Debug, Clone)]
+pub struct Builder {
+    float: Float,
+    wrt: Vec<String>,
+    out_dir: Option<PathBuf>,
+    module_name: Option<String>,
+    cargo: bool,
+}
+
+impl Default for Builder {
+    fn default() -> Self {
+        Builder::new()
+    }
+}
+
+/// A `.net` file that could not be compiled: the rendered diagnostics, or
+/// the I/O error, ready to print.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Error {
+    pub message: String,
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for Error {}
+
+impl Builder {
+    /// f64 code, the gradient with respect to every param, written to
+    /// `OUT_DIR`, with cargo's `rerun-if-changed` printed.
+    pub fn new() -> Builder {
+        Builder {
+            float: Float::F64,
+            wrt: Vec::new(),
+            out_dir: None,
+            module_name: None,
+            cargo: true,
+        }
+    }
+
+    /// The floating-point type of the generated code.
+    pub fn float(mut self, float: Float) -> Builder {
+        self.float = float;
+        self
+    }
+
+    /// Differentiate with respect to these params only (default: every param).
+    pub fn wrt(mut self, names: &[&str]) -> Builder {
+        self.wrt = names.iter().map(|s| s.to_string()).collect();
+        self
+    }
+
+    /// Write here instead of `OUT_DIR`.
+    pub fn out_dir(mut self, dir: impl Into<PathBuf>) -> Builder {
+        self.out_dir = Some(dir.into());
+        self
+    }
+
+    /// The generated file's name without `.rs` (default: the `.net` file's stem).
+    pub fn module_name(mut self, name: &str) -> Builder {
+        self.module_name = Some(name.to_string());
+        self
+    }
+
+    /// Whether to print `cargo:rerun-if-changed=FILE` (default: yes). Off
+    /// for use outside build scripts.
+    pub fn cargo_metadata(mut self, on: bool) -> Builder {
+        self.cargo = on;
+        self
+    }
+
+    /// Compiles one `.net` file; returns the path of the generated module.
+    /// Nothing is written when the file has errors.
+    pub fn compile(&self, file: impl AsRef<Path>) -> Result<PathBuf, Error> {
+        let file = file.as_ref();
+        let name = file.display().to_string();
+        if self.cargo {
+            println!("cargo:rerun-if-changed={name}");
+        }
+        let error = |message: String| Error { message };
+        let bytes = std::fs::read(file)
+            .map_err(|e| error(format!("error: cannot read `{name}`: {e}\n")))?;
+        let text = crate::decode(bytes)
+            .map_err(|e| error(crate::diag::render(&name, &e.lossy, &[e.diagnostic])))?;
+        let dag =
+            crate::front_end(&text).map_err(|d| error(crate::diag::render(&name, &text, &d)))?;
+        let wrt = crate::autodiff::resolve_wrt(&dag.program, &self.wrt)
+            .map_err(|e| error(format!("error: {name}: {e}\n")))?;
+        let gradient = crate::autodiff::differentiate(dag, &wrt);
+        let options = Options {
+            float: self.float,
+            source: name.clone(),
+        };
+        let code = crate::codegen::generate(&gradient, &options)
+            .map_err(|e| error(format!("error: {name}: {e}\n")))?;
+        let dir = match &self.out_dir {
+            Some(dir) => dir.clone(),
+            None => PathBuf::from(std::env::var_os("OUT_DIR").ok_or_else(|| {
+                error(
+                    "error: OUT_DIR is not set: call from a build script, or set out_dir\n".into(),
+                )
+            })?),
+        };
+        let module = match &self.module_name {
+            Some(m) => m.clone(),
+            None => file
+                .file_stem()
+                .map_or_else(|| "net".to_string(), |s| s.to_string_lossy().into_owned()),
+        };
+        let out = dir.join(format!("{module}.rs"));
+        // Unchanged output is not rewritten, so cargo does not rebuild for nothing.
+        if std::fs::read_to_string(&out).ok().as_deref() != Some(code.as_str()) {
+            std::fs::write(&out, code)
+                .map_err(|e| error(format!("error: cannot write `{}`: {e}\n", out.display())))?;
+        }
+        Ok(out)
+    }
+}
