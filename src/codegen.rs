@@ -80,8 +80,8 @@ enum Store {
     Slice,
     /// A local array (stack) or `Vec` (heap).
     Local,
-    /// A param's gradient, written straight into `grad` at this offset.
-    Grad(usize),
+    /// A param's gradient, written straight into the caller's slice.
+    Grad(ValueId),
 }
 
 struct Generator<'a> {
@@ -118,9 +118,10 @@ impl Writer {
         self.out.push('\n');
     }
 
-    /// A blank line, unless the text already ends in one.
+    /// A blank line, unless the text already ends in one or in an opening
+    /// brace (rustfmt removes both).
     fn blank(&mut self) {
-        if !self.out.ends_with("\n\n") {
+        if !self.out.ends_with("\n\n") && !self.out.ends_with("{\n") {
             self.out.push('\n');
         }
     }
@@ -316,11 +317,13 @@ impl<'a> Generator<'a> {
             w.line(&format!("pub const {name}: usize = {};", self.total(kind)));
         }
         w.line("");
+        self.structs(&mut w);
+        w.blank();
         self.lengths_fn(&mut w);
         w.line("");
-        self.loss_fn(&mut w, real);
+        self.loss_fns(&mut w);
         w.line("");
-        self.gradient_fn(&mut w, real);
+        self.gradient_fns(&mut w);
         self.ops_module(&mut w, real);
         w.out
     }
@@ -351,8 +354,9 @@ impl<'a> Generator<'a> {
     fn allows(w: &mut Writer) {
         w.line("#[allow(dead_code, non_snake_case, clippy::needless_range_loop)]");
         w.line("#[allow(clippy::neg_multiply, clippy::eq_op, clippy::approx_constant)]");
-        w.line("#[allow(clippy::too_many_lines, clippy::manual_memcpy)]");
-        w.line("#[allow(clippy::excessive_precision, clippy::identity_op)]");
+        w.line("#[allow(clippy::too_many_lines, clippy::too_many_arguments)]");
+        w.line("#[allow(clippy::manual_memcpy, clippy::excessive_precision)]");
+        w.line("#[allow(clippy::identity_op)]");
     }
 
     /// The values `target` depends on, itself included.
@@ -371,25 +375,171 @@ impl<'a> Generator<'a> {
         need
     }
 
-    fn loss_fn(&self, w: &mut Writer, real: &str) {
+    /// The inputs and params among `need`, in declaration order.
+    fn given(&self, need: &[bool]) -> Vec<ValueId> {
+        self.p
+            .ids()
+            .filter(|id| {
+                need[id.index()]
+                    && matches!(self.p.value(*id).kind, ValueKind::Input | ValueKind::Param)
+            })
+            .collect()
+    }
+
+    fn params(&self) -> Vec<ValueId> {
+        self.p
+            .ids()
+            .filter(|id| self.p.value(*id).kind == ValueKind::Param)
+            .collect()
+    }
+
+    /// The name of each param's gradient slice in the core and the wrappers.
+    fn grad_name(&self, param: ValueId) -> String {
+        match self.grad_of[param.index()] {
+            Some(adj) => self.idents[adj.index()].clone(),
+            None => unique(&format!("d_{}", self.idents[param.index()]), &self.taken),
+        }
+    }
+
+    /// `fn name(a: T, b: U) -> R {` on one line, or one parameter a line, as rustfmt does.
+    fn signature(w: &mut Writer, head: &str, params: &[String], ret: &str) {
+        let one = format!("{head}({}) -> {ret} {{", params.join(", "));
+        if 4 * w.level + one.len() <= 100 {
+            w.open(&one);
+            return;
+        }
+        w.open(&format!("{head}("));
+        for p in params {
+            w.line(&format!("{p},"));
+        }
+        w.level -= 1;
+        w.open(&format!(") -> {ret} {{"));
+    }
+
+    /// A call as a tail expression: on one line, or one argument a line.
+    fn call(w: &mut Writer, callee: &str, args: &[String]) {
+        let joined = args.join(", ");
+        if joined.len() <= 60 && 4 * w.level + callee.len() + joined.len() + 2 <= 100 {
+            w.line(&format!("{callee}({joined})"));
+            return;
+        }
+        w.open(&format!("{callee}("));
+        for a in args {
+            w.line(&format!("{a},"));
+        }
+        w.level -= 1;
+        w.line(")");
+    }
+
+    /// `&'a [[f64; D]; M]`: a tensor's type in the typed API.
+    fn array_type(&self, v: &Value) -> String {
+        v.shape
+            .iter()
+            .rev()
+            .fold(self.float.name().to_string(), |inner, e| {
+                let size = match &e.dim {
+                    Some(d) if self.p.dims.iter().any(|x| x.name == *d) => d.clone(),
+                    _ => e.size.to_string(),
+                };
+                format!("[{inner}; {size}]")
+            })
+    }
+
+    /// `.as_flattened()` as often as the rank needs, to pass a nested array as a slice.
+    fn flatten(v: &Value, mutable: bool) -> String {
+        let call = if mutable {
+            ".as_flattened_mut()"
+        } else {
+            ".as_flattened()"
+        };
+        call.repeat(v.rank().saturating_sub(1))
+    }
+
+    /// The typed API's structs: `Inputs`, `Params` and `Gradients`.
+    fn structs(&self, w: &mut Writer) {
+        let real = self.float.name();
+        let groups = [
+            ("Inputs", ValueKind::Input, "The inputs, by name: scalars by value, tensors by reference in their declared shape."),
+            ("Params", ValueKind::Param, "The params, by name: scalars by value, tensors by reference in their declared shape."),
+            ("Gradients", ValueKind::Param, "Where `gradient` writes dE/dparam for each param, in the param's shape."),
+        ];
+        for (name, kind, doc) in groups {
+            let members: Vec<ValueId> = self
+                .p
+                .ids()
+                .filter(|id| self.p.value(*id).kind == kind)
+                .collect();
+            let mutable = name == "Gradients";
+            let lifetime = members
+                .iter()
+                .any(|id| mutable || self.p.value(*id).rank() > 0);
+            w.blank();
+            w.line(&format!("/// {doc}"));
+            w.line("#[allow(dead_code, non_snake_case)]");
+            if members.is_empty() {
+                w.line(&format!("pub struct {name} {{}}"));
+                continue;
+            }
+            w.open(&format!(
+                "pub struct {name}{} {{",
+                if lifetime { "<'a>" } else { "" }
+            ));
+            for id in members {
+                let v = self.p.value(id);
+                w.line(&format!("/// `{}`", v.declared()));
+                let ty = match (v.rank(), mutable) {
+                    (0, false) => real.to_string(),
+                    (0, true) => format!("&'a mut {real}"),
+                    (_, false) => format!("&'a {}", self.array_type(v)),
+                    (_, true) => format!("&'a mut {}", self.array_type(v)),
+                };
+                w.line(&format!("pub {}: {ty},", self.idents[id.index()]));
+            }
+            w.close();
+        }
+    }
+
+    fn loss_fns(&self, w: &mut Writer) {
+        let real = self.float.name();
+        let mut need = self.needed(&[self.p.loss]);
+        let given = self.given(&need);
+
         w.line("/// The loss, given every input and param as a flat slice (see `N_INPUTS`");
         w.line("/// and `N_PARAMS` for the layout).");
         w.line("///");
         w.line("/// # Panics");
         w.line("///");
         w.line("/// If a slice's length is not `N_INPUTS` or `N_PARAMS`.");
-        Self::allows(w);
+        w.line("#[allow(dead_code, non_snake_case)]");
         w.open(&format!(
             "pub fn loss_flat(inputs: &[{real}], params: &[{real}]) -> {real} {{"
         ));
         w.line("lengths(inputs, params);");
-        let mut need = self.needed(&[self.p.loss]);
+        let args: Vec<String> = given.iter().map(|id| self.flat_arg(*id)).collect();
+        Self::call(w, "loss_core", &args);
+        w.close();
+
+        w.blank();
+        w.line("/// The loss, given the inputs and params by name.");
+        w.line("#[allow(dead_code, non_snake_case)]");
+        let (inputs, params) = self.typed_names(&given);
+        w.open(&format!(
+            "pub fn loss({inputs}: &Inputs, {params}: &Params) -> {real} {{"
+        ));
+        let args: Vec<String> = given.iter().map(|id| self.typed_arg(*id)).collect();
+        Self::call(w, "loss_core", &args);
+        w.close();
+
+        w.blank();
+        Self::allows(w);
+        let params: Vec<String> = given.iter().map(|id| self.core_param(*id)).collect();
+        Self::signature(w, "fn loss_core", &params, real);
         // The loss itself is the function's tail expression.
         need[self.p.loss.index()] = false;
-        self.values(w, &need, false);
-        let loss = self.p.value(self.p.loss);
         let mut body = Body { w, fresh: 0 };
-        body.w.line("");
+        self.values(&mut body, &need, false);
+        let loss = self.p.value(self.p.loss);
+        body.w.blank();
         body.w
             .line(&format!("// {}", crate::pretty::definition(self.p, loss)));
         let names = self.index_idents(loss);
@@ -403,14 +553,22 @@ impl<'a> Generator<'a> {
         w.close();
     }
 
-    fn gradient_fn(&self, w: &mut Writer, real: &str) {
+    fn gradient_fns(&self, w: &mut Writer) {
+        let real = self.float.name();
+        let targets: Vec<ValueId> = std::iter::once(self.p.loss)
+            .chain(self.g.wrt.iter().map(|(_, a)| *a))
+            .collect();
+        let need = self.needed(&targets);
+        let given = self.given(&need);
+        let params = self.params();
+
         w.line("/// Returns the loss and writes its gradient with respect to the params into");
         w.line("/// `grad`, in the layout of `params`.");
         w.line("///");
         w.line("/// # Panics");
         w.line("///");
         w.line("/// If a slice's length is not `N_INPUTS` or `N_PARAMS`.");
-        Self::allows(w);
+        w.line("#[allow(dead_code, non_snake_case)]");
         w.open(&format!("pub fn gradient_flat(inputs: &[{real}], params: &[{real}], grad: &mut [{real}]) -> {real} {{"));
         w.line("lengths(inputs, params);");
         w.open("assert!(");
@@ -420,56 +578,137 @@ impl<'a> Generator<'a> {
         w.line("N_PARAMS");
         w.level -= 1;
         w.line(");");
-        let targets: Vec<ValueId> = std::iter::once(self.p.loss)
-            .chain(self.g.wrt.iter().map(|(_, a)| *a))
-            .collect();
-        let need = self.needed(&targets);
-        // Params that are not differentiated get a zero gradient.
-        let zeroed: Vec<ValueId> = self
-            .p
-            .ids()
-            .filter(|id| {
-                self.p.value(*id).kind == ValueKind::Param && self.grad_of[id.index()].is_none()
-            })
-            .collect();
-        for id in zeroed {
-            let start = self.offsets[id.index()];
-            let v = self.p.value(id);
-            w.line(&format!("grad[{}..{}].fill(0.0);", start, start + v.len()));
+        for (k, id) in params.iter().enumerate() {
+            let rest = if k + 1 == params.len() { "_" } else { "grad" };
+            w.line(&format!(
+                "let ({}, {rest}) = grad.split_at_mut({});",
+                self.grad_name(*id),
+                self.p.value(*id).len()
+            ));
         }
-        self.values(w, &need, true);
+        let mut args: Vec<String> = given.iter().map(|id| self.flat_arg(*id)).collect();
+        args.extend(params.iter().map(|id| {
+            let d = self.grad_name(*id);
+            if self.p.value(*id).rank() == 0 {
+                format!("&mut {d}[0]")
+            } else {
+                d
+            }
+        }));
+        Self::call(w, "gradient_core", &args);
+        w.close();
+
+        w.blank();
+        w.line("/// Returns the loss, given the inputs and params by name, and writes its");
+        w.line("/// gradient with respect to each param into `grad`.");
+        w.line("#[allow(dead_code, non_snake_case)]");
+        let (inputs, params_name) = self.typed_names(&given);
+        w.open(&format!("pub fn gradient({inputs}: &Inputs, {params_name}: &Params, grad: Gradients) -> {real} {{"));
+        let mut args: Vec<String> = given.iter().map(|id| self.typed_arg(*id)).collect();
+        args.extend(params.iter().map(|id| {
+            let v = self.p.value(*id);
+            format!("grad.{}{}", self.idents[id.index()], Self::flatten(v, true))
+        }));
+        Self::call(w, "gradient_core", &args);
+        w.close();
+
+        w.blank();
+        Self::allows(w);
+        let mut core: Vec<String> = given.iter().map(|id| self.core_param(*id)).collect();
+        core.extend(params.iter().map(|id| {
+            let ty = if self.p.value(*id).rank() == 0 {
+                format!("&mut {real}")
+            } else {
+                format!("&mut [{real}]")
+            };
+            format!("{}: {ty}", self.grad_name(*id))
+        }));
+        Self::signature(w, "fn gradient_core", &core, real);
+        // Params that are not differentiated get a zero gradient.
+        for id in &params {
+            if self.grad_of[id.index()].is_none() {
+                let d = self.grad_name(*id);
+                if self.p.value(*id).rank() == 0 {
+                    w.line(&format!("*{d} = 0.0;"));
+                } else {
+                    w.line(&format!("{d}.fill(0.0);"));
+                }
+            }
+        }
+        let mut body = Body { w, fresh: 0 };
+        self.values(&mut body, &need, true);
         w.line(&self.idents[self.p.loss.index()].clone());
         w.close();
     }
 
-    /// Binds inputs and params and computes every needed value, in order.
-    fn values(&self, w: &mut Writer, need: &[bool], gradient: bool) {
-        let mut body = Body { w, fresh: 0 };
+    /// `inputs`/`params`, or `_inputs`/`_params` when the function reads none of them.
+    fn typed_names(&self, given: &[ValueId]) -> (&'static str, &'static str) {
+        let reads = |kind| given.iter().any(|id| self.p.value(*id).kind == kind);
+        (
+            if reads(ValueKind::Input) {
+                "inputs"
+            } else {
+                "_inputs"
+            },
+            if reads(ValueKind::Param) {
+                "params"
+            } else {
+                "_params"
+            },
+        )
+    }
+
+    /// `&inputs[0..3]`, or `inputs[3]` for a scalar.
+    fn flat_arg(&self, id: ValueId) -> String {
+        let v = self.p.value(id);
+        let slice = if v.kind == ValueKind::Input {
+            "inputs"
+        } else {
+            "params"
+        };
+        let start = self.offsets[id.index()];
+        if v.rank() == 0 {
+            format!("{slice}[{start}]")
+        } else {
+            format!("&{slice}[{}..{}]", start, start + v.len())
+        }
+    }
+
+    /// `params.w1.as_flattened()`, `inputs.x`, or a scalar `params.b`.
+    fn typed_arg(&self, id: ValueId) -> String {
+        let v = self.p.value(id);
+        let owner = if v.kind == ValueKind::Input {
+            "inputs"
+        } else {
+            "params"
+        };
+        format!(
+            "{owner}.{}{}",
+            self.idents[id.index()],
+            Self::flatten(v, false)
+        )
+    }
+
+    /// `w1: &[f64]` or `b: f64`.
+    fn core_param(&self, id: ValueId) -> String {
+        let real = self.float.name();
+        let v = self.p.value(id);
+        let ty = if v.rank() == 0 {
+            real.to_string()
+        } else {
+            format!("&[{real}]")
+        };
+        format!("{}: {ty}", self.idents[id.index()])
+    }
+
+    /// Computes every needed definition, in order. Inputs and params are the
+    /// core function's parameters.
+    fn values(&self, body: &mut Body, need: &[bool], gradient: bool) {
         for id in self.p.ids() {
-            if !need[id.index()] {
-                continue;
-            }
-            let v = self.p.value(id);
-            let ident = &self.idents[id.index()];
-            match v.kind {
-                ValueKind::Input | ValueKind::Param => {
-                    let slice = if v.kind == ValueKind::Input {
-                        "inputs"
-                    } else {
-                        "params"
-                    };
-                    let start = self.offsets[id.index()];
-                    if v.rank() == 0 {
-                        body.w.line(&format!("let {ident} = {slice}[{start}];"));
-                    } else {
-                        body.w.line(&format!(
-                            "let {ident} = &{slice}[{}..{}];",
-                            start,
-                            start + v.len()
-                        ));
-                    }
-                }
-                _ => self.definition(&mut body, id, gradient),
+            if need[id.index()]
+                && !matches!(self.p.value(id).kind, ValueKind::Input | ValueKind::Param)
+            {
+                self.definition(body, id, gradient);
             }
         }
     }
@@ -478,7 +717,7 @@ impl<'a> Generator<'a> {
         let v = self.p.value(id);
         if gradient {
             if let Some((w, _)) = self.g.wrt.iter().find(|(_, a)| *a == id) {
-                return Store::Grad(self.offsets[w.index()]);
+                return Store::Grad(*w);
             }
         }
         match v.kind {
@@ -509,7 +748,7 @@ impl<'a> Generator<'a> {
         let ident = self.idents[id.index()].clone();
         let real = self.float.name();
         let rhs = v.rhs.as_ref().expect("a definition has a right-hand side");
-        body.w.line("");
+        body.w.blank();
         if v.kind == ValueKind::Adjoint {
             for line in crate::explain::derivation(self.g, id) {
                 body.w.line(&format!("// {line}"));
@@ -523,7 +762,10 @@ impl<'a> Generator<'a> {
         if v.rank() == 0 {
             let value = self.lower(body, rhs, v, &names);
             match store {
-                Store::Grad(offset) => body.w.line(&format!("grad[{offset}] = {};", value.text)),
+                Store::Grad(param) => {
+                    body.w
+                        .line(&format!("*{} = {};", self.grad_name(param), value.text))
+                }
                 _ => body
                     .w
                     .line(&format!("let {ident}: {real} = {};", value.text)),
@@ -547,10 +789,11 @@ impl<'a> Generator<'a> {
         let own: Vec<Sub> = (0..v.rank() as u32).map(|i| Sub::Var(IndexId(i))).collect();
         let at = self.flat_index(v, &own, &names);
         match store {
-            Store::Grad(offset) if offset > 0 => body
-                .w
-                .line(&format!("grad[{offset} + {at}] = {};", value.text)),
-            Store::Grad(_) => body.w.line(&format!("grad[{at}] = {};", value.text)),
+            Store::Grad(param) => body.w.line(&format!(
+                "{}[{at}] = {};",
+                self.grad_name(param),
+                value.text
+            )),
             _ => body.w.line(&format!("{ident}[{at}] = {};", value.text)),
         }
         for _ in 0..v.rank() {

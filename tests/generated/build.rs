@@ -1,0 +1,50 @@
+//! Compiles every example, in f64 and in f32, through `netgrad::Builder`, and
+//! writes a table of their flat functions for the tests to iterate over.
+
+use std::fmt::Write as _;
+use std::path::PathBuf;
+
+fn main() {
+    let examples = PathBuf::from("../../examples");
+    println!("cargo:rerun-if-changed={}", examples.display());
+    let mut nets: Vec<String> = std::fs::read_dir(&examples)
+        .expect("the examples folder")
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|e| e == "net"))
+        .map(|p| p.file_stem().unwrap().to_string_lossy().into_owned())
+        .collect();
+    nets.sort();
+    let mut table = String::new();
+    for (float, suffix) in [(netgrad::Float::F64, ""), (netgrad::Float::F32, "_f32")] {
+        for net in &nets {
+            let module = format!("{net}{suffix}");
+            let built = netgrad::Builder::new()
+                .float(float)
+                .module_name(&module)
+                .compile(examples.join(format!("{net}.net")));
+            if let Err(e) = built {
+                panic!("\n{e}");
+            }
+            writeln!(table, "pub mod {module} {{\n    include!(concat!(env!(\"OUT_DIR\"), \"/{module}.rs\"));\n}}").unwrap();
+        }
+    }
+    for (suffix, real) in [("", "F64"), ("_f32", "F32")] {
+        writeln!(
+            table,
+            "pub const {real}: &[Net<{}>] = &[",
+            real.to_lowercase()
+        )
+        .unwrap();
+        for net in &nets {
+            let m = format!("{net}{suffix}");
+            writeln!(
+                table,
+                "    Net {{ name: \"{net}\", n_inputs: {m}::N_INPUTS, n_params: {m}::N_PARAMS, loss_flat: {m}::loss_flat, gradient_flat: {m}::gradient_flat }},"
+            )
+            .unwrap();
+        }
+        writeln!(table, "];").unwrap();
+    }
+    let out = PathBuf::from(std::env::var_os("OUT_DIR").unwrap()).join("nets.rs");
+    std::fs::write(out, table).unwrap();
+}

@@ -1,0 +1,216 @@
+//! The code generated through the build-script API agrees with the
+//! interpreter and with central differences, in f64 and in f32; and the typed
+//! API computes exactly what the flat one does.
+
+use netgrad_generated_tests as nets;
+
+/// The interpreter's program of an example, its gradient with respect to
+/// every param, and seeded values laid out as the flat API wants them.
+struct Reference {
+    inputs: Vec<f64>,
+    params: Vec<f64>,
+    loss: f64,
+    gradient: Vec<f64>,
+}
+
+fn reference(name: &str, seed: u64) -> Reference {
+    let path = format!("{}/../../examples/{name}.net", env!("CARGO_MANIFEST_DIR"));
+    let text = std::fs::read_to_string(path).unwrap();
+    let dag = netgrad::front_end(&text).unwrap();
+    let wrt = netgrad::autodiff::resolve_wrt(&dag.program, &[]).unwrap();
+    let g = netgrad::autodiff::differentiate(dag, &wrt);
+    let p = &g.dag.program;
+    let given = netgrad::gradcheck::random_values(p, seed);
+    let data = netgrad::eval::run(p, &given);
+    let flat = |kind| -> Vec<f64> {
+        p.ids()
+            .filter(|id| p.value(*id).kind == kind)
+            .flat_map(|id| given[id.index()].clone().unwrap())
+            .collect()
+    };
+    Reference {
+        inputs: flat(netgrad::ir::ValueKind::Input),
+        params: flat(netgrad::ir::ValueKind::Param),
+        loss: data[p.loss.index()][0],
+        gradient: g
+            .wrt
+            .iter()
+            .flat_map(|(_, adj)| data[adj.index()].clone())
+            .collect(),
+    }
+}
+
+fn relative(a: f64, b: f64) -> f64 {
+    (a - b).abs() / b.abs().max(1.0)
+}
+
+#[test]
+fn every_example_is_compiled() {
+    let dir = format!("{}/../../examples", env!("CARGO_MANIFEST_DIR"));
+    let count = std::fs::read_dir(dir)
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .path()
+                .extension()
+                .is_some_and(|x| x == "net")
+        })
+        .count();
+    assert_eq!(nets::F64.len(), count);
+    assert_eq!(nets::F32.len(), count);
+}
+
+#[test]
+fn f64_agrees_with_the_interpreter_to_1e_10() {
+    for net in nets::F64 {
+        let r = reference(net.name, 11);
+        assert_eq!(
+            (r.inputs.len(), r.params.len()),
+            (net.n_inputs, net.n_params),
+            "{}",
+            net.name
+        );
+        let mut grad = vec![0.0; net.n_params];
+        let loss = (net.gradient_flat)(&r.inputs, &r.params, &mut grad);
+        assert!(
+            relative(loss, r.loss) <= 1e-12,
+            "{}: loss {loss} vs {}",
+            net.name,
+            r.loss
+        );
+        assert!(
+            relative((net.loss_flat)(&r.inputs, &r.params), r.loss) <= 1e-12,
+            "{}",
+            net.name
+        );
+        for (k, (got, want)) in grad.iter().zip(&r.gradient).enumerate() {
+            assert!(
+                relative(*got, *want) <= 1e-10,
+                "{}: element {k}: {got} vs {want}",
+                net.name
+            );
+        }
+    }
+}
+
+#[test]
+fn f64_agrees_with_central_differences_of_the_compiled_loss() {
+    for net in nets::F64 {
+        let r = reference(net.name, 12);
+        let mut grad = vec![0.0; net.n_params];
+        (net.gradient_flat)(&r.inputs, &r.params, &mut grad);
+        // Up to 48 elements per network, spread over the params.
+        let stride = (net.n_params / 48).max(1);
+        for k in (0..net.n_params).step_by(stride) {
+            let h = f64::EPSILON.cbrt() * r.params[k].abs().max(1.0);
+            let (mut up, mut down) = (r.params.clone(), r.params.clone());
+            up[k] += h;
+            down[k] -= h;
+            let fd =
+                ((net.loss_flat)(&r.inputs, &up) - (net.loss_flat)(&r.inputs, &down)) / (2.0 * h);
+            assert!(
+                relative(grad[k], fd) <= 1e-6,
+                "{}: param {k}: {} vs {fd}",
+                net.name,
+                grad[k]
+            );
+        }
+    }
+}
+
+#[test]
+fn f32_agrees_with_the_interpreter_to_1e_4() {
+    for net in nets::F32 {
+        let r = reference(net.name, 13);
+        let inputs: Vec<f32> = r.inputs.iter().map(|x| *x as f32).collect();
+        let params: Vec<f32> = r.params.iter().map(|x| *x as f32).collect();
+        let mut grad = vec![0.0f32; net.n_params];
+        let loss = (net.gradient_flat)(&inputs, &params, &mut grad);
+        assert!(
+            relative(loss as f64, r.loss) <= 1e-4,
+            "{}: loss {loss} vs {}",
+            net.name,
+            r.loss
+        );
+        for (k, (got, want)) in grad.iter().zip(&r.gradient).enumerate() {
+            assert!(
+                relative(*got as f64, *want) <= 1e-4,
+                "{}: element {k}: {got} vs {want}",
+                net.name
+            );
+        }
+    }
+}
+
+#[test]
+fn wrong_slice_lengths_panic_with_the_expected_length() {
+    let result = std::panic::catch_unwind(|| {
+        nets::bishop::loss_flat(&[0.0; 4], &[0.0; nets::bishop::N_PARAMS])
+    });
+    let message = *result.unwrap_err().downcast::<String>().unwrap();
+    assert_eq!(message, "netgrad: `inputs` holds 4 scalars; N_INPUTS is 5");
+    let result = std::panic::catch_unwind(|| {
+        let mut grad = [0.0; 3];
+        nets::bishop::gradient_flat(&[0.0; 5], &[0.0; 26], &mut grad)
+    });
+    let message = *result.unwrap_err().downcast::<String>().unwrap();
+    assert_eq!(message, "netgrad: `grad` holds 3 scalars; N_PARAMS is 26");
+}
+
+#[test]
+fn the_typed_api_computes_what_the_flat_one_does() {
+    use nets::bishop::{gradient, loss, Gradients, Inputs, Params};
+    let r = reference("bishop", 14);
+    let x: [f64; 3] = r.inputs[0..3].try_into().unwrap();
+    let t: [f64; 2] = r.inputs[3..5].try_into().unwrap();
+    let mut w1 = [[0.0; 3]; 4];
+    w1.as_flattened_mut().copy_from_slice(&r.params[0..12]);
+    let b1: [f64; 4] = r.params[12..16].try_into().unwrap();
+    let mut w2 = [[0.0; 4]; 2];
+    w2.as_flattened_mut().copy_from_slice(&r.params[16..24]);
+    let b2: [f64; 2] = r.params[24..26].try_into().unwrap();
+    let inputs = Inputs { x: &x, t: &t };
+    let params = Params {
+        w1: &w1,
+        b1: &b1,
+        w2: &w2,
+        b2: &b2,
+    };
+    let (mut d_w1, mut d_b1, mut d_w2, mut d_b2) =
+        ([[0.0; 3]; 4], [0.0; 4], [[0.0; 4]; 2], [0.0; 2]);
+    let grads = Gradients {
+        w1: &mut d_w1,
+        b1: &mut d_b1,
+        w2: &mut d_w2,
+        b2: &mut d_b2,
+    };
+    let typed = gradient(&inputs, &params, grads);
+    let mut flat = vec![0.0; nets::bishop::N_PARAMS];
+    assert_eq!(
+        typed.to_bits(),
+        nets::bishop::gradient_flat(&r.inputs, &r.params, &mut flat).to_bits()
+    );
+    assert_eq!(loss(&inputs, &params).to_bits(), typed.to_bits());
+    let typed_grad: Vec<f64> = d_w1
+        .as_flattened()
+        .iter()
+        .chain(&d_b1)
+        .chain(d_w2.as_flattened())
+        .chain(&d_b2)
+        .copied()
+        .collect();
+    assert_eq!(typed_grad, flat);
+
+    // Scalars are plain numbers in the typed API.
+    use nets::fanout;
+    let mut d_w = 0.0;
+    let e = fanout::gradient(
+        &fanout::Inputs { x: 0.3 },
+        &fanout::Params { w: -0.7 },
+        fanout::Gradients { w: &mut d_w },
+    );
+    let mut flat = [0.0];
+    assert_eq!(e, fanout::gradient_flat(&[0.3], &[-0.7], &mut flat));
+    assert_eq!(d_w, flat[0]);
+}
