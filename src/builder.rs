@@ -113,7 +113,7 @@ impl Builder {
         let gradient = crate::autodiff::differentiate(dag, &wrt);
         let options = Options {
             float: self.float,
-            source: name.clone(),
+            source: crate::codegen::stamp_path(file),
         };
         let code = crate::codegen::generate(&gradient, &options)
             .map_err(|e| error(format!("error: {name}: {e}\n")))?;

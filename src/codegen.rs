@@ -42,6 +42,21 @@ pub const STACK_LIMIT: usize = 4096;
 /// line reaches rustfmt's limit of 100 columns.
 const MAX_EXPR: usize = 40;
 
+/// How a source path is named in the stamp: relative to the current
+/// directory when it lies below it, so the output does not depend on where
+/// the project is checked out.
+pub fn stamp_path(path: &std::path::Path) -> String {
+    let relative = std::env::current_dir()
+        .ok()
+        .and_then(|cwd| {
+            path.strip_prefix(cwd)
+                .ok()
+                .map(std::path::Path::to_path_buf)
+        })
+        .unwrap_or_else(|| path.to_path_buf());
+    relative.display().to_string().replace('\\', "/")
+}
+
 /// Generates the module for a gradient. The gradient must be taken with
 /// respect to params only: the flat API returns dE/dparams.
 pub fn generate(g: &Gradient, options: &Options) -> Result<String, String> {

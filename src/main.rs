@@ -201,7 +201,7 @@ fn run(command: Command) -> Result<(), String> {
                     FloatType::F64 => netgrad::codegen::Float::F64,
                     FloatType::F32 => netgrad::codegen::Float::F32,
                 },
-                source: file.display().to_string(),
+                source: netgrad::codegen::stamp_path(&file),
             };
             let code =
                 netgrad::codegen::generate(&g, &options).map_err(|e| format!("error: {e}\n"))?;
