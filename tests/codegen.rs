@@ -56,9 +56,7 @@ fn check_example(path: &Path, float: Float, dir: &Path) -> f64 {
 /// Checks the code generated for a program; returns the worst relative gradient error.
 fn check_source(name: &str, text: &str, float: Float, dir: &Path) -> f64 {
     let path = Path::new(name);
-    let dag = netgrad::front_end(text).unwrap();
-    let wrt = netgrad::autodiff::resolve_wrt(&dag.program, &[]).unwrap();
-    let g = netgrad::autodiff::differentiate(dag, &wrt);
+    let g = common::gradient(text);
     let options = Options {
         float,
         source: name.to_string(),
@@ -160,28 +158,10 @@ fn dir_for(path: &Path, float: Float) -> PathBuf {
 fn generated_code_is_clean_and_agrees_with_the_interpreter() {
     let files = common::net_files("examples");
     // Two at a time: rustc dominates, and the machine has two cores.
-    let results: Vec<(String, f64, f64)> = std::thread::scope(|s| {
-        let handles: Vec<_> = files
-            .chunks(files.len().div_ceil(2))
-            .map(|chunk| {
-                s.spawn(move || {
-                    chunk
-                        .iter()
-                        .map(|path| {
-                            let f64_err =
-                                check_example(path, Float::F64, &dir_for(path, Float::F64));
-                            let f32_err =
-                                check_example(path, Float::F32, &dir_for(path, Float::F32));
-                            (path.display().to_string(), f64_err, f32_err)
-                        })
-                        .collect::<Vec<_>>()
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .flat_map(|h| h.join().unwrap())
-            .collect()
+    let results = common::on_two_threads(&files, |path| {
+        let f64_err = check_example(path, Float::F64, &dir_for(path, Float::F64));
+        let f32_err = check_example(path, Float::F32, &dir_for(path, Float::F32));
+        (path.display().to_string(), f64_err, f32_err)
     });
     for (name, f64_err, f32_err) in &results {
         eprintln!("{name}: f64 {f64_err:e}, f32 {f32_err:e}");
@@ -200,9 +180,7 @@ fn generated_code_matches_its_snapshot_and_is_deterministic() {
     insta::glob!("../examples", "*.net", |path| {
         let text = std::fs::read_to_string(path).unwrap();
         let make = || {
-            let dag = netgrad::front_end(&text).unwrap();
-            let wrt = netgrad::autodiff::resolve_wrt(&dag.program, &[]).unwrap();
-            let g = netgrad::autodiff::differentiate(dag, &wrt);
+            let g = common::gradient(&text);
             let options = Options {
                 float: Float::F64,
                 source: common::relative(path),
@@ -218,31 +196,16 @@ fn generated_code_matches_its_snapshot_and_is_deterministic() {
 #[test]
 fn random_programs_compile_cleanly_and_agree_with_the_interpreter() {
     // Seeds 0..24 of the generator that the autodiff property test uses.
-    let worst: Vec<(u64, f64)> = std::thread::scope(|s| {
-        let handles: Vec<_> = [0..12u64, 12..24]
-            .into_iter()
-            .map(|seeds| {
-                s.spawn(move || {
-                    seeds
-                        .map(|seed| {
-                            let src = common::random::Gen::new(seed).program();
-                            let dir = std::env::temp_dir().join(format!(
-                                "netgrad-codegen-{}-random-{seed}",
-                                std::process::id()
-                            ));
-                            let err =
-                                check_source(&format!("random{seed}.net"), &src, Float::F64, &dir);
-                            let _ = std::fs::remove_dir_all(&dir);
-                            (seed, err)
-                        })
-                        .collect::<Vec<_>>()
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .flat_map(|h| h.join().unwrap())
-            .collect()
+    let seeds: Vec<u64> = (0..24).collect();
+    let worst = common::on_two_threads(&seeds, |&seed| {
+        let src = common::random::Gen::new(seed).program();
+        let dir = std::env::temp_dir().join(format!(
+            "netgrad-codegen-{}-random-{seed}",
+            std::process::id()
+        ));
+        let err = check_source(&format!("random{seed}.net"), &src, Float::F64, &dir);
+        let _ = std::fs::remove_dir_all(&dir);
+        (seed, err)
     });
     for (seed, err) in worst {
         assert!(

@@ -7,9 +7,7 @@ use netgrad::explain::{explain, Format};
 
 fn explained(path: &std::path::Path, format: Format) -> String {
     let text = std::fs::read_to_string(path).unwrap();
-    let dag = netgrad::front_end(&text).unwrap();
-    let wrt = netgrad::autodiff::resolve_wrt(&dag.program, &[]).unwrap();
-    let g = netgrad::autodiff::differentiate(dag, &wrt);
+    let g = common::gradient(&text);
     explain(&g, &common::relative(path), format)
 }
 

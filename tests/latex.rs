@@ -16,9 +16,7 @@ fn every_example_explanation_compiles_with_pdflatex() {
     std::fs::create_dir_all(&dir).unwrap();
     for path in common::net_files("examples") {
         let text = std::fs::read_to_string(&path).unwrap();
-        let dag = netgrad::front_end(&text).unwrap();
-        let wrt = netgrad::autodiff::resolve_wrt(&dag.program, &[]).unwrap();
-        let g = netgrad::autodiff::differentiate(dag, &wrt);
+        let g = common::gradient(&text);
         let fragment = netgrad::explain::explain(
             &g,
             &common::relative(&path),

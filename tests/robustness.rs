@@ -165,10 +165,7 @@ fn the_deepest_programs_differentiate_evaluate_and_explain() {
     );
     let power = format!("param w\nloss E = {}\n", vec!["w"; 40].join("^"));
     for src in [chain, nested, power] {
-        let dag = netgrad::front_end(&src)
-            .unwrap_or_else(|d| panic!("{}", netgrad::diag::render("f.net", &src, &d)));
-        let wrt = netgrad::autodiff::resolve_wrt(&dag.program, &[]).unwrap();
-        let g = netgrad::autodiff::differentiate(dag, &wrt);
+        let g = common::gradient(&src);
         let given = netgrad::gradcheck::random_values(&g.dag.program, 1);
         let data = netgrad::eval::run(&g.dag.program, &given);
         assert!(!data.is_empty());

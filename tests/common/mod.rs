@@ -38,3 +38,26 @@ pub fn net_files(dir: &str) -> Vec<PathBuf> {
     files.sort();
     files
 }
+
+/// The gradient of a program's loss with respect to every param.
+pub fn gradient(text: &str) -> netgrad::autodiff::Gradient {
+    let dag = netgrad::front_end(text)
+        .unwrap_or_else(|d| panic!("{}", netgrad::diag::render("t.net", text, &d)));
+    let wrt = netgrad::autodiff::resolve_wrt(&dag.program, &[]).unwrap();
+    netgrad::autodiff::differentiate(dag, &wrt)
+}
+
+/// `f` over `items` on two threads (the machine has two cores), in order.
+pub fn on_two_threads<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
+    let half = items.len().div_ceil(2).max(1);
+    std::thread::scope(|s| {
+        let handles: Vec<_> = items
+            .chunks(half)
+            .map(|chunk| s.spawn(|| chunk.iter().map(&f).collect::<Vec<R>>()))
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap())
+            .collect()
+    })
+}
