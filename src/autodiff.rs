@@ -32,6 +32,9 @@ pub struct Gradient {
     /// For each adjoint (by position after `forward_len`), its chain-rule
     /// terms, one per use, for explaining the derivation.
     pub terms: Vec<Vec<Term>>,
+    /// Once simplified: every value's right-hand side as autodiff made it
+    /// (by `ValueId`); empty when not simplified.
+    pub unsimplified: Vec<Option<Expr>>,
 }
 
 /// One chain-rule product of an adjoint, all in the adjoint's index variables:
@@ -116,6 +119,7 @@ fn differentiate_here(dag: Dag, wrt: &[ValueId]) -> Gradient {
         adjoint_of,
         forward_len: n,
         terms,
+        unsimplified: Vec::new(),
     }
 }
 

@@ -26,6 +26,7 @@ pub struct Builder {
     out_dir: Option<PathBuf>,
     module_name: Option<String>,
     cargo: bool,
+    simplify: bool,
 }
 
 impl Default for Builder {
@@ -59,6 +60,7 @@ impl Builder {
             out_dir: None,
             module_name: None,
             cargo: true,
+            simplify: true,
         }
     }
 
@@ -93,6 +95,12 @@ impl Builder {
         self
     }
 
+    /// Whether to simplify the derivatives with egg first (default: yes).
+    pub fn simplify(mut self, on: bool) -> Builder {
+        self.simplify = on;
+        self
+    }
+
     /// Compiles one `.net` file; returns the path of the generated module.
     /// Nothing is written when the file has errors.
     pub fn compile(&self, file: impl AsRef<Path>) -> Result<PathBuf, Error> {
@@ -110,7 +118,10 @@ impl Builder {
             crate::front_end(&text).map_err(|d| error(crate::diag::render(&name, &text, &d)))?;
         let wrt = crate::autodiff::resolve_wrt(&dag.program, &self.wrt)
             .map_err(|e| error(format!("error: {name}: {e}\n")))?;
-        let gradient = crate::autodiff::differentiate(dag, &wrt);
+        let mut gradient = crate::autodiff::differentiate(dag, &wrt);
+        if self.simplify {
+            gradient = crate::simplify::gradient(gradient).0;
+        }
         let options = Options {
             float: self.float,
             source: crate::codegen::stamp_path(file),

@@ -150,7 +150,7 @@ impl Writer<'_> {
         self.paragraph(&format!("Given: {}.", given.join(", ")));
         for id in p.ids().take(self.g.forward_len) {
             let v = p.value(id);
-            if let Some(rhs) = &v.rhs {
+            if let Some(rhs) = raw(self.g, id).or(v.rhs.as_ref()) {
                 let text = format!("{} = {}", self.head(v), expr_in(self.notation(), p, v, rhs));
                 self.display(&text);
             }
@@ -215,7 +215,8 @@ impl Writer<'_> {
                 self.line("");
             }
         }
-        let rhs = a.rhs.as_ref().expect("an adjoint has a right-hand side");
+        let simplified = a.rhs.as_ref().expect("an adjoint has a right-hand side");
+        let rhs = raw(self.g, adj).unwrap_or(simplified);
         if terms.is_empty() {
             let sentence = format!(
                 "{} does not affect the loss, so its gradient is 0.",
@@ -238,6 +239,7 @@ impl Writer<'_> {
         }
         if single_direct {
             self.display(&format!("{lhs} = {}", expr_in(self.notation(), p, a, rhs)));
+            self.simplified(&lhs, a, rhs, simplified);
             self.end_block();
             return;
         }
@@ -262,7 +264,26 @@ impl Writer<'_> {
         }
         self.text_line("So:");
         self.display(&format!("{lhs} = {}", expr_in(self.notation(), p, a, rhs)));
+        self.simplified(&lhs, a, rhs, simplified);
         self.end_block();
+    }
+
+    /// "Simplified:" and the simplified right-hand side, when it differs.
+    fn simplified(
+        &mut self,
+        lhs: &str,
+        a: &Value,
+        raw: &crate::ir::Expr,
+        simplified: &crate::ir::Expr,
+    ) {
+        if raw != simplified {
+            self.text_line("Simplified:");
+            let text = format!(
+                "{lhs} = {}",
+                expr_in(self.notation(), self.p, a, simplified)
+            );
+            self.display(&text);
+        }
     }
 
     fn text_line(&mut self, s: &str) {
@@ -378,6 +399,11 @@ impl Writer<'_> {
         }
         s
     }
+}
+
+/// A value's right-hand side as autodiff made it, when it was simplified since.
+fn raw(g: &Gradient, id: ValueId) -> Option<&crate::ir::Expr> {
+    g.unsimplified.get(id.index()).and_then(Option::as_ref)
 }
 
 /// Text for LaTeX's text mode: the special characters escaped.

@@ -11,7 +11,7 @@ use crate::diag::Span;
 
 /// A value of the program: its position in `Program::values` and the
 /// `NodeIndex` of its node in the DAG.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
 pub struct ValueId(pub u32);
 
 impl ValueId {
@@ -404,7 +404,7 @@ pub struct Const {
 /// `values` is in a topological order: every value is read only by values
 /// after it (declarations and definitions in source order, each temporary
 /// just before its first reader).
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct Program {
     pub dims: Vec<Dim>,
     pub consts: Vec<Const>,

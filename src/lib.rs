@@ -16,6 +16,7 @@ pub mod graph;
 pub mod ir;
 pub mod pretty;
 pub mod sema;
+pub mod simplify;
 pub mod summary;
 pub mod syntax;
 pub mod values;

@@ -25,6 +25,10 @@ enum Command {
     Check {
         /// The .net file.
         file: PathBuf,
+        /// Also print the weighted op count of every definition, before and
+        /// after simplification, and the totals.
+        #[arg(long)]
+        stats: bool,
         /// Seed of the random values of inputs and params (uniform in [-1, 1)).
         #[arg(long, default_value_t = 1)]
         seed: u64,
@@ -75,6 +79,12 @@ enum Command {
         /// Differentiate with respect to these params (default: every param).
         #[arg(long, value_name = "NAMES", value_delimiter = ',')]
         wrt: Vec<String>,
+        /// Keep the derivatives as the chain rule makes them: no simplification with egg.
+        #[arg(long)]
+        no_simplify: bool,
+        /// Print the weighted op counts before and after simplification on standard error.
+        #[arg(long)]
+        stats: bool,
     },
     /// Print the expression DAG as Graphviz DOT (multi-use values in red).
     ///
@@ -106,6 +116,9 @@ struct Wrt {
     /// Differentiate with respect to these inputs and params (default: every param).
     #[arg(long, value_name = "NAMES", value_delimiter = ',')]
     wrt: Vec<String>,
+    /// Keep the derivatives as the chain rule makes them: no simplification with egg.
+    #[arg(long)]
+    no_simplify: bool,
 }
 
 fn main() -> ExitCode {
@@ -125,6 +138,7 @@ fn run(command: Command) -> Result<(), String> {
     match command {
         Command::Check {
             file,
+            stats,
             seed,
             tol,
             wrt,
@@ -135,7 +149,10 @@ fn run(command: Command) -> Result<(), String> {
                 file.display(),
                 netgrad::summary::summary(&dag)
             );
-            let g = differentiate(dag, &wrt)?;
+            let (g, counts) = differentiate(dag, &wrt)?;
+            if stats {
+                text.push_str(&netgrad::summary::op_counts(&g, &counts));
+            }
             let given = netgrad::gradcheck::random_values(&g.dag.program, seed);
             let program = &g.dag.program;
             let loss = netgrad::eval::run(program, &given)[program.loss.index()][0];
@@ -165,7 +182,7 @@ fn run(command: Command) -> Result<(), String> {
         }
         Command::Eval { file, values, wrt } => {
             let dag = load(&file)?;
-            let g = differentiate(dag, &wrt)?;
+            let (g, _) = differentiate(dag, &wrt)?;
             let text = std::fs::read_to_string(&values)
                 .map_err(|e| format!("error: cannot read `{}`: {e}\n", values.display()))?;
             let given = netgrad::values::parse(&g.dag.program, &text)
@@ -177,7 +194,7 @@ fn run(command: Command) -> Result<(), String> {
         }
         Command::Explain { file, format, wrt } => {
             let dag = load(&file)?;
-            let g = differentiate(dag, &wrt)?;
+            let (g, _) = differentiate(dag, &wrt)?;
             let format = match format {
                 ExplainFormat::Text => netgrad::explain::Format::Text,
                 ExplainFormat::Latex => netgrad::explain::Format::Latex,
@@ -193,9 +210,14 @@ fn run(command: Command) -> Result<(), String> {
             output,
             float,
             wrt,
+            no_simplify,
+            stats,
         } => {
             let dag = load(&file)?;
-            let g = differentiate(dag, &Wrt { wrt })?;
+            let (g, counts) = differentiate(dag, &Wrt { wrt, no_simplify })?;
+            if stats {
+                eprint!("{}", netgrad::summary::op_counts(&g, &counts));
+            }
             let options = netgrad::codegen::Options {
                 float: match float {
                     FloatType::F64 => netgrad::codegen::Float::F64,
@@ -218,13 +240,20 @@ fn run(command: Command) -> Result<(), String> {
     }
 }
 
+/// Differentiates, and simplifies unless told not to; with the op counts.
 fn differentiate(
     dag: netgrad::graph::Dag,
     wrt: &Wrt,
-) -> Result<netgrad::autodiff::Gradient, String> {
+) -> Result<(netgrad::autodiff::Gradient, netgrad::simplify::Stats), String> {
     let ids = netgrad::autodiff::resolve_wrt(&dag.program, &wrt.wrt)
         .map_err(|e| format!("error: {e}\n"))?;
-    Ok(netgrad::autodiff::differentiate(dag, &ids))
+    let g = netgrad::autodiff::differentiate(dag, &ids);
+    Ok(if wrt.no_simplify {
+        let stats = netgrad::simplify::Stats::unchanged(&g);
+        (g, stats)
+    } else {
+        netgrad::simplify::gradient(g)
+    })
 }
 
 fn indent(lines: &str) -> String {

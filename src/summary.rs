@@ -201,3 +201,31 @@ fn position(v: &Value, mut flat: usize) -> String {
         .collect();
     format!(" at [{}]", idx.join(", "))
 }
+
+/// The weighted op count of every definition before and after
+/// simplification, and the totals of the forward and gradient programs.
+pub fn op_counts(g: &crate::autodiff::Gradient, stats: &crate::simplify::Stats) -> String {
+    let p = &g.dag.program;
+    let mut out = String::from("\nweighted op counts (cost of one element times elements), before -> after simplification:\n");
+    let width = stats
+        .counts
+        .iter()
+        .map(|c| p.value(c.value).head().chars().count())
+        .max()
+        .unwrap_or(0);
+    for c in &stats.counts {
+        let head = p.value(c.value).head();
+        let pad = width - head.chars().count();
+        let _ = writeln!(
+            out,
+            "  {head}{}  {:>10} -> {:>10}",
+            " ".repeat(pad),
+            c.before,
+            c.after
+        );
+    }
+    let (fb, fa, gb, ga) = stats.totals(g);
+    let _ = writeln!(out, "  forward program   {fb:>10} -> {fa:>10}");
+    let _ = writeln!(out, "  gradient program  {gb:>10} -> {ga:>10}");
+    out
+}

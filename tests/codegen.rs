@@ -56,7 +56,7 @@ fn check_example(path: &Path, float: Float, dir: &Path) -> f64 {
 /// Checks the code generated for a program; returns the worst relative gradient error.
 fn check_source(name: &str, text: &str, float: Float, dir: &Path) -> f64 {
     let path = Path::new(name);
-    let g = common::gradient(text);
+    let g = common::simplified(text);
     let options = Options {
         float,
         source: name.to_string(),
@@ -180,7 +180,7 @@ fn generated_code_matches_its_snapshot_and_is_deterministic() {
     insta::glob!("../examples", "*.net", |path| {
         let text = std::fs::read_to_string(path).unwrap();
         let make = || {
-            let g = common::gradient(&text);
+            let g = common::simplified(&text);
             let options = Options {
                 float: Float::F64,
                 source: common::relative(path),

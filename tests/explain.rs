@@ -7,7 +7,7 @@ use netgrad::explain::{explain, Format};
 
 fn explained(path: &std::path::Path, format: Format) -> String {
     let text = std::fs::read_to_string(path).unwrap();
-    let g = common::gradient(&text);
+    let g = common::simplified(&text);
     explain(&g, &common::relative(path), format)
 }
 

@@ -47,6 +47,11 @@ pub fn gradient(text: &str) -> netgrad::autodiff::Gradient {
     netgrad::autodiff::differentiate(dag, &wrt)
 }
 
+/// The gradient as the commands give it: differentiated, then simplified.
+pub fn simplified(text: &str) -> netgrad::autodiff::Gradient {
+    netgrad::simplify::gradient(gradient(text)).0
+}
+
 /// `f` over `items` on two threads (the machine has two cores), in order.
 pub fn on_two_threads<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
     let half = items.len().div_ceil(2).max(1);

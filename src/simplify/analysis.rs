@@ -1,0 +1,117 @@
+//! What the e-graph knows of each class: its constant value, if folded, and
+//! the index variables it may use.
+
+use std::collections::BTreeSet;
+
+use egg::{Analysis, DidMerge, EGraph, Id, Language};
+
+use super::lang::{Leaf, Node, Number};
+
+/// The analysis, with the trip count of each index variable of the definition.
+#[derive(Debug, Clone, Default)]
+pub struct Facts {
+    pub extents: Vec<usize>,
+}
+
+/// The data of one class.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Data {
+    /// Its value, when every member folds to one constant.
+    pub constant: Option<f64>,
+    /// The index variables some member uses freely. Merging takes the union,
+    /// so "does not use i" holds of every member: a term pulled out of a sum
+    /// on that ground stays well scoped whichever member is extracted.
+    pub free: BTreeSet<u32>,
+}
+
+pub type Graph = EGraph<Node, Facts>;
+
+/// The index variable of a class made of a `Leaf(Var)`.
+pub fn index_var(egraph: &Graph, id: Id) -> Option<u32> {
+    egraph[id].nodes.iter().find_map(|n| match n {
+        Node::Leaf(Leaf::Var(v)) => Some(*v),
+        _ => None,
+    })
+}
+
+fn leaf(egraph: &Graph, id: Id) -> Option<Leaf> {
+    egraph[id].nodes.iter().find_map(|n| match n {
+        Node::Leaf(l) => Some(*l),
+        _ => None,
+    })
+}
+
+/// Keeps a folded constant only when it is a finite number.
+fn finite(x: f64) -> Option<f64> {
+    x.is_finite().then_some(x)
+}
+
+impl Analysis<Node> for Facts {
+    type Data = Data;
+
+    fn make(egraph: &mut Graph, enode: &Node, _id: Id) -> Data {
+        let c = |i: &Id| egraph[*i].data.constant;
+        let mut free: BTreeSet<u32> = BTreeSet::new();
+        for child in enode.children() {
+            free.extend(egraph[*child].data.free.iter().copied());
+        }
+        let constant = match enode {
+            Node::Num(x) => Some(x.value()),
+            Node::Leaf(Leaf::Var(v)) => {
+                free.insert(*v);
+                None
+            }
+            Node::Leaf(_) | Node::Read(_) => None,
+            Node::Size(i) => index_var(egraph, *i)
+                .and_then(|v| egraph.analysis.extents.get(v as usize))
+                .map(|n| *n as f64),
+            Node::Delta([a, b]) => match (leaf(egraph, *a), leaf(egraph, *b)) {
+                (Some(x), Some(y)) if x == y => Some(1.0),
+                (Some(Leaf::Lit(x)), Some(Leaf::Lit(y))) => Some(f64::from(u8::from(x == y))),
+                _ => None,
+            },
+            node => {
+                if let Some((_, i, _)) = node.reduction() {
+                    if let Some(v) = index_var(egraph, i) {
+                        free.remove(&v);
+                    }
+                    None
+                } else if let Some((func, a)) = node.func() {
+                    c(&a).and_then(|x| finite(func.apply(x)))
+                } else if let Some((op, a, b)) = node.binary() {
+                    match (c(&a), c(&b)) {
+                        (Some(x), Some(y)) => finite(op.apply(x, y)),
+                        _ => None,
+                    }
+                } else {
+                    None
+                }
+            }
+        };
+        Data { constant, free }
+    }
+
+    fn merge(&mut self, a: &mut Data, b: Data) -> DidMerge {
+        let mut merged = DidMerge(false, false);
+        match (a.constant, b.constant) {
+            (None, Some(x)) => {
+                a.constant = Some(x);
+                merged.0 = true;
+            }
+            (Some(_), None) => merged.1 = true,
+            _ => {}
+        }
+        let before = a.free.len();
+        a.free.extend(b.free.iter().copied());
+        merged.0 |= a.free.len() != before;
+        merged.1 |= a.free.len() != b.free.len();
+        merged
+    }
+
+    fn modify(egraph: &mut Graph, id: Id) {
+        if let Some(c) = egraph[id].data.constant {
+            let folded = egraph.add(Node::Num(Number::new(c)));
+            egraph.union(id, folded);
+        }
+    }
+}

@@ -1,0 +1,156 @@
+//! Simplification by equality saturation (egg): one e-graph per definition,
+//! sound rewrites, a cost weighted by operation and trip count.
+
+pub mod analysis;
+pub mod cost;
+pub mod lang;
+pub mod rules;
+
+use std::time::Duration;
+
+use egg::{Extractor, Runner};
+
+use crate::autodiff::Gradient;
+use crate::ir::{Expr, Value, ValueId, ValueKind};
+
+/// The bounds of one definition's saturation. The node and iteration limits
+/// stop it first, so the result does not depend on timing; the time limit is
+/// a safety net that the examples never reach.
+pub const ITERATIONS: usize = 16;
+pub const NODES: usize = 20_000;
+pub const TIME_LIMIT: Duration = Duration::from_secs(5);
+
+/// Simplifies one right-hand side of `owner`, never making it more expensive.
+pub fn expression(e: &Expr, owner: &Value) -> Expr {
+    let extents: Vec<usize> = owner.indices.iter().map(|v| v.extent.size).collect();
+    let before = cost::of(e, &extents);
+    let rec = lang::to_rec(e);
+    let runner = Runner::<lang::Node, analysis::Facts>::new(analysis::Facts {
+        extents: extents.clone(),
+    })
+    .with_iter_limit(ITERATIONS)
+    .with_node_limit(NODES)
+    .with_time_limit(TIME_LIMIT)
+    .with_expr(&rec)
+    .run(&rules::rules());
+    let extractor = Extractor::new(
+        &runner.egraph,
+        cost::Weighted {
+            egraph: &runner.egraph,
+        },
+    );
+    let (_, best) = extractor.find_best(runner.roots[0]);
+    match lang::from_rec(&best) {
+        Some(simpler) if cost::of(&simpler, &extents) < before => simpler,
+        _ => e.clone(),
+    }
+}
+
+/// The weighted op count of one definition before and after simplification:
+/// the cost of one element times the number of elements.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Count {
+    pub value: ValueId,
+    pub before: f64,
+    pub after: f64,
+}
+
+/// Op counts of every definition, forward and adjoint.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Stats {
+    pub counts: Vec<Count>,
+}
+
+/// The cost of all of a value's elements.
+pub fn weighted(e: &Expr, v: &Value) -> f64 {
+    let extents: Vec<usize> = v.indices.iter().map(|x| x.extent.size).collect();
+    cost::of(e, &extents) * v.len() as f64
+}
+
+/// Simplifies every definition of a gradient, forward and adjoint, in
+/// order. A value that simplifies to a number is a constant for the values
+/// after it (`∂E/∂u = 1` makes `∂E/∂u · h` just `h`).
+pub fn gradient(mut g: Gradient) -> (Gradient, Stats) {
+    crate::on_own_stack(move || {
+        let mut stats = Stats::default();
+        let n = g.dag.program.values.len();
+        let mut constants: Vec<Option<f64>> = vec![None; n];
+        let mut unsimplified = vec![None; n];
+        for id in g.dag.program.ids() {
+            let v = g.dag.program.value(id);
+            let Some(rhs) = v.rhs.clone() else { continue };
+            let known = substitute(&rhs, &constants);
+            let simpler = expression(&known, v);
+            if let Expr::Num(c) = simpler {
+                constants[id.index()] = Some(c);
+            }
+            stats.counts.push(Count {
+                value: id,
+                before: weighted(&rhs, v),
+                after: weighted(&simpler, v),
+            });
+            unsimplified[id.index()] = Some(rhs);
+            g.dag.program.values[id.index()].rhs = Some(simpler);
+        }
+        g.dag = crate::graph::connect(std::mem::take(&mut g.dag.program));
+        g.unsimplified = unsimplified;
+        (g, stats)
+    })
+}
+
+/// Reads of values known to be constants replaced by their numbers.
+fn substitute(e: &Expr, constants: &[Option<f64>]) -> Expr {
+    match e {
+        Expr::Read { value, .. } => match constants[value.index()] {
+            Some(c) => Expr::Num(c),
+            None => e.clone(),
+        },
+        Expr::Num(_) | Expr::Delta(..) => e.clone(),
+        Expr::Unary { func, arg } => Expr::unary(*func, substitute(arg, constants)),
+        Expr::Binary { op, lhs, rhs } => {
+            Expr::binary(*op, substitute(lhs, constants), substitute(rhs, constants))
+        }
+        Expr::Reduce { op, index, body } => Expr::Reduce {
+            op: *op,
+            index: *index,
+            body: Box::new(substitute(body, constants)),
+        },
+    }
+}
+
+impl Stats {
+    /// The op counts of a gradient left as it is.
+    pub fn unchanged(g: &Gradient) -> Stats {
+        let counts = g
+            .dag
+            .program
+            .ids()
+            .filter_map(|id| {
+                let v = g.dag.program.value(id);
+                let w = weighted(v.rhs.as_ref()?, v);
+                Some(Count {
+                    value: id,
+                    before: w,
+                    after: w,
+                })
+            })
+            .collect();
+        Stats { counts }
+    }
+
+    /// The totals of the forward program and of the gradient (the adjoints):
+    /// `(forward before, forward after, gradient before, gradient after)`.
+    pub fn totals(&self, g: &Gradient) -> (f64, f64, f64, f64) {
+        let mut t = (0.0, 0.0, 0.0, 0.0);
+        for c in &self.counts {
+            if g.dag.program.value(c.value).kind == ValueKind::Adjoint {
+                t.2 += c.before;
+                t.3 += c.after;
+            } else {
+                t.0 += c.before;
+                t.1 += c.after;
+            }
+        }
+        t
+    }
+}

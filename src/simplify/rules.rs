@@ -1,0 +1,159 @@
+//! The rewrite rules, grouped by theme. Each is sound on the reals wherever
+//! its left side is defined; none changes where an expression is defined
+//! (no `x / x -> 1`, no `sqrt(x^2) -> x`, no `exp(log x) -> x`). There is no
+//! blanket commutativity or associativity: constants move left, and like
+//! terms are collected, by rules of their own.
+
+use egg::{rewrite as rw, Id, Rewrite, Subst, Var};
+
+use super::analysis::{index_var, Facts, Graph};
+use super::lang::Node;
+
+pub type Rule = Rewrite<Node, Facts>;
+
+fn var(name: &str) -> Var {
+    name.parse().expect("a pattern variable")
+}
+
+/// `?v` is a folded constant.
+fn is_const(v: &str) -> impl Fn(&mut Graph, Id, &Subst) -> bool {
+    let v = var(v);
+    move |egraph, _, subst| egraph[subst[v]].data.constant.is_some()
+}
+
+/// `?v` is not a folded constant.
+fn not_const(v: &str) -> impl Fn(&mut Graph, Id, &Subst) -> bool {
+    let v = var(v);
+    move |egraph, _, subst| egraph[subst[v]].data.constant.is_none()
+}
+
+/// No member of `?c` uses the index variable `?i`.
+fn free_of(c: &str, i: &str) -> impl Fn(&mut Graph, Id, &Subst) -> bool {
+    let (c, i) = (var(c), var(i));
+    move |egraph, _, subst| match index_var(egraph, subst[i]) {
+        Some(v) => !egraph[subst[c]].data.free.contains(&v),
+        None => false,
+    }
+}
+
+/// Every rule, in a fixed order (the order is part of determinism).
+pub fn rules() -> Vec<Rule> {
+    let mut rules = Vec::new();
+    rules.extend(identities());
+    rules.extend(signs());
+    rules.extend(constants());
+    rules.extend(like_terms());
+    rules.extend(reductions());
+    rules.extend(stable_forms());
+    rules
+}
+
+/// Identities: what the chain rule leaves behind (products with 1, sums with 0).
+pub fn identities() -> Vec<Rule> {
+    vec![
+        // x + 0 = x
+        rw!("add-zero"; "(+ ?a 0.0)" => "?a"),
+        // 0 + x = x
+        rw!("zero-add"; "(+ 0.0 ?a)" => "?a"),
+        // x - 0 = x
+        rw!("sub-zero"; "(- ?a 0.0)" => "?a"),
+        // 0 - x = -x
+        rw!("zero-sub"; "(- 0.0 ?a)" => "(neg ?a)"),
+        // x * 1 = x
+        rw!("mul-one"; "(* ?a 1.0)" => "?a"),
+        // 1 * x = x
+        rw!("one-mul"; "(* 1.0 ?a)" => "?a"),
+        // x * 0 = 0 (on the reals, where x is defined)
+        rw!("mul-zero"; "(* ?a 0.0)" => "0.0"),
+        // 0 * x = 0
+        rw!("zero-mul"; "(* 0.0 ?a)" => "0.0"),
+        // x / 1 = x
+        rw!("div-one"; "(/ ?a 1.0)" => "?a"),
+        // x^1 = x
+        rw!("pow-one"; "(pow ?a 1.0)" => "?a"),
+        // x - x = 0
+        rw!("sub-self"; "(- ?a ?a)" => "0.0"),
+    ]
+}
+
+/// Signs: negations gathered and cancelled.
+pub fn signs() -> Vec<Rule> {
+    vec![
+        // -1 * x = -x
+        rw!("minus-one-mul"; "(* -1.0 ?a)" => "(neg ?a)"),
+        // --x = x
+        rw!("neg-neg"; "(neg (neg ?a))" => "?a"),
+        // x + -y = x - y
+        rw!("add-neg"; "(+ ?a (neg ?b))" => "(- ?a ?b)"),
+        // -x + y = y - x
+        rw!("neg-add"; "(+ (neg ?a) ?b)" => "(- ?b ?a)"),
+        // x - -y = x + y
+        rw!("sub-neg"; "(- ?a (neg ?b))" => "(+ ?a ?b)"),
+        // (-x) * y = -(x * y)
+        rw!("neg-mul"; "(* (neg ?a) ?b)" => "(neg (* ?a ?b))"),
+        // x * (-y) = -(x * y)
+        rw!("mul-neg"; "(* ?a (neg ?b))" => "(neg (* ?a ?b))"),
+    ]
+}
+
+/// Constants: moved to the left of a product and folded together.
+pub fn constants() -> Vec<Rule> {
+    vec![
+        // x * c = c * x, for a constant c only
+        rw!("const-left"; "(* ?a ?c)" => "(* ?c ?a)" if is_const("?c") if not_const("?a")),
+        // c1 * (c2 * x) = (c1 * c2) * x, which folds
+        rw!("const-mul-assoc"; "(* ?c1 (* ?c2 ?a))" => "(* (* ?c1 ?c2) ?a)" if is_const("?c1") if is_const("?c2")),
+        // x / c = (1 / c) * x, for a constant c (folds; c is not 0 where x / c is defined)
+        rw!("div-const"; "(/ ?a ?c)" => "(* (/ 1.0 ?c) ?a)" if is_const("?c")),
+        // a * (1 / b) = a / b
+        rw!("mul-recip"; "(* ?a (/ 1.0 ?b))" => "(/ ?a ?b)"),
+    ]
+}
+
+/// Like terms collected: h + h = 2h, and common factors.
+pub fn like_terms() -> Vec<Rule> {
+    vec![
+        // x + x = 2 * x
+        rw!("add-self"; "(+ ?a ?a)" => "(* 2.0 ?a)"),
+        // c * x + x = (c + 1) * x
+        rw!("add-scaled-left"; "(+ (* ?c ?a) ?a)" => "(* (+ ?c 1.0) ?a)" if is_const("?c")),
+        // x + c * x = (1 + c) * x
+        rw!("add-scaled-right"; "(+ ?a (* ?c ?a))" => "(* (+ 1.0 ?c) ?a)" if is_const("?c")),
+        // c1 * x + c2 * x = (c1 + c2) * x
+        rw!("add-scaled"; "(+ (* ?c1 ?a) (* ?c2 ?a))" => "(* (+ ?c1 ?c2) ?a)" if is_const("?c1") if is_const("?c2")),
+        // a * b + a * c = a * (b + c)
+        rw!("factor-left"; "(+ (* ?a ?b) (* ?a ?c))" => "(* ?a (+ ?b ?c))"),
+        // b * a + c * a = (b + c) * a
+        rw!("factor-right"; "(+ (* ?b ?a) (* ?c ?a))" => "(* (+ ?b ?c) ?a)"),
+    ]
+}
+
+/// Reductions: factors that do not use the summed index come out.
+pub fn reductions() -> Vec<Rule> {
+    vec![
+        // sum(i, c * f) = c * sum(i, f), when c does not use i
+        rw!("sum-factor-left"; "(sum ?i (* ?c ?f))" => "(* ?c (sum ?i ?f))" if free_of("?c", "?i")),
+        // sum(i, f * c) = sum(i, f) * c, when c does not use i
+        rw!("sum-factor-right"; "(sum ?i (* ?f ?c))" => "(* (sum ?i ?f) ?c)" if free_of("?c", "?i")),
+        // sum(i, -f) = -sum(i, f)
+        rw!("sum-neg"; "(sum ?i (neg ?f))" => "(neg (sum ?i ?f))"),
+        // sum(i, c) = N * c, when c does not use i (N the size of i)
+        rw!("sum-const"; "(sum ?i ?c)" => "(* (size ?i) ?c)" if free_of("?c", "?i")),
+        // mean(i, f) = sum(i, f) / N
+        rw!("mean-sum"; "(mean ?i ?f)" => "(/ (sum ?i ?f) (size ?i))"),
+    ]
+}
+
+/// Stable forms: the same function, computed without overflow.
+pub fn stable_forms() -> Vec<Rule> {
+    vec![
+        // log(1 + exp(x)) = softplus(x)
+        rw!("softplus"; "(log (+ 1.0 (exp ?x)))" => "(softplus ?x)"),
+        // log(exp(x) + 1) = softplus(x)
+        rw!("softplus-right"; "(log (+ (exp ?x) 1.0))" => "(softplus ?x)"),
+        // 1 / (1 + exp(-x)) = sigmoid(x)
+        rw!("sigmoid"; "(/ 1.0 (+ 1.0 (exp (neg ?x))))" => "(sigmoid ?x)"),
+        // log(exp(x)) = x, for every real x
+        rw!("log-exp"; "(log (exp ?x))" => "?x"),
+    ]
+}
