@@ -60,10 +60,26 @@ pub fn derivation(g: &Gradient, adj: ValueId) -> Vec<String> {
     if terms.len() == 1 && terms[0].reader == w.p.loss {
         // The loss reads u directly: the chain rule is the local partial itself.
         let partial = expr_in(Notation::Unicode, w.p, a, &terms[0].partial);
-        return vec![uses, format!("{} = {partial}", w.head(a))];
+        let mut lines = vec![uses, format!("{} = {partial}", w.head(a))];
+        if let Some(simplified) = raw(g, adj).and(a.rhs.as_ref()) {
+            lines.push(format!(
+                "{} = {} (simplified)",
+                w.head(a),
+                expr_in(Notation::Unicode, w.p, a, simplified)
+            ));
+        }
+        return lines;
     }
     let chain: Vec<String> = terms.iter().map(|t| w.chain_term(a, u, t, terms)).collect();
-    vec![uses, format!("{} = {}", w.head(a), chain.join(" + "))]
+    let mut lines = vec![uses, format!("{} = {}", w.head(a), chain.join(" + "))];
+    if let Some(simplified) = raw(g, adj).and(a.rhs.as_ref()) {
+        lines.push(format!(
+            "{} = {} (simplified)",
+            w.head(a),
+            expr_in(Notation::Unicode, w.p, a, simplified)
+        ));
+    }
+    lines
 }
 
 struct Writer<'a> {
