@@ -297,3 +297,28 @@ fn compile_writes_a_stamped_module_or_nothing() {
         text(&out.stderr)
     );
 }
+
+#[test]
+fn simplification_is_on_by_default_and_can_be_turned_off() {
+    let simplified = text(&netgrad(&["explain", "examples/bishop.net"]).stdout);
+    assert!(
+        simplified.contains("Simplified:\n  ∂E/∂y[k] = y[k] − t[k]"),
+        "{simplified}"
+    );
+    let raw = text(&netgrad(&["explain", "examples/bishop.net", "--no-simplify"]).stdout);
+    assert!(!raw.contains("Simplified:"), "{raw}");
+
+    let out = netgrad(&["check", "examples/fanout.net", "--stats"]);
+    assert_eq!(out.status.code(), Some(0));
+    let stats = text(&out.stdout);
+    assert!(
+        stats.contains("gradient program") && stats.contains("∂E/∂h"),
+        "{stats}"
+    );
+
+    let out = netgrad(&["compile", "examples/fanout.net", "--stats"]);
+    assert!(text(&out.stderr).contains("weighted op counts"));
+    assert!(text(&out.stdout).contains("let d_h: f64 = 2.0_f64 * h + h.cos();"));
+    let out = netgrad(&["compile", "examples/fanout.net", "--no-simplify"]);
+    assert!(text(&out.stdout).contains("let d_h: f64 = d_u * h + d_u * h + d_v * h.cos();"));
+}
