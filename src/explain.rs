@@ -20,14 +20,21 @@ pub enum Format {
 
 /// Explains the derivation of `g`, a gradient of the file `source`.
 pub fn explain(g: &Gradient, source: &str, format: Format) -> String {
-    crate::on_own_stack(|| explain_here(g, source, format))
+    crate::on_own_stack(|| explain_here(g, source, format, false))
 }
 
-fn explain_here(g: &Gradient, source: &str, format: Format) -> String {
+/// The same, and under each simplified adjoint the chain of named rewrites
+/// from the chain rule's form to the simplified one (egg's explanation).
+pub fn explain_with_steps(g: &Gradient, source: &str, format: Format) -> String {
+    crate::on_own_stack(|| explain_here(g, source, format, true))
+}
+
+fn explain_here(g: &Gradient, source: &str, format: Format, steps: bool) -> String {
     let mut w = Writer {
         g,
         p: &g.dag.program,
         format,
+        steps,
         out: String::new(),
     };
     w.document(source);
@@ -41,6 +48,7 @@ pub fn derivation(g: &Gradient, adj: ValueId) -> Vec<String> {
         g,
         p: &g.dag.program,
         format: Format::Text,
+        steps: false,
         out: String::new(),
     };
     let a = w.p.value(adj);
@@ -86,6 +94,8 @@ struct Writer<'a> {
     g: &'a Gradient,
     p: &'a Program,
     format: Format,
+    /// Whether to list the rewrites of each simplification.
+    steps: bool,
     out: String,
 }
 
@@ -292,14 +302,37 @@ impl Writer<'_> {
         raw: &crate::ir::Expr,
         simplified: &crate::ir::Expr,
     ) {
-        if raw != simplified {
-            self.text_line("Simplified:");
-            let text = format!(
-                "{lhs} = {}",
-                expr_in(self.notation(), self.p, a, simplified)
-            );
-            self.display(&text);
+        if raw == simplified {
+            return;
         }
+        if self.steps {
+            let id = self
+                .p
+                .ids()
+                .find(|id| std::ptr::eq(self.p.value(*id), a))
+                .expect("a value of the program");
+            match crate::simplify::steps(self.g, id) {
+                Some(steps) => {
+                    self.text_line("Simplified, step by step (each line names its rule):");
+                    for step in steps {
+                        let expr = expr_in(self.notation(), self.p, a, &step.expr);
+                        let line = match self.format {
+                            Format::Text => format!("= {expr}      [{}]", step.rule),
+                            _ => format!("= {expr} \\quad \\text{{({})}}", latex_text(&step.rule)),
+                        };
+                        self.display(&line);
+                    }
+                    return;
+                }
+                None => self.text_line("(No explanation of these rewrites within the bounds.)"),
+            }
+        }
+        self.text_line("Simplified:");
+        let text = format!(
+            "{lhs} = {}",
+            expr_in(self.notation(), self.p, a, simplified)
+        );
+        self.display(&text);
     }
 
     fn text_line(&mut self, s: &str) {

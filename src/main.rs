@@ -61,6 +61,10 @@ enum Command {
         /// markdown (with $...$ math).
         #[arg(long, value_enum, default_value_t = ExplainFormat::Text)]
         format: ExplainFormat,
+        /// Under each simplified adjoint, list the named rewrites from the
+        /// chain rule's form to the simplified one.
+        #[arg(long)]
+        steps: bool,
         #[command(flatten)]
         wrt: Wrt,
     },
@@ -192,7 +196,12 @@ fn run(command: Command) -> Result<(), String> {
                 .map_err(|p| format!("error: the result is not finite:\n{}\n", indent(&p)))?;
             write_output(None, &json)
         }
-        Command::Explain { file, format, wrt } => {
+        Command::Explain {
+            file,
+            format,
+            steps,
+            wrt,
+        } => {
             let dag = load(&file)?;
             let (g, _) = differentiate(dag, &wrt)?;
             let format = match format {
@@ -202,7 +211,11 @@ fn run(command: Command) -> Result<(), String> {
             };
             write_output(
                 None,
-                &netgrad::explain::explain(&g, &file.display().to_string(), format),
+                &if steps {
+                    netgrad::explain::explain_with_steps(&g, &file.display().to_string(), format)
+                } else {
+                    netgrad::explain::explain(&g, &file.display().to_string(), format)
+                },
             )
         }
         Command::Compile {

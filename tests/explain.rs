@@ -17,6 +17,11 @@ fn explain_matches_its_snapshots() {
         insta::assert_snapshot!("text", explained(path, Format::Text));
         insta::assert_snapshot!("latex", explained(path, Format::Latex));
         insta::assert_snapshot!("markdown", explained(path, Format::Markdown));
+        let g = common::simplified(&std::fs::read_to_string(path).unwrap());
+        insta::assert_snapshot!(
+            "steps",
+            netgrad::explain::explain_with_steps(&g, &common::relative(path), Format::Text)
+        );
     });
 }
 

@@ -16,8 +16,9 @@ fn every_example_explanation_compiles_with_pdflatex() {
     std::fs::create_dir_all(&dir).unwrap();
     for path in common::net_files("examples") {
         let text = std::fs::read_to_string(&path).unwrap();
-        let g = common::gradient(&text);
-        let fragment = netgrad::explain::explain(
+        let g = common::simplified(&text);
+        // With the rewrite steps: the richer of the two LaTeX outputs.
+        let fragment = netgrad::explain::explain_with_steps(
             &g,
             &common::relative(&path),
             netgrad::explain::Format::Latex,

@@ -293,3 +293,68 @@ fn simplification_is_deterministic() {
         assert_eq!(once.dag.program, twice.dag.program, "{}", path.display());
     }
 }
+
+#[test]
+fn every_explained_step_computes_the_same_values() {
+    let mut steps_seen = 0;
+    for path in common::net_files("examples") {
+        let text = std::fs::read_to_string(&path).unwrap();
+        let g = common::simplified(&text);
+        let p = &g.dag.program;
+        let given = netgrad::gradcheck::random_values(p, 21);
+        let reference = netgrad::eval::run(p, &given);
+        for id in p.ids() {
+            let Some(steps) = netgrad::simplify::steps(&g, id) else {
+                continue;
+            };
+            for step in steps {
+                // The program with this value computed by the step's expression.
+                let mut program = p.clone();
+                program.values[id.index()].rhs = Some(step.expr.clone());
+                let data = netgrad::eval::run(&program, &given);
+                for (k, (a, b)) in reference[id.index()]
+                    .iter()
+                    .zip(&data[id.index()])
+                    .enumerate()
+                {
+                    assert!(
+                        (a - b).abs() <= 1e-12 * a.abs().max(1.0),
+                        "{}: {} element {k}, after [{}]: {a} vs {b}",
+                        path.display(),
+                        p.value(id).name,
+                        step.rule
+                    );
+                }
+                steps_seen += 1;
+            }
+        }
+    }
+    assert!(steps_seen > 20, "only {steps_seen} steps explained");
+}
+
+#[test]
+fn steps_name_the_rules() {
+    let bishop = std::fs::read_to_string(common::root().join("examples/bishop.net")).unwrap();
+    let text = netgrad::explain::explain_with_steps(
+        &common::simplified(&bishop),
+        "bishop.net",
+        netgrad::explain::Format::Text,
+    );
+    for line in [
+        "= 0.5 · 2 · (y[k] − t[k])      [const-mul-assoc]",
+        "= 1 · (y[k] − t[k])      [constant-fold]",
+        "= y[k] − t[k]      [one-mul]",
+    ] {
+        assert!(text.contains(line), "missing {line:?} in\n{text}");
+    }
+    let fanout = std::fs::read_to_string(common::root().join("examples/fanout.net")).unwrap();
+    let text = netgrad::explain::explain_with_steps(
+        &common::simplified(&fanout),
+        "fanout.net",
+        netgrad::explain::Format::Text,
+    );
+    assert!(
+        text.contains("[constants]") && text.contains("[add-self]"),
+        "{text}"
+    );
+}

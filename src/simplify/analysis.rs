@@ -111,7 +111,8 @@ impl Analysis<Node> for Facts {
     fn modify(egraph: &mut Graph, id: Id) {
         if let Some(c) = egraph[id].data.constant {
             let folded = egraph.add(Node::Num(Number::new(c)));
-            egraph.union(id, folded);
+            // Named, so that explanations say where the number came from.
+            egraph.union_trusted(id, folded, "constant-fold");
         }
     }
 }

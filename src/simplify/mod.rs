@@ -20,19 +20,22 @@ pub const ITERATIONS: usize = 16;
 pub const NODES: usize = 20_000;
 pub const TIME_LIMIT: Duration = Duration::from_secs(5);
 
+/// A bounded runner for one right-hand side of a definition with these index extents.
+fn runner(extents: &[usize]) -> Runner<lang::Node, analysis::Facts> {
+    Runner::new(analysis::Facts {
+        extents: extents.to_vec(),
+    })
+    .with_iter_limit(ITERATIONS)
+    .with_node_limit(NODES)
+    .with_time_limit(TIME_LIMIT)
+}
+
 /// Simplifies one right-hand side of `owner`, never making it more expensive.
 pub fn expression(e: &Expr, owner: &Value) -> Expr {
     let extents: Vec<usize> = owner.indices.iter().map(|v| v.extent.size).collect();
     let before = cost::of(e, &extents);
     let rec = lang::to_rec(e);
-    let runner = Runner::<lang::Node, analysis::Facts>::new(analysis::Facts {
-        extents: extents.clone(),
-    })
-    .with_iter_limit(ITERATIONS)
-    .with_node_limit(NODES)
-    .with_time_limit(TIME_LIMIT)
-    .with_expr(&rec)
-    .run(&rules::rules());
+    let runner = runner(&extents).with_expr(&rec).run(&rules::rules());
     let extractor = Extractor::new(
         &runner.egraph,
         cost::Weighted {
@@ -153,4 +156,76 @@ impl Stats {
         }
         t
     }
+}
+
+/// One step of a simplification: the rule applied and the expression after it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Step {
+    /// The rule's name, with ", backwards" when applied right to left;
+    /// `constant-fold` for arithmetic done at compile time; `constants` for
+    /// values known to be numbers put in.
+    pub rule: String,
+    pub expr: Expr,
+}
+
+/// The named rewrites that take a value's right-hand side, as autodiff made
+/// it, to its simplified form (egg's explanation, flattened); `None` if the
+/// value was not simplified, or the equivalence is not found within the bounds.
+pub fn steps(g: &Gradient, id: ValueId) -> Option<Vec<Step>> {
+    crate::on_own_stack(|| {
+        let p = &g.dag.program;
+        let v = p.value(id);
+        let raw = g.unsimplified.get(id.index())?.as_ref()?;
+        let target = v.rhs.as_ref()?;
+        let constants: Vec<Option<f64>> = p
+            .values
+            .iter()
+            .map(|x| match x.rhs {
+                Some(Expr::Num(c)) => Some(c),
+                _ => None,
+            })
+            .collect();
+        let known = substitute(raw, &constants);
+        let mut steps = Vec::new();
+        if known != *raw {
+            steps.push(Step {
+                rule: "constants".to_string(),
+                expr: known.clone(),
+            });
+        }
+        if known == *target {
+            return Some(steps);
+        }
+        let extents: Vec<usize> = v.indices.iter().map(|x| x.extent.size).collect();
+        let start = lang::to_rec(&known);
+        let goal = lang::to_rec(target);
+        let mut runner = runner(&extents)
+            .with_explanations_enabled()
+            .with_expr(&start)
+            .run(&rules::rules());
+        let goal_id = runner.egraph.add_expr(&goal);
+        if runner.egraph.find(goal_id) != runner.egraph.find(runner.roots[0]) {
+            return None;
+        }
+        let mut explanation = runner.explain_equivalence(&start, &goal);
+        for term in explanation.make_flat_explanation().iter().skip(1) {
+            let rule = rule_of(term).unwrap_or_else(|| "congruence".to_string());
+            steps.push(Step {
+                rule,
+                expr: lang::from_rec(&term.get_recexpr())?,
+            });
+        }
+        Some(steps)
+    })
+}
+
+/// The rule that produced a term of a flat explanation.
+fn rule_of(term: &egg::FlatTerm<lang::Node>) -> Option<String> {
+    if let Some(rule) = term.forward_rule {
+        return Some(rule.to_string());
+    }
+    if let Some(rule) = term.backward_rule {
+        return Some(format!("{rule}, backwards"));
+    }
+    term.children.iter().find_map(rule_of)
 }
