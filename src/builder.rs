@@ -125,6 +125,7 @@ impl Builder {
         let options = Options {
             float: self.float,
             source: crate::codegen::stamp_path(file),
+            share: self.simplify,
         };
         let code = crate::codegen::generate(&gradient, &options)
             .map_err(|e| error(format!("error: {name}: {e}\n")))?;

@@ -32,6 +32,9 @@ pub struct Options {
     pub float: Float,
     /// The source file, as the stamp names it (a relative path).
     pub source: String,
+    /// Compute subterms shared across definitions once (part of
+    /// simplification; off for `--no-simplify`).
+    pub share: bool,
 }
 
 /// Tensors with more scalars than this live on the heap (a `Vec` per call);
@@ -71,7 +74,25 @@ pub fn generate(g: &Gradient, options: &Options) -> Result<String, String> {
             p.value(*w).name
         ));
     }
-    Ok(crate::on_own_stack(|| Generator::new(g, options).module()))
+    Ok(crate::on_own_stack(|| {
+        // Subterms shared across definitions, the gradient's included, are
+        // computed once: hoisted into temporaries of the code's own program.
+        let (program, remap) = if options.share {
+            crate::graph::hoist(g.dag.program.clone())
+        } else {
+            (g.dag.program.clone(), g.dag.program.ids().collect())
+        };
+        let mut original = vec![None; program.values.len()];
+        for (old, new) in remap.iter().enumerate() {
+            original[new.index()] = Some(ValueId(old as u32));
+        }
+        let wrt: Vec<(ValueId, ValueId)> = g
+            .wrt
+            .iter()
+            .map(|(w, a)| (remap[w.index()], remap[a.index()]))
+            .collect();
+        Generator::new(g, &program, wrt, original, options).module()
+    }))
 }
 
 /// Rust's keywords, strict and reserved: a name among them gets a `_` appended.
@@ -100,8 +121,14 @@ enum Store {
 }
 
 struct Generator<'a> {
+    /// The gradient, for the derivations in comments.
     g: &'a Gradient,
+    /// The program the code computes: the gradient's, with shared subterms hoisted.
     p: &'a Program,
+    /// Each param differentiated against and its gradient, in `p`.
+    wrt: Vec<(ValueId, ValueId)>,
+    /// The gradient's id of each value of `p` (none for a new temporary).
+    original: Vec<Option<ValueId>>,
     float: Float,
     source: String,
     /// The Rust identifier of each value.
@@ -220,8 +247,13 @@ struct Body<'a> {
 }
 
 impl<'a> Generator<'a> {
-    fn new(g: &'a Gradient, options: &Options) -> Generator<'a> {
-        let p = &g.dag.program;
+    fn new(
+        g: &'a Gradient,
+        p: &'a Program,
+        wrt: Vec<(ValueId, ValueId)>,
+        original: Vec<Option<ValueId>>,
+        options: &Options,
+    ) -> Generator<'a> {
         let mut taken: HashSet<String> = OWN_NAMES.iter().map(|s| s.to_string()).collect();
         taken.extend(p.dims.iter().map(|d| d.name.clone()));
         let mut idents = Vec::with_capacity(p.values.len());
@@ -254,12 +286,14 @@ impl<'a> Generator<'a> {
             }
         }
         let mut grad_of = vec![None; p.values.len()];
-        for (w, adj) in &g.wrt {
+        for (w, adj) in &wrt {
             grad_of[w.index()] = Some(*adj);
         }
         Generator {
             g,
             p,
+            wrt,
+            original,
             float: options.float,
             source: options.source.clone(),
             idents,
@@ -571,7 +605,7 @@ impl<'a> Generator<'a> {
     fn gradient_fns(&self, w: &mut Writer) {
         let real = self.float.name();
         let targets: Vec<ValueId> = std::iter::once(self.p.loss)
-            .chain(self.g.wrt.iter().map(|(_, a)| *a))
+            .chain(self.wrt.iter().map(|(_, a)| *a))
             .collect();
         let need = self.needed(&targets);
         let given = self.given(&need);
@@ -731,7 +765,7 @@ impl<'a> Generator<'a> {
     fn store(&self, id: ValueId, gradient: bool) -> Store {
         let v = self.p.value(id);
         if gradient {
-            if let Some((w, _)) = self.g.wrt.iter().find(|(_, a)| *a == id) {
+            if let Some((w, _)) = self.wrt.iter().find(|(_, a)| *a == id) {
                 return Store::Grad(*w);
             }
         }
@@ -765,7 +799,9 @@ impl<'a> Generator<'a> {
         let rhs = v.rhs.as_ref().expect("a definition has a right-hand side");
         body.w.blank();
         if v.kind == ValueKind::Adjoint {
-            for line in crate::explain::derivation(self.g, id) {
+            let derivation =
+                self.original[id.index()].map(|old| crate::explain::derivation(self.g, old));
+            for line in derivation.unwrap_or_default() {
                 body.w.line(&format!("// {line}"));
             }
         } else {
@@ -1189,7 +1225,7 @@ impl<'a> Generator<'a> {
         }
         // Only what the two functions compute: an unused helper is dead code.
         let targets: Vec<ValueId> = std::iter::once(self.p.loss)
-            .chain(self.g.wrt.iter().map(|(_, a)| *a))
+            .chain(self.wrt.iter().map(|(_, a)| *a))
             .collect();
         let need = self.needed(&targets);
         let mut out = HashSet::new();

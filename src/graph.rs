@@ -51,7 +51,7 @@ impl Dag {
 
 /// Builds the DAG: hoists repeated subterms, then adds the edges.
 pub fn build(program: Program) -> Dag {
-    connect(hoist(program))
+    connect(hoist(program).0)
 }
 
 /// Builds the DAG of a program as it is: one node per value, one edge per read.
@@ -193,7 +193,8 @@ struct Seen {
 /// Hoists every subterm that occurs more than once (up to renaming of index
 /// variables, across all definitions) into a temporary, or into the
 /// definition whose whole right-hand side it is, when that comes first.
-fn hoist(mut program: Program) -> Program {
+/// Returns the new program and where each old value went.
+pub fn hoist(mut program: Program) -> (Program, Vec<ValueId>) {
     let mut seen: HashMap<Key, Seen> = HashMap::new();
     let mut position = 0;
     for v in &program.values {
@@ -231,7 +232,8 @@ fn hoist(mut program: Program) -> Program {
         }
     }
     if hoisted.is_empty() {
-        return program;
+        let identity = program.ids().collect();
+        return (program, identity);
     }
 
     // Rewriting works in the old id space, where temporary k is `n + k`, so
@@ -285,6 +287,12 @@ fn hoist(mut program: Program) -> Program {
         values.push(v);
     }
     for v in &mut values {
+        if let Origin::Adjoint { of, uses } = &mut v.origin {
+            *of = remap[of.index()];
+            for (reader, _) in uses.iter_mut() {
+                *reader = remap[reader.index()];
+            }
+        }
         if let Some(rhs) = v.rhs.take() {
             v.rhs = Some(map_expr(rhs, &mut |e| match e {
                 Expr::Read { value, subs } => Expr::Read {
@@ -298,7 +306,8 @@ fn hoist(mut program: Program) -> Program {
     program.loss = remap[program.loss.index()];
     program.outputs = program.outputs.iter().map(|o| remap[o.index()]).collect();
     program.values = values;
-    program
+    remap.truncate(n);
+    (program, remap)
 }
 
 /// A place in the final order of values.

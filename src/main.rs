@@ -237,6 +237,7 @@ fn run(command: Command) -> Result<(), String> {
                     FloatType::F32 => netgrad::codegen::Float::F32,
                 },
                 source: netgrad::codegen::stamp_path(&file),
+                share: !no_simplify,
             };
             let code =
                 netgrad::codegen::generate(&g, &options).map_err(|e| format!("error: {e}\n"))?;

@@ -60,6 +60,7 @@ fn check_source(name: &str, text: &str, float: Float, dir: &Path) -> f64 {
     let options = Options {
         float,
         source: name.to_string(),
+        share: true,
     };
     let code = generate(&g, &options).unwrap();
     let real = if float == Float::F64 { "f64" } else { "f32" };
@@ -184,6 +185,7 @@ fn generated_code_matches_its_snapshot_and_is_deterministic() {
             let options = Options {
                 float: Float::F64,
                 source: common::relative(path),
+                share: true,
             };
             generate(&g, &options).unwrap()
         };

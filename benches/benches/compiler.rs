@@ -36,6 +36,7 @@ fn compile(b: divan::Bencher, name: &str) {
         let options = netgrad::codegen::Options {
             float: netgrad::Float::F64,
             source: name.to_string(),
+            share: true,
         };
         netgrad::codegen::generate(&g, &options).unwrap()
     });
