@@ -116,12 +116,8 @@ impl Builder {
             .map_err(|e| error(crate::diag::render(&name, &e.lossy, &[e.diagnostic])))?;
         let dag =
             crate::front_end(&text).map_err(|d| error(crate::diag::render(&name, &text, &d)))?;
-        let wrt = crate::autodiff::resolve_wrt(&dag.program, &self.wrt)
+        let (gradient, _) = crate::derive(dag, &self.wrt, self.simplify)
             .map_err(|e| error(format!("error: {name}: {e}\n")))?;
-        let mut gradient = crate::autodiff::differentiate(dag, &wrt);
-        if self.simplify {
-            gradient = crate::simplify::gradient(gradient).0;
-        }
         let options = Options {
             float: self.float,
             source: crate::codegen::stamp_path(file),

@@ -110,10 +110,8 @@ const OWN_NAMES: &[&str] = &["inputs", "params", "grad", "ops", "lengths"];
 /// Where a value lives in the generated functions.
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum Store {
-    /// A scalar read from a flat slice into a local.
+    /// A scalar local.
     Scalar,
-    /// A tensor: a sub-slice of `inputs` or `params`.
-    Slice,
     /// A local array (stack) or `Vec` (heap).
     Local,
     /// A param's gradient, written straight into the caller's slice.
@@ -769,11 +767,11 @@ impl<'a> Generator<'a> {
                 return Store::Grad(*w);
             }
         }
-        match v.kind {
-            ValueKind::Input | ValueKind::Param if v.rank() == 0 => Store::Scalar,
-            ValueKind::Input | ValueKind::Param => Store::Slice,
-            _ if v.rank() == 0 => Store::Scalar,
-            _ => Store::Local,
+        // Only definitions are stored: inputs and params are the core's parameters.
+        if v.rank() == 0 {
+            Store::Scalar
+        } else {
+            Store::Local
         }
     }
 

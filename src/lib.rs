@@ -73,6 +73,25 @@ pub fn front_end(text: &str) -> Result<graph::Dag, Vec<Diagnostic>> {
     })
 }
 
+/// The middle of the pipeline: the gradient of a checked program's loss with
+/// respect to `wrt` (inputs and params; every param when empty), simplified
+/// unless `simplify` is false, with the op counts before and after. The
+/// error names a `wrt` name that is not an input or param.
+pub fn derive(
+    dag: graph::Dag,
+    wrt: &[String],
+    simplify: bool,
+) -> Result<(autodiff::Gradient, simplify::Stats), String> {
+    let ids = autodiff::resolve_wrt(&dag.program, wrt)?;
+    let g = autodiff::differentiate(dag, &ids);
+    Ok(if simplify {
+        simplify::gradient(g)
+    } else {
+        let stats = simplify::Stats::unchanged(&g);
+        (g, stats)
+    })
+}
+
 /// The stack the compiler's stages (front end, autodiff, eval, explain) run
 /// on. Their recursion is bounded by
 /// `syntax::MAX_NESTING` and `syntax::MAX_DEPTH`; pest alone uses about

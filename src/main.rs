@@ -259,15 +259,7 @@ fn differentiate(
     dag: netgrad::graph::Dag,
     wrt: &Wrt,
 ) -> Result<(netgrad::autodiff::Gradient, netgrad::simplify::Stats), String> {
-    let ids = netgrad::autodiff::resolve_wrt(&dag.program, &wrt.wrt)
-        .map_err(|e| format!("error: {e}\n"))?;
-    let g = netgrad::autodiff::differentiate(dag, &ids);
-    Ok(if wrt.no_simplify {
-        let stats = netgrad::simplify::Stats::unchanged(&g);
-        (g, stats)
-    } else {
-        netgrad::simplify::gradient(g)
-    })
+    netgrad::derive(dag, &wrt.wrt, !wrt.no_simplify).map_err(|e| format!("error: {e}\n"))
 }
 
 fn indent(lines: &str) -> String {

@@ -1,38 +1,19 @@
-//! The compiler's own wall time per example: parse, check, differentiate and
-//! generate Rust.
+//! The compiler's own wall time per example: parse, check, differentiate,
+//! simplify and generate Rust, as `netgrad compile` does.
 
-use std::path::PathBuf;
+use netgrad_benches::{example, EXAMPLES};
 
 fn main() {
     divan::main();
 }
 
-const EXAMPLES: &[&str] = &[
-    "batch_mlp",
-    "bishop",
-    "fanout",
-    "mlp_mnist",
-    "softmax_regression",
-    "tied_autoencoder",
-    "weight_decay",
-    "xor",
-];
-
 #[divan::bench(args = EXAMPLES)]
 fn compile(b: divan::Bencher, name: &str) {
-    let path: PathBuf = [
-        env!("CARGO_MANIFEST_DIR"),
-        "..",
-        "examples",
-        &format!("{name}.net"),
-    ]
-    .iter()
-    .collect();
-    let text = std::fs::read_to_string(path).unwrap();
+    let text = example(name);
     b.bench(|| {
+        // As `netgrad compile` does it: simplified, shared subterms hoisted.
         let dag = netgrad::front_end(&text).unwrap();
-        let wrt = netgrad::autodiff::resolve_wrt(&dag.program, &[]).unwrap();
-        let g = netgrad::autodiff::differentiate(dag, &wrt);
+        let (g, _) = netgrad::derive(dag, &[], true).unwrap();
         let options = netgrad::codegen::Options {
             float: netgrad::Float::F64,
             source: name.to_string(),

@@ -1,40 +1,15 @@
 //! Simplification time per example, and for chains of 10, 100 and 1000
 //! layers (to see that it grows linearly with the number of definitions).
 
-use std::path::PathBuf;
+use netgrad_benches::{example as example_text, raw_gradient, EXAMPLES};
 
 fn main() {
     divan::main();
 }
 
-const EXAMPLES: &[&str] = &[
-    "batch_mlp",
-    "bishop",
-    "fanout",
-    "mlp_mnist",
-    "softmax_regression",
-    "tied_autoencoder",
-    "weight_decay",
-    "xor",
-];
-
-fn raw_gradient(text: &str) -> netgrad::autodiff::Gradient {
-    let dag = netgrad::front_end(text).unwrap();
-    let wrt = netgrad::autodiff::resolve_wrt(&dag.program, &[]).unwrap();
-    netgrad::autodiff::differentiate(dag, &wrt)
-}
-
 #[divan::bench(args = EXAMPLES)]
 fn example(b: divan::Bencher, name: &str) {
-    let path: PathBuf = [
-        env!("CARGO_MANIFEST_DIR"),
-        "..",
-        "examples",
-        &format!("{name}.net"),
-    ]
-    .iter()
-    .collect();
-    let g = raw_gradient(&std::fs::read_to_string(path).unwrap());
+    let g = raw_gradient(&example_text(name));
     b.with_inputs(|| g.clone())
         .bench_values(netgrad::simplify::gradient);
 }
