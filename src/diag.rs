@@ -1,11 +1,12 @@
 //! Diagnostics as plain data, the catalogue of error codes, and their one renderer.
 //!
 //! Every pass collects `Diagnostic`s; only `render` knows how they look
-//! (rustc style, through codespan-reporting with ASCII characters).
+//! (rustc style, through codespan-reporting with ASCII characters, coloured
+//! for a terminal on request), and `render_json` as JSON Lines for tools.
 
 use codespan_reporting::diagnostic::{self as cs, LabelStyle};
 use codespan_reporting::files::SimpleFile;
-use codespan_reporting::term::{self, Chars, Config};
+use codespan_reporting::term::{self, termcolor, Chars, Config};
 
 /// A byte range `start..end` in one source text.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
@@ -192,6 +193,12 @@ pub const MAX_RENDERED: usize = 100;
 /// `source` is the text the spans index into. Spans are clamped to it, so a
 /// bad span can never make rendering fail.
 pub fn render(file_name: &str, source: &str, diags: &[Diagnostic]) -> String {
+    render_styled(file_name, source, diags, false)
+}
+
+/// Renders diagnostics rustc style; with `color`, as ANSI-coloured text for a
+/// terminal (codespan's default styles, which follow rustc's).
+pub fn render_styled(file_name: &str, source: &str, diags: &[Diagnostic], color: bool) -> String {
     let file = SimpleFile::new(file_name, source);
     let lines = LineIndex::new(source);
     let config = Config {
@@ -200,11 +207,11 @@ pub fn render(file_name: &str, source: &str, diags: &[Diagnostic]) -> String {
     };
     let mut out = String::new();
     for d in diags.iter().take(MAX_RENDERED) {
-        if let Some(location) = too_long_to_show(&lines, file_name, source, d) {
+        if let Some(location) = too_long_to_show(&lines, file_name, source, d, color) {
             out.push_str(&location);
             continue;
         }
-        out.push_str(&render_one(&config, &file, source, d));
+        out.push_str(&render_one(&config, &file, source, d, color));
     }
     if diags.len() > MAX_RENDERED {
         out.push_str(&format!(
@@ -220,12 +227,69 @@ fn render_one(
     file: &SimpleFile<&str, &str>,
     source: &str,
     d: &Diagnostic,
+    color: bool,
 ) -> String {
-    match term::emit_into_string(config, file, &to_codespan(d, source)) {
-        Ok(text) => text,
-        // Unreachable with clamped spans; degrade to a plain line rather than panic.
-        Err(_) => format!("error[{}]: {}\n", d.code.as_str(), d.message),
+    let diagnostic = to_codespan(d, source);
+    let text = if color {
+        let mut w = termcolor::Ansi::new(Vec::new());
+        term::emit_to_write_style(&mut w, config, file, &diagnostic)
+            .ok()
+            .and_then(|()| String::from_utf8(w.into_inner()).ok())
+    } else {
+        term::emit_into_string(config, file, &diagnostic).ok()
+    };
+    // Unreachable with clamped spans; degrade to a plain line rather than panic.
+    text.unwrap_or_else(|| format!("error[{}]: {}\n", d.code.as_str(), d.message))
+}
+
+/// Diagnostics as JSON Lines, one object per diagnostic, for editors and
+/// tools (`--message-format json`): code, severity, message, every labelled
+/// span with its byte offsets and 1-based line and column (in characters),
+/// the notes, the help, and the text a terminal would show.
+pub fn render_json(file_name: &str, source: &str, diags: &[Diagnostic]) -> String {
+    let lines = LineIndex::new(source);
+    let position = |at: usize| {
+        let (line, start, _) = lines.line(at);
+        (line + 1, source[start..at].chars().count() + 1)
+    };
+    let mut out = String::new();
+    for d in diags {
+        let spans: Vec<serde_json::Value> = d
+            .labels
+            .iter()
+            .map(|l| {
+                let r = clamp(l.span, source);
+                let (line_start, column_start) = position(r.start);
+                let (line_end, column_end) = position(r.end);
+                serde_json::json!({
+                    "file_name": file_name,
+                    "byte_start": r.start,
+                    "byte_end": r.end,
+                    "line_start": line_start,
+                    "column_start": column_start,
+                    "line_end": line_end,
+                    "column_end": column_end,
+                    "is_primary": l.primary,
+                    "label": if l.message.is_empty() { None } else { Some(&l.message) },
+                })
+            })
+            .collect();
+        let object = serde_json::json!({
+            "code": d.code.as_str(),
+            "severity": match d.severity {
+                Severity::Error => "error",
+                Severity::Warning => "warning",
+            },
+            "message": d.message,
+            "spans": spans,
+            "notes": d.notes,
+            "help": d.help,
+            "rendered": render(file_name, source, std::slice::from_ref(d)),
+        });
+        out.push_str(&object.to_string());
+        out.push('\n');
     }
+    out
 }
 
 /// The start of every line, for line and column numbers in O(log n).
@@ -264,6 +328,7 @@ fn too_long_to_show(
     file_name: &str,
     source: &str,
     d: &Diagnostic,
+    color: bool,
 ) -> Option<String> {
     let long = d.labels.iter().any(|l| {
         let (_, start, end) = lines.line(clamp(l.span, source).start);
@@ -289,7 +354,13 @@ fn too_long_to_show(
         chars: Chars::ascii(),
         ..Config::default()
     };
-    let text = render_one(&config, &SimpleFile::new(file_name, source), source, &plain);
+    let text = render_one(
+        &config,
+        &SimpleFile::new(file_name, source),
+        source,
+        &plain,
+        color,
+    );
     let (head, rest) = text.split_once('\n').unwrap_or((&text, ""));
     Some(format!(
         "{head}\n  --> {file_name}:{}:{column}\n{rest}",

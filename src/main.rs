@@ -4,17 +4,44 @@ use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
+
+/// What every `--help` says about the exit status.
+const EXIT_STATUS: &str = "\
+Exit status:
+  0  success
+  1  the file has errors, a file cannot be read or written, or a check failed
+  2  the command line is wrong";
 
 /// netgrad: a symbolic differentiation compiler for `.net` network descriptions.
 ///
-/// Exit status: 0 on success, 1 when the file has errors (or cannot be read),
-/// 2 for a wrong command line.
+/// A FILE argument of `-` reads the .net text from standard input.
 #[derive(Parser)]
-#[command(name = "netgrad", version, about, long_about = None)]
+#[command(name = "netgrad", version, about, after_help = EXIT_STATUS)]
 struct Cli {
+    /// When to colour diagnostics: auto (when standard error is a terminal
+    /// and NO_COLOR is not set), always, or never.
+    #[arg(long, value_enum, global = true, value_name = "WHEN", default_value_t = ColorChoice::Auto)]
+    color: ColorChoice,
+    /// How to print diagnostics: human (rustc style), or json (one JSON
+    /// object per diagnostic and line, on standard error).
+    #[arg(long, value_enum, global = true, value_name = "FMT", default_value_t = MessageFormat::Human)]
+    message_format: MessageFormat,
     #[command(subcommand)]
     command: Command,
+}
+
+#[derive(Clone, Copy, PartialEq, clap::ValueEnum)]
+enum ColorChoice {
+    Auto,
+    Always,
+    Never,
+}
+
+#[derive(Clone, Copy, PartialEq, clap::ValueEnum)]
+enum MessageFormat {
+    Human,
+    Json,
 }
 
 #[derive(Subcommand)]
@@ -22,6 +49,7 @@ enum Command {
     /// Check a .net file and its gradient: print a summary (dims, values,
     /// definitions, the loss, the values used more than once), then compare
     /// the symbolic gradient with central differences at seeded random values.
+    #[command(after_help = EXIT_STATUS)]
     Check {
         /// The .net file.
         file: PathBuf,
@@ -42,6 +70,7 @@ enum Command {
     ///
     /// values.json maps every input and param to a number (a scalar) or nested
     /// arrays of its shape, row-major. Prints {"loss", "gradient", "outputs"}.
+    #[command(after_help = EXIT_STATUS)]
     Eval {
         /// The .net file.
         file: PathBuf,
@@ -54,6 +83,7 @@ enum Command {
     /// Explain the derivation of the gradient step by step: the forward
     /// definitions, then each adjoint from the loss down, with the uses it
     /// sums over, the chain rule, the local partials and the result.
+    #[command(after_help = EXIT_STATUS)]
     Explain {
         /// The .net file.
         file: PathBuf,
@@ -71,6 +101,7 @@ enum Command {
     /// Compile to one self-contained Rust module (std only) with the loss and
     /// its gradient: `loss_flat`, `gradient_flat`, `N_INPUTS`, `N_PARAMS`, and
     /// a const per dim.
+    #[command(after_help = EXIT_STATUS)]
     Compile {
         /// The .net file.
         file: PathBuf,
@@ -93,11 +124,30 @@ enum Command {
     /// Print the expression DAG as Graphviz DOT (multi-use values in red).
     ///
     /// Render it with `netgrad graph net.net | dot -Tsvg > net.svg`.
+    #[command(after_help = EXIT_STATUS)]
     Graph {
         /// The .net file.
         file: PathBuf,
         /// Write the DOT here instead of to standard output.
         #[arg(short, long, value_name = "OUT.dot")]
+        output: Option<PathBuf>,
+    },
+    /// Print a shell completion script.
+    ///
+    /// For bash: `netgrad completions bash > ~/.local/share/bash-completion/completions/netgrad`;
+    /// for zsh, put `_netgrad` in a directory of your `fpath`; for fish:
+    /// `netgrad completions fish > ~/.config/fish/completions/netgrad.fish`.
+    #[command(after_help = EXIT_STATUS)]
+    Completions {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff): `netgrad manpage | man -l -`.
+    #[command(after_help = EXIT_STATUS)]
+    Manpage {
+        /// Write the page here instead of to standard output (e.g. netgrad.1).
+        #[arg(short, long, value_name = "OUT.1")]
         output: Option<PathBuf>,
     },
 }
@@ -125,20 +175,122 @@ struct Wrt {
     no_simplify: bool,
 }
 
+/// How diagnostics and errors are shown, from the global flags.
+#[derive(Clone, Copy)]
+struct Style {
+    color: bool,
+    json: bool,
+}
+
+/// Set once in `main`, from `--color` and `--message-format`.
+static STYLE: std::sync::OnceLock<Style> = std::sync::OnceLock::new();
+
+fn style() -> Style {
+    *STYLE.get_or_init(|| Style {
+        color: false,
+        json: false,
+    })
+}
+
+/// Colour on a terminal unless NO_COLOR is set (no-color.org); the flag wins.
+fn use_color(choice: ColorChoice) -> bool {
+    use std::io::IsTerminal as _;
+    match choice {
+        ColorChoice::Always => true,
+        ColorChoice::Never => false,
+        ColorChoice::Auto => {
+            std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+                && std::env::var_os("TERM").is_none_or(|t| t != "dumb")
+                && std::io::stderr().is_terminal()
+        }
+    }
+}
+
+/// Why a command failed.
+enum Failure {
+    /// Diagnostics of a source file, already rendered in the chosen style.
+    Diagnostics(String),
+    /// Other errors, as text: one or more `error: ...` paragraphs.
+    Message(String),
+}
+
+impl From<String> for Failure {
+    fn from(message: String) -> Failure {
+        Failure::Message(message)
+    }
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    let style = *STYLE.get_or_init(|| Style {
+        color: use_color(cli.color),
+        json: cli.message_format == MessageFormat::Json,
+    });
     match run(cli.command) {
         Ok(()) => ExitCode::SUCCESS,
-        Err(message) => {
+        Err(failure) => {
+            let text = match failure {
+                Failure::Diagnostics(text) => text,
+                Failure::Message(text) if style.json => message_json(&text),
+                Failure::Message(text) if style.color => color_message(&text),
+                Failure::Message(text) => text,
+            };
             // Nothing useful can be done if standard error is gone.
-            let _ = std::io::stderr().lock().write_all(message.as_bytes());
+            let _ = std::io::stderr().lock().write_all(text.as_bytes());
             ExitCode::from(1)
         }
     }
 }
 
-/// Runs one command; an error is the text to print on standard error.
-fn run(command: Command) -> Result<(), String> {
+/// Splits error text into its `error: ...` paragraphs.
+fn paragraphs(text: &str) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for line in text.lines() {
+        match out.last_mut() {
+            Some(last) if !line.starts_with("error:") => {
+                last.push('\n');
+                last.push_str(line);
+            }
+            _ => out.push(line.to_string()),
+        }
+    }
+    out
+}
+
+/// Error text as JSON Lines, in the shape of a diagnostic without a code or spans.
+fn message_json(text: &str) -> String {
+    paragraphs(text)
+        .into_iter()
+        .map(|p| {
+            let message = p.strip_prefix("error: ").unwrap_or(&p);
+            let (message, rest) = message.split_once('\n').unwrap_or((message, ""));
+            let notes: Vec<&str> = rest.lines().map(str::trim).collect();
+            let object = serde_json::json!({
+                "code": null,
+                "severity": "error",
+                "message": message,
+                "spans": [],
+                "notes": notes,
+                "help": null,
+                "rendered": format!("{p}\n"),
+            });
+            format!("{object}\n")
+        })
+        .collect()
+}
+
+/// `error:` in bold red, as rustc and cargo print it.
+fn color_message(text: &str) -> String {
+    text.lines()
+        .map(|l| match l.strip_prefix("error:") {
+            Some(rest) => format!("\x1b[1;31merror\x1b[0m\x1b[1m:\x1b[0m{rest}\n"),
+            None => format!("{l}\n"),
+        })
+        .collect()
+}
+
+/// Runs one command.
+fn run(command: Command) -> Result<(), Failure> {
     match command {
         Command::Check {
             file,
@@ -150,7 +302,7 @@ fn run(command: Command) -> Result<(), String> {
             let dag = load(&file)?;
             let mut text = format!(
                 "{}: no errors\n\n{}",
-                file.display(),
+                shown_name(&file),
                 netgrad::summary::summary(&dag)
             );
             let (g, counts) = differentiate(dag, &wrt)?;
@@ -162,9 +314,9 @@ fn run(command: Command) -> Result<(), String> {
             let loss = netgrad::eval::run(program, &given)[program.loss.index()][0];
             if !loss.is_finite() {
                 write_output(None, &text)?;
-                return Err(format!(
+                return Err(Failure::Message(format!(
                     "error: the loss is {loss} at the random values of seed {seed} (uniform in [-1, 1)), so the gradient cannot be checked\n  = help: try another --seed, or keep log and sqrt arguments positive (e.g. log(softplus(x)))\n"
-                ));
+                )));
             }
             let checks = netgrad::gradcheck::check(&g, &given, seed);
             text.push_str(&netgrad::summary::gradient_check(
@@ -181,7 +333,7 @@ fn run(command: Command) -> Result<(), String> {
             if failed.is_empty() {
                 Ok(())
             } else {
-                Err(failed.concat())
+                Err(Failure::Message(failed.concat()))
             }
         }
         Command::Eval { file, values, wrt } => {
@@ -212,9 +364,9 @@ fn run(command: Command) -> Result<(), String> {
             write_output(
                 None,
                 &if steps {
-                    netgrad::explain::explain_with_steps(&g, &file.display().to_string(), format)
+                    netgrad::explain::explain_with_steps(&g, &shown_name(&file), format)
                 } else {
-                    netgrad::explain::explain(&g, &file.display().to_string(), format)
+                    netgrad::explain::explain(&g, &shown_name(&file), format)
                 },
             )
         }
@@ -236,7 +388,11 @@ fn run(command: Command) -> Result<(), String> {
                     FloatType::F64 => netgrad::codegen::Float::F64,
                     FloatType::F32 => netgrad::codegen::Float::F32,
                 },
-                source: netgrad::codegen::stamp_path(&file),
+                source: if is_stdin(&file) {
+                    shown_name(&file)
+                } else {
+                    netgrad::codegen::stamp_path(&file)
+                },
                 share: !no_simplify,
             };
             let code =
@@ -245,11 +401,24 @@ fn run(command: Command) -> Result<(), String> {
         }
         Command::Graph { file, output } => {
             let dag = load(&file)?;
-            let name = file
-                .file_stem()
-                .map_or("net".into(), |s| s.to_string_lossy());
+            let name = match file.file_stem() {
+                Some(stem) if !is_stdin(&file) => stem.to_string_lossy(),
+                _ => "net".into(),
+            };
             let text = netgrad::dot::dot(&dag, &name);
             write_output(output.as_deref(), &text)
+        }
+        Command::Completions { shell } => {
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut Cli::command(), "netgrad", &mut script);
+            write_output(None, &String::from_utf8_lossy(&script))
+        }
+        Command::Manpage { output } => {
+            let mut page = Vec::new();
+            clap_mangen::Man::new(Cli::command())
+                .render(&mut page)
+                .map_err(|e| format!("error: cannot render the manual page: {e}\n"))?;
+            write_output(output.as_deref(), &String::from_utf8_lossy(&page))
         }
     }
 }
@@ -278,35 +447,73 @@ fn indent_errors(path: &Path, problems: &str) -> String {
     )
 }
 
-/// Reads and checks a file; on errors, the rendered diagnostics.
-fn load(path: &Path) -> Result<netgrad::graph::Dag, String> {
-    let name = path.display().to_string();
-    let bytes = std::fs::read(path).map_err(|e| format!("error: cannot read `{name}`: {e}\n"))?;
-    let text = match netgrad::decode(bytes) {
-        Ok(text) => text,
-        Err(e) => return Err(netgrad::diag::render(&name, &e.lossy, &[e.diagnostic])),
-    };
-    netgrad::front_end(&text).map_err(|diags| {
-        let mut s = netgrad::diag::render(&name, &text, &diags);
-        let n = diags.iter().filter(|d| d.is_error()).count();
-        s.push_str(&format!(
-            "error: could not check `{name}`: {n} error{}\n",
-            if n == 1 { "" } else { "s" }
-        ));
-        s
-    })
+/// Whether a FILE argument means standard input.
+fn is_stdin(path: &Path) -> bool {
+    path.as_os_str() == "-"
 }
 
-fn write_output(path: Option<&Path>, text: &str) -> Result<(), String> {
+/// The name a FILE argument is shown by: `<stdin>` for `-`.
+fn shown_name(path: &Path) -> String {
+    if is_stdin(path) {
+        "<stdin>".to_string()
+    } else {
+        path.display().to_string()
+    }
+}
+
+/// Reads a file, or standard input for `-`; with the name to show for it.
+fn read_source(path: &Path) -> Result<(String, Vec<u8>), Failure> {
+    if is_stdin(path) {
+        let mut bytes = Vec::new();
+        std::io::Read::read_to_end(&mut std::io::stdin().lock(), &mut bytes)
+            .map_err(|e| format!("error: cannot read standard input: {e}\n"))?;
+        return Ok((shown_name(path), bytes));
+    }
+    let name = shown_name(path);
+    let bytes = std::fs::read(path).map_err(|e| format!("error: cannot read `{name}`: {e}\n"))?;
+    Ok((name, bytes))
+}
+
+/// Renders a file's diagnostics in the chosen style.
+fn diagnostics(name: &str, text: &str, diags: &[netgrad::diag::Diagnostic]) -> Failure {
+    let style = style();
+    if style.json {
+        return Failure::Diagnostics(netgrad::diag::render_json(name, text, diags));
+    }
+    let mut s = netgrad::diag::render_styled(name, text, diags, style.color);
+    let n = diags.iter().filter(|d| d.is_error()).count();
+    let summary = format!(
+        "error: could not check `{name}`: {n} error{}\n",
+        if n == 1 { "" } else { "s" }
+    );
+    s.push_str(&if style.color {
+        color_message(&summary)
+    } else {
+        summary
+    });
+    Failure::Diagnostics(s)
+}
+
+/// Reads and checks a file; on errors, the rendered diagnostics.
+fn load(path: &Path) -> Result<netgrad::graph::Dag, Failure> {
+    let (name, bytes) = read_source(path)?;
+    let text = match netgrad::decode(bytes) {
+        Ok(text) => text,
+        Err(e) => return Err(diagnostics(&name, &e.lossy, &[e.diagnostic])),
+    };
+    netgrad::front_end(&text).map_err(|diags| diagnostics(&name, &text, &diags))
+}
+
+fn write_output(path: Option<&Path>, text: &str) -> Result<(), Failure> {
     match path {
         None => match std::io::stdout().lock().write_all(text.as_bytes()) {
             // A reader that stops early (`| head`) is not an error.
             Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
-                Err(format!("error: cannot write to standard output: {e}\n"))
+                Err(format!("error: cannot write to standard output: {e}\n").into())
             }
             _ => Ok(()),
         },
         Some(p) => std::fs::write(p, text)
-            .map_err(|e| format!("error: cannot write `{}`: {e}\n", p.display())),
+            .map_err(|e| format!("error: cannot write `{}`: {e}\n", p.display()).into()),
     }
 }
