@@ -130,3 +130,12 @@ fn diagnostics_come_in_source_order() {
     assert_eq!(diags.len(), 3, "{diags:#?}");
     assert!(starts.windows(2).all(|w| w[0] <= w[1]), "{starts:?}");
 }
+
+#[test]
+fn an_unknown_wrt_name_gets_the_closest_input_or_param() {
+    let dag = netgrad::front_end("param w\ninput x\nloss E = w * x\n").unwrap();
+    let err = netgrad::autodiff::resolve_wrt(&dag.program, &["ww".into()]).unwrap_err();
+    assert!(err.contains("did you mean `w`?"), "{err}");
+    let err = netgrad::autodiff::resolve_wrt(&dag.program, &["zzz".into()]).unwrap_err();
+    assert!(!err.contains("did you mean"), "{err}");
+}
