@@ -29,7 +29,10 @@ pub fn dot(dag: &Dag, name: &str) -> String {
                 format!("{}\n{}", v.declared(), v.kind.describe())
             }
             ValueKind::Loss => format!("loss {}", pretty::shown_definition(p, v)),
-            ValueKind::Temp => format!("{}\n(subterm computed once)", pretty::shown_definition(p, v)),
+            ValueKind::Temp => format!(
+                "{}\n(subterm computed once)",
+                pretty::shown_definition(p, v)
+            ),
             ValueKind::Def | ValueKind::Adjoint => pretty::shown_definition(p, v),
         };
         if uses.len() > 1 {

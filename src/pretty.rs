@@ -155,7 +155,10 @@ impl<'a> Printer<'a> {
     /// subscripts, and whose own reduction indices are primed where they
     /// would clash with a name the reader uses.
     fn inlined(&self, t: &'a Value, subs: &[Sub]) -> Option<(Printer<'a>, &'a Expr)> {
-        let rhs = t.rhs.as_ref().filter(|_| self.inline && t.kind == ValueKind::Temp)?;
+        let rhs = t
+            .rhs
+            .as_ref()
+            .filter(|_| self.inline && t.kind == ValueKind::Temp)?;
         let mut names: Vec<String> = subs.iter().map(|s| self.index(s)).collect();
         let scope = self.scope.borrow().clone();
         for k in names.len()..t.indices.len() {

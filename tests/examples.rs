@@ -94,7 +94,13 @@ fn user_facing_outputs(text: &str, wrt: &[String]) -> Vec<(String, String)> {
 fn no_user_facing_output_shows_a_compiler_temporary() {
     let mut programs: Vec<(String, String, Vec<String>)> = common::net_files("examples")
         .iter()
-        .map(|p| (common::relative(p), std::fs::read_to_string(p).unwrap(), vec![]))
+        .map(|p| {
+            (
+                common::relative(p),
+                std::fs::read_to_string(p).unwrap(),
+                vec![],
+            )
+        })
         .collect();
     // Shared subterms differentiated through, as inputs and params.
     let shared = "dim N = 2\ninput y[N]\nparam w[N]\np[n] = sigmoid(w[n])\n\
@@ -120,6 +126,9 @@ fn no_user_facing_output_shows_a_compiler_temporary() {
             );
         }
     }
-    assert!(temporaries >= 3, "the test programs hoist only {temporaries} subterms");
+    assert!(
+        temporaries >= 3,
+        "the test programs hoist only {temporaries} subterms"
+    );
     assert!(shows_a_temporary("x = _t12 + 1"));
 }

@@ -502,10 +502,9 @@ impl Sema {
             .unwrap_or("objective");
         let last = self.values.iter().rev().find(|v| v.kind == ValueKind::Def);
         match last {
-            Some(v) if v.indices.is_empty() || v.shape.is_empty() => format!(
-                "add the scalar objective, e.g. `loss {name} = {}`",
-                v.name
-            ),
+            Some(v) if v.indices.is_empty() || v.shape.is_empty() => {
+                format!("add the scalar objective, e.g. `loss {name} = {}`", v.name)
+            }
             Some(v) => {
                 let idx: Vec<&str> = v.indices[..v.shape.len()]
                     .iter()
