@@ -152,9 +152,18 @@ pub fn resolve_wrt(program: &Program, names: &[String]) -> Result<Vec<ValueId>, 
             ))
             }
             None => {
+                let candidates = program
+                    .ids()
+                    .map(|v| program.value(v))
+                    .filter(|v| matches!(v.kind, ValueKind::Input | ValueKind::Param))
+                    .map(|v| v.name.as_str());
+                let hint = match crate::sema::suggest(name, candidates) {
+                    Some(s) => format!("; did you mean `{s}`?"),
+                    None => String::new(),
+                };
                 return Err(format!(
-                    "--wrt: `{name}` is not an input or param of this file"
-                ))
+                    "--wrt: `{name}` is not an input or param of this file{hint}"
+                ));
             }
         }
     }

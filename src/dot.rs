@@ -3,7 +3,7 @@
 use std::fmt::Write as _;
 
 use crate::graph::Dag;
-use crate::ir::{Sub, ValueKind};
+use crate::ir::ValueKind;
 use crate::pretty;
 use crate::summary::repeated_over;
 
@@ -28,9 +28,12 @@ pub fn dot(dag: &Dag, name: &str) -> String {
             ValueKind::Input | ValueKind::Param => {
                 format!("{}\n{}", v.declared(), v.kind.describe())
             }
-            ValueKind::Loss => format!("loss {}", pretty::definition(p, v)),
-            ValueKind::Temp => format!("{}\n(temporary)", pretty::definition(p, v)),
-            ValueKind::Def | ValueKind::Adjoint => pretty::definition(p, v),
+            ValueKind::Loss => format!("loss {}", pretty::shown_definition(p, v)),
+            ValueKind::Temp => format!(
+                "{}\n(subterm computed once)",
+                pretty::shown_definition(p, v)
+            ),
+            ValueKind::Def | ValueKind::Adjoint => pretty::shown_definition(p, v),
         };
         if uses.len() > 1 {
             let _ = write!(label, "\nused {} times", uses.len());
@@ -53,18 +56,8 @@ pub fn dot(dag: &Dag, name: &str) -> String {
         for (reader, u) in dag.uses(id) {
             let v = p.value(id);
             let r = p.value(reader);
-            let mut label = v.name.clone();
-            if !u.subs.is_empty() {
-                let subs: Vec<String> = u
-                    .subs
-                    .iter()
-                    .map(|s| match s {
-                        Sub::Var(i) => r.indices[i.index()].name.clone(),
-                        Sub::Lit(n) => n.to_string(),
-                    })
-                    .collect();
-                let _ = write!(label, "[{}]", subs.join(", "));
-            }
+            // A temporary is written out as its subterm, in the reader's indices.
+            let mut label = pretty::read_in(pretty::Notation::Source, p, r, v, &u.subs);
             let every = repeated_over(p, reader, u);
             if !every.is_empty() {
                 let _ = write!(label, "\nfor every {}", every.join(", "));

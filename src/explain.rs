@@ -176,6 +176,9 @@ impl Writer<'_> {
         self.paragraph(&format!("Given: {}.", given.join(", ")));
         for id in p.ids().take(self.g.forward_len) {
             let v = p.value(id);
+            if v.kind == ValueKind::Temp {
+                continue; // written out where it is read
+            }
             if let Some(rhs) = raw(self.g, id).or(v.rhs.as_ref()) {
                 let text = format!("{} = {}", self.head(v), expr_in(self.notation(), p, v, rhs));
                 self.display(&text);

@@ -1,7 +1,14 @@
 //! Printing IR expressions in three notations with one precedence logic: the
 //! `.net` source syntax, Unicode math for terminals, and LaTeX.
+//!
+//! What users read (`check`, `explain`, DOT) never names a compiler
+//! temporary: a read of one is written out as the subterm it stands for, in
+//! the reader's index variables (`expr_in`, `read_in`, `shown_definition`).
+//! Only `expr` and `definition`, for generated code, keep the internal names.
 
-use crate::ir::{BinOp, Expr, Func, Origin, Program, Reduction, Sub, Value, ValueKind};
+use std::cell::RefCell;
+
+use crate::ir::{BinOp, Expr, Func, IndexId, Origin, Program, Reduction, Sub, Value, ValueKind};
 
 /// How expressions are written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -24,24 +31,23 @@ pub fn number(x: f64) -> String {
     }
 }
 
-/// `expr` as the user would write it, in `owner`'s index variables.
+/// `expr` in the `.net` syntax, in `owner`'s index variables, temporaries
+/// by their internal names: for generated code.
 pub fn expr(program: &Program, owner: &Value, e: &Expr) -> String {
-    expr_in(Notation::Source, program, owner, e)
-}
-
-/// `expr` in a notation, in `owner`'s index variables.
-pub fn expr_in(notation: Notation, program: &Program, owner: &Value, e: &Expr) -> String {
     let mut out = String::new();
-    Printer {
-        program,
-        owner,
-        notation,
-    }
-    .write(e, 0, &mut out);
+    Printer::new(Notation::Source, program, owner, false).write(e, 0, &mut out);
     out
 }
 
-/// `a1[j] = sum(i, w1[j, i] * x[i]) + b1[j]`.
+/// `expr` in a notation, in `owner`'s index variables, temporaries written out.
+pub fn expr_in(notation: Notation, program: &Program, owner: &Value, e: &Expr) -> String {
+    let mut out = String::new();
+    Printer::new(notation, program, owner, true).write(e, 0, &mut out);
+    out
+}
+
+/// `a1[j] = sum(i, w1[j, i] * x[i]) + b1[j]`, temporaries by their internal
+/// names: for comments in generated code.
 pub fn definition(program: &Program, v: &Value) -> String {
     match &v.rhs {
         Some(rhs) => format!("{} = {}", v.head(), expr(program, v, rhs)),
@@ -49,8 +55,26 @@ pub fn definition(program: &Program, v: &Value) -> String {
     }
 }
 
+/// A definition as users read it: `a1[j] = sum(i, w1[j, i] * x[i]) + b1[j]`,
+/// temporaries written out, an adjoint named `∂E/∂v[j]`. A temporary itself
+/// is shown as the subterm it stands for.
+pub fn shown_definition(program: &Program, v: &Value) -> String {
+    let subs: Vec<Sub> = (0..v.rank() as u32).map(|i| Sub::Var(IndexId(i))).collect();
+    match (&v.rhs, v.kind) {
+        (Some(rhs), ValueKind::Temp) => expr_in(Notation::Source, program, v, rhs),
+        (Some(rhs), _) => format!(
+            "{} = {}",
+            read_in(Notation::Source, program, v, v, &subs),
+            expr_in(Notation::Source, program, v, rhs)
+        ),
+        (None, _) => v.declared(),
+    }
+}
+
 /// A read of `value[subs]` in a notation: `w1[j, i]`, `w1_{j,i}`, and for an
-/// adjoint in LaTeX `\frac{\partial E}{\partial w1_{j,i}}`.
+/// adjoint in LaTeX `\frac{\partial E}{\partial w1_{j,i}}`. A temporary is
+/// the subterm it stands for, in parentheses unless it is an atom:
+/// `(1 − y[n])`, `∂E/∂(1 − y[n])`.
 pub fn read_in(
     notation: Notation,
     program: &Program,
@@ -58,12 +82,8 @@ pub fn read_in(
     value: &Value,
     subs: &[Sub],
 ) -> String {
-    let p = Printer {
-        program,
-        owner,
-        notation,
-    };
-    p.read(value, subs)
+    let p = Printer::new(notation, program, owner, true);
+    p.read_named(value, subs)
 }
 
 /// An index variable or literal subscript of `owner`, in a notation.
@@ -86,6 +106,15 @@ struct Printer<'a> {
     program: &'a Program,
     owner: &'a Value,
     notation: Notation,
+    /// Whether a read of a temporary is written out as its subterm.
+    inline: bool,
+    /// The owner's index variables as written, in the notation: their names,
+    /// or, for a temporary written out, the reader's subscripts first.
+    names: Vec<String>,
+    /// The index names bound where the printer is: the left-hand side's, then
+    /// the enclosing reductions'. A temporary written out here renames its
+    /// own reduction indices away from them.
+    scope: RefCell<Vec<String>>,
 }
 
 /// A name in LaTeX: one letter as it is, a longer name upright-italic as a word.
@@ -98,9 +127,82 @@ fn latex_name(name: &str) -> String {
     }
 }
 
-impl Printer<'_> {
+impl<'a> Printer<'a> {
+    fn new(notation: Notation, program: &'a Program, owner: &'a Value, inline: bool) -> Self {
+        let names: Vec<String> = (0..owner.indices.len() as u32)
+            .map(|i| index_in(notation, owner, &Sub::Var(IndexId(i))))
+            .collect();
+        let scope = RefCell::new(names[..owner.rank().min(names.len())].to_vec());
+        Printer {
+            program,
+            owner,
+            notation,
+            inline,
+            names,
+            scope,
+        }
+    }
+
     fn index(&self, s: &Sub) -> String {
-        index_in(self.notation, self.owner, s)
+        match s {
+            Sub::Var(v) => self.names[v.index()].clone(),
+            Sub::Lit(n) => n.to_string(),
+        }
+    }
+
+    /// The temporary `t` read as `t[subs]`, written out: a printer for its
+    /// right-hand side whose free index variables are the reader's
+    /// subscripts, and whose own reduction indices are primed where they
+    /// would clash with a name the reader uses.
+    fn inlined(&self, t: &'a Value, subs: &[Sub]) -> Option<(Printer<'a>, &'a Expr)> {
+        let rhs = t
+            .rhs
+            .as_ref()
+            .filter(|_| self.inline && t.kind == ValueKind::Temp)?;
+        let mut names: Vec<String> = subs.iter().map(|s| self.index(s)).collect();
+        let scope = self.scope.borrow().clone();
+        for k in names.len()..t.indices.len() {
+            let mut name = index_in(self.notation, t, &Sub::Var(IndexId(k as u32)));
+            while scope.contains(&name) || names.contains(&name) {
+                name.push('\'');
+            }
+            names.push(name);
+        }
+        let p = Printer {
+            program: self.program,
+            owner: t,
+            notation: self.notation,
+            inline: true,
+            names,
+            scope: RefCell::new(scope),
+        };
+        Some((p, rhs))
+    }
+
+    /// A read standing alone, as a name: a temporary written out is
+    /// parenthesised unless it is an atom, and an adjoint of one is `∂E/∂(...)`.
+    fn read_named(&self, value: &'a Value, subs: &[Sub]) -> String {
+        if let Some((p, rhs)) = self.inlined(value, subs) {
+            let mut out = String::new();
+            p.write(rhs, ATOM, &mut out);
+            return out;
+        }
+        match (&value.origin, value.kind) {
+            (Origin::Adjoint { of, .. }, ValueKind::Adjoint)
+                if self.inline && self.program.value(*of).kind == ValueKind::Temp =>
+            {
+                let loss = self.program.value(self.program.loss);
+                let of = self.read_named(self.program.value(*of), subs);
+                match self.notation {
+                    Notation::Latex => format!(
+                        "\\frac{{\\partial {}}}{{\\partial {of}}}",
+                        latex_name(&loss.name)
+                    ),
+                    _ => format!("∂{}/∂{of}", loss.name),
+                }
+            }
+            _ => self.read(value, subs),
+        }
     }
 
     fn read(&self, value: &Value, subs: &[Sub]) -> String {
@@ -133,6 +235,10 @@ impl Printer<'_> {
 
     fn strength(&self, e: &Expr) -> u8 {
         match e {
+            Expr::Read { value, subs } => match self.inlined(self.program.value(*value), subs) {
+                Some((p, rhs)) => p.strength(rhs),
+                None => ATOM,
+            },
             Expr::Num(x) if x.is_sign_negative() => NEG,
             Expr::Unary {
                 func: Func::Neg, ..
@@ -174,7 +280,7 @@ impl Printer<'_> {
     fn write_left(&self, e: &Expr, min: u8, op: BinOp, out: &mut String) {
         let swallows = !matches!(op, BinOp::Add | BinOp::Sub)
             && self.notation != Notation::Source
-            && ends_with_sum(e);
+            && self.ends_with_sum(e);
         self.write(e, if swallows { ATOM + 1 } else { min }, out);
     }
 
@@ -215,7 +321,11 @@ impl Printer<'_> {
                 _ => out.push_str(&format!("δ({}, {})", self.index(a), self.index(b))),
             },
             Expr::Read { value, subs } => {
-                out.push_str(&self.read(self.program.value(*value), subs))
+                let value = self.program.value(*value);
+                match self.inlined(value, subs) {
+                    Some((p, rhs)) => p.write_bare(rhs, out),
+                    None => out.push_str(&self.read_named(value, subs)),
+                }
             }
             Expr::Unary {
                 func: Func::Neg,
@@ -324,6 +434,20 @@ impl Printer<'_> {
             sizes.push(self.owner.indices[index.index()].extent.to_string());
             body = b;
         }
+        let depth = self.scope.borrow().len();
+        self.scope.borrow_mut().extend(binders.iter().cloned());
+        self.reduction_with(op, &binders, &sizes, body, out);
+        self.scope.borrow_mut().truncate(depth);
+    }
+
+    fn reduction_with(
+        &self,
+        op: Reduction,
+        binders: &[String],
+        sizes: &[String],
+        body: &Expr,
+        out: &mut String,
+    ) {
         match (self.notation, op) {
             (Notation::Source, _) => {
                 out.push_str(op.name());
@@ -364,19 +488,24 @@ impl Printer<'_> {
     }
 }
 
-/// Whether the last thing written for `e` is a Σ, whose body would reach on.
-fn ends_with_sum(e: &Expr) -> bool {
-    match e {
-        Expr::Reduce { op, .. } => *op != Reduction::LogSumExp,
-        Expr::Binary {
-            op: BinOp::Add | BinOp::Sub | BinOp::Mul | BinOp::Div,
-            rhs,
-            ..
-        } => ends_with_sum(rhs),
-        Expr::Unary {
-            func: Func::Neg,
-            arg,
-        } => ends_with_sum(arg),
-        _ => false,
+impl Printer<'_> {
+    /// Whether the last thing written for `e` is a Σ, whose body would reach on.
+    fn ends_with_sum(&self, e: &Expr) -> bool {
+        match e {
+            Expr::Reduce { op, .. } => *op != Reduction::LogSumExp,
+            Expr::Read { value, subs } => self
+                .inlined(self.program.value(*value), subs)
+                .is_some_and(|(p, rhs)| p.ends_with_sum(rhs)),
+            Expr::Binary {
+                op: BinOp::Add | BinOp::Sub | BinOp::Mul | BinOp::Div,
+                rhs,
+                ..
+            } => self.ends_with_sum(rhs),
+            Expr::Unary {
+                func: Func::Neg,
+                arg,
+            } => self.ends_with_sum(arg),
+            _ => false,
+        }
     }
 }

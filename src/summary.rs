@@ -72,12 +72,13 @@ pub fn summary(dag: &Dag) -> String {
         p.values
             .iter()
             .filter(|v| v.kind == kind)
-            .map(|v| pretty::definition(p, v))
+            .map(|v| pretty::shown_definition(p, v))
             .collect()
     };
     row("definitions", defs(ValueKind::Def));
-    row("temporaries", defs(ValueKind::Temp));
-    row("loss", vec![pretty::definition(p, p.value(p.loss))]);
+    // Subterms computed once (compiler temporaries), shown as what they compute.
+    row("subterms", defs(ValueKind::Temp));
+    row("loss", vec![pretty::shown_definition(p, p.value(p.loss))]);
     row(
         "outputs",
         if p.outputs.is_empty() {
@@ -132,14 +133,31 @@ fn multi_use(dag: &Dag, v: ValueId) -> Option<String> {
         return None;
     }
     let parts = grouped(per_use.iter().map(|(reader, every)| {
-        let mut text = p.value(*reader).name.clone();
+        let mut text = shown_name(p, *reader);
         if !every.is_empty() {
             let _ = write!(text, " for every {}", every.join(", "));
         }
         text
     }));
+    Some(format!("{:<8} by {}", shown_name(p, v), parts.join("; ")))
+}
+
+/// A value's name as users read it: a temporary is the subterm it computes,
+/// in its own index variables, `(1 - y[n])`.
+fn shown_name(p: &Program, v: ValueId) -> String {
     let value = p.value(v);
-    Some(format!("{:<8} by {}", value.name, parts.join("; ")))
+    if value.kind != ValueKind::Temp {
+        return value.name.clone();
+    }
+    shown_head(p, value)
+}
+
+/// `a1[j]`, `∂E/∂a1[j]`; a temporary is the subterm it computes, `(1 - y[n])`.
+fn shown_head(p: &Program, value: &Value) -> String {
+    let subs: Vec<Sub> = (0..value.rank() as u32)
+        .map(|i| Sub::Var(crate::ir::IndexId(i)))
+        .collect();
+    pretty::read_in(pretty::Notation::Source, p, value, value, &subs)
 }
 
 /// Consecutive equal items once each, counted: `u (twice)`, `v (3 times)`.
@@ -210,11 +228,11 @@ pub fn op_counts(g: &crate::autodiff::Gradient, stats: &crate::simplify::Stats) 
     let width = stats
         .counts
         .iter()
-        .map(|c| p.value(c.value).head().chars().count())
+        .map(|c| shown_head(p, p.value(c.value)).chars().count())
         .max()
         .unwrap_or(0);
     for c in &stats.counts {
-        let head = p.value(c.value).head();
+        let head = shown_head(p, p.value(c.value));
         let pad = width - head.chars().count();
         let _ = writeln!(
             out,

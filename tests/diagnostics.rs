@@ -40,6 +40,55 @@ fn each_wrong_file_reports_the_code_in_its_name_with_a_location() {
     }
 }
 
+/// The number of errors the front end reports for a file's bytes.
+fn error_count(bytes: Vec<u8>) -> usize {
+    match netgrad::decode(bytes) {
+        Ok(text) => netgrad::front_end(&text)
+            .err()
+            .unwrap_or_default()
+            .iter()
+            .filter(|d| d.is_error())
+            .count(),
+        Err(_) => 1,
+    }
+}
+
+/// The `N` of a first line `# mistakes: N`.
+fn stated_mistakes(bytes: &[u8]) -> Option<usize> {
+    let first = bytes.split(|b| *b == b'\n').next()?;
+    let first = std::str::from_utf8(first).ok()?.trim_end();
+    first.strip_prefix("# mistakes: ")?.parse().ok()
+}
+
+/// One mistake gives one error: every wrong file states on its first line,
+/// `# mistakes: N`, how many mistakes it was written with, and reports exactly
+/// that many errors, no cascade and no mistake left unreported.
+#[test]
+fn each_wrong_file_reports_one_error_per_mistake() {
+    let mut wrong = Vec::new();
+    for path in common::net_files("tests/fail") {
+        let name = common::relative(&path);
+        let bytes = std::fs::read(&path).unwrap();
+        let Some(stated) = stated_mistakes(&bytes) else {
+            wrong.push(format!("{name}: no first line `# mistakes: N`"));
+            continue;
+        };
+        let found = error_count(bytes);
+        if found != stated {
+            wrong.push(format!("{name}: {stated} mistakes but {found} errors"));
+        }
+    }
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+}
+
+#[test]
+fn the_mistakes_header_is_required_and_read_exactly() {
+    assert_eq!(stated_mistakes(b"# mistakes: 2\nparam w\n"), Some(2));
+    assert_eq!(stated_mistakes(b"# two mistakes\nparam w\n"), None);
+    assert_eq!(stated_mistakes(b"param w\n# mistakes: 1\n"), None);
+    assert_eq!(error_count(b"param w\nloss E = tahn(w) + ww\n".to_vec()), 2);
+}
+
 #[test]
 fn every_error_code_is_exercised_by_a_wrong_file() {
     let mut seen = BTreeSet::new();
@@ -80,4 +129,13 @@ fn diagnostics_come_in_source_order() {
     let starts: Vec<usize> = diags.iter().map(|d| d.primary_span().start).collect();
     assert_eq!(diags.len(), 3, "{diags:#?}");
     assert!(starts.windows(2).all(|w| w[0] <= w[1]), "{starts:?}");
+}
+
+#[test]
+fn an_unknown_wrt_name_gets_the_closest_input_or_param() {
+    let dag = netgrad::front_end("param w\ninput x\nloss E = w * x\n").unwrap();
+    let err = netgrad::autodiff::resolve_wrt(&dag.program, &["ww".into()]).unwrap_err();
+    assert!(err.contains("did you mean `w`?"), "{err}");
+    let err = netgrad::autodiff::resolve_wrt(&dag.program, &["zzz".into()]).unwrap_err();
+    assert!(!err.contains("did you mean"), "{err}");
 }

@@ -59,3 +59,76 @@ fn there_are_the_eight_examples_of_the_issue() {
         );
     }
 }
+
+/// Whether `text` shows a compiler temporary's internal name: `_t` and a digit.
+fn shows_a_temporary(text: &str) -> bool {
+    text.as_bytes()
+        .windows(3)
+        .any(|w| w[0] == b'_' && w[1] == b't' && w[2].is_ascii_digit())
+}
+
+/// Every user-facing output of a program: the check summary with op counts,
+/// explain in three formats with and without steps, and DOT.
+fn user_facing_outputs(text: &str, wrt: &[String]) -> Vec<(String, String)> {
+    use netgrad::explain::{explain, explain_with_steps, Format};
+    let dag = netgrad::front_end(text).unwrap();
+    let mut out = vec![
+        ("summary".to_string(), netgrad::summary::summary(&dag)),
+        ("dot".to_string(), netgrad::dot::dot(&dag, "n")),
+    ];
+    let (g, stats) = netgrad::derive(dag, wrt, true).unwrap();
+    out.push(("op counts".into(), netgrad::summary::op_counts(&g, &stats)));
+    for format in [Format::Text, Format::Latex, Format::Markdown] {
+        out.push((format!("explain {format:?}"), explain(&g, "f.net", format)));
+        out.push((
+            format!("explain --steps {format:?}"),
+            explain_with_steps(&g, "f.net", format),
+        ));
+    }
+    out
+}
+
+/// Compiler temporaries (`_t1`, ...) never reach what users read: a hoisted
+/// subterm is written out where it is used, and its adjoint is `∂E/∂(...)`.
+#[test]
+fn no_user_facing_output_shows_a_compiler_temporary() {
+    let mut programs: Vec<(String, String, Vec<String>)> = common::net_files("examples")
+        .iter()
+        .map(|p| {
+            (
+                common::relative(p),
+                std::fs::read_to_string(p).unwrap(),
+                vec![],
+            )
+        })
+        .collect();
+    // Shared subterms differentiated through, as inputs and params.
+    let shared = "dim N = 2\ninput y[N]\nparam w[N]\np[n] = sigmoid(w[n])\n\
+                  loss E = sum(n, (1 - y[n]) * log(1 - p[n]) + (1 - y[n]) * p[n])\n";
+    programs.push(("shared".into(), shared.into(), vec!["y".into(), "w".into()]));
+    let nested = "dim K = 3\ninput x[K]\nparam w[K]\n\
+                  a[k] = exp(w[k] * x[k] + 1) + exp(w[k] * x[k] + 1) * x[k]\n\
+                  loss E = logsumexp(k, a[k]) * sum(k, a[k]) + logsumexp(k, a[k])\n";
+    programs.push(("nested".into(), nested.into(), vec!["x".into(), "w".into()]));
+    let mut temporaries = 0;
+    for (name, text, wrt) in &programs {
+        let dag = netgrad::front_end(text).unwrap();
+        temporaries += dag
+            .program
+            .values
+            .iter()
+            .filter(|v| v.kind == netgrad::ir::ValueKind::Temp)
+            .count();
+        for (what, output) in user_facing_outputs(text, wrt) {
+            assert!(
+                !shows_a_temporary(&output),
+                "{name}: {what} shows a compiler temporary:\n{output}"
+            );
+        }
+    }
+    assert!(
+        temporaries >= 3,
+        "the test programs hoist only {temporaries} subterms"
+    );
+    assert!(shows_a_temporary("x = _t12 + 1"));
+}

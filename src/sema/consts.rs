@@ -36,6 +36,17 @@ pub fn binary(op: BinOp, a: f64, b: f64, span: Span) -> Result<f64, Diagnostic> 
     Err(domain(span, why))
 }
 
+/// `x / 0` where the divisor is a constant but `x` is not.
+pub fn division_by_zero(span: Span) -> Diagnostic {
+    Diagnostic::error(
+        Code::ConstDomain,
+        span,
+        "division by zero: the divisor is the constant 0",
+    )
+    .label("divided by 0")
+    .help("the result would be infinite or NaN at every point")
+}
+
 fn domain(span: Span, why: String) -> Diagnostic {
     Diagnostic::error(
         Code::ConstDomain,

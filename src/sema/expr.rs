@@ -15,6 +15,10 @@ struct IndexInfo {
     explicit: Option<(Extent, Span)>,
     /// The sizes of the dimensions it subscripts, with the subscripts' spans.
     uses: Vec<(Extent, Span, String)>,
+    /// Whether its scope mentions it at all, or mentions an unbound index
+    /// (presumably this one, misspelt): then a missing range is the echo of
+    /// another error, not a mistake of its own.
+    mentioned: bool,
 }
 
 /// The state of one right-hand side: its index variables and those in scope.
@@ -26,6 +30,9 @@ struct Ctx {
     const_only: bool,
     /// Unbound index names already reported in this right-hand side.
     unbound: Vec<String>,
+    /// Subscripts in error so far: a left-hand or reduction index that its
+    /// scope does not use was probably meant in one of them.
+    bad_subscripts: usize,
 }
 
 impl Ctx {
@@ -67,6 +74,10 @@ impl Sema {
         self.defining = Some(def.name.name.clone());
         let (rhs, _) = self.lower(&def.rhs, &mut cx);
         self.defining = None;
+        for id in &lhs {
+            let info = &mut cx.indices[id.index()];
+            info.mentioned = mentions(&def.rhs, &info.name) || cx.bad_subscripts > 0;
+        }
 
         let extents: Vec<Extent> = (0..cx.indices.len())
             .map(|k| self.range_of(&cx.indices[k]))
@@ -146,6 +157,7 @@ impl Sema {
             is_lhs,
             explicit,
             uses: Vec::new(),
+            mentioned: false,
         });
         id
     }
@@ -161,7 +173,7 @@ impl Sema {
         sizes.retain(|(e, _, _)| e.size > 0);
         let Some((first, first_span, first_what)) = sizes.first().cloned() else {
             // Uses of unknown size come from earlier errors: say nothing more.
-            if info.explicit.is_none() && info.uses.is_empty() {
+            if info.explicit.is_none() && info.uses.is_empty() && !info.mentioned {
                 self.missing_range(info);
             }
             return unknown();
@@ -203,10 +215,7 @@ impl Sema {
                 ),
             )
             .label("range unknown")
-            .help(format!(
-                "give it a range: `{} in D` with a dim D",
-                info.name
-            ))
+            .help(self.range_help(&format!("{} in", info.name), ""))
         } else {
             Diagnostic::error(
                 Code::IndexNeedsRange,
@@ -217,12 +226,33 @@ impl Sema {
                 ),
             )
             .label("range unknown")
-            .help(format!(
-                "give it a range: `sum({} in D, ...)` with a dim D",
-                info.name
-            ))
+            .help(self.range_help(&format!("sum({} in", info.name), ", ...)"))
         };
         self.error(d);
+    }
+
+    /// "give it a range: `j in D`" with a dim of this file, or with an integer
+    /// size when the file has no dims: a hint never names a dim that does not exist.
+    fn range_help(&self, before: &str, after: &str) -> String {
+        let dims: Vec<&ir::Dim> = self.dims.iter().filter(|d| d.size > 0).collect();
+        match dims.as_slice() {
+            [] => format!("give it a range, a size written as an integer: `{before} 4{after}`"),
+            [d] => format!(
+                "give it a range: `{before} {}{after}` (size {})",
+                d.name, d.size
+            ),
+            [first, ..] => {
+                let all: Vec<String> = dims
+                    .iter()
+                    .map(|d| format!("{} = {}", d.name, d.size))
+                    .collect();
+                format!(
+                    "give it a range, one of this file's dims ({}): `{before} {}{after}`",
+                    all.join(", "),
+                    first.name
+                )
+            }
+        }
     }
 
     fn lower(&mut self, e: &ast::Expr, cx: &mut Ctx) -> Lowered {
@@ -279,6 +309,11 @@ impl Sema {
             (Some(x), Some(y)) => consts::binary(op, x, y, span)
                 .map_err(|d| self.error(d))
                 .ok(),
+            // A divisor that folds to 0 is an error whatever it divides.
+            (None, Some(y)) if op == BinOp::Div && y == 0.0 => {
+                self.error(consts::division_by_zero(span));
+                None
+            }
             _ => None,
         };
         (Expr::binary(op, a, b), value)
@@ -422,8 +457,9 @@ impl Sema {
         let owner = name.name.clone();
         let mut lowered = Vec::with_capacity(given);
         for (pos, (s, extent)) in subs.unwrap_or(&[]).iter().zip(&shape).enumerate() {
-            if let Some(sub) = self.subscript(s, extent, &owner, pos, cx) {
-                lowered.push(sub);
+            match self.subscript(s, extent, &owner, pos, cx) {
+                Some(sub) => lowered.push(sub),
+                None => cx.bad_subscripts += 1,
             }
         }
         if lowered.len() != given {
@@ -770,7 +806,15 @@ impl Sema {
             ids.push(id);
         }
         let body = match body {
-            Arg::Expr(e) => self.lower(e, cx).0,
+            Arg::Expr(e) => {
+                let bad_before = cx.bad_subscripts;
+                let lowered = self.lower(e, cx).0;
+                for id in &ids {
+                    let info = &mut cx.indices[id.index()];
+                    info.mentioned = mentions(e, &info.name) || cx.bad_subscripts > bad_before;
+                }
+                lowered
+            }
             Arg::Binder(_, s) => {
                 self.error(
                     Diagnostic::error(
@@ -780,6 +824,9 @@ impl Sema {
                     )
                     .label("a binder"),
                 );
+                for id in &ids {
+                    cx.indices[id.index()].mentioned = true; // its body is the error
+                }
                 Expr::Num(f64::NAN)
             }
         };
@@ -790,6 +837,24 @@ impl Sema {
             body: Box::new(acc),
         });
         (expr, None)
+    }
+}
+
+/// Whether `e` reads `name` anywhere, subscripts and call arguments included.
+fn mentions(e: &ast::Expr, name: &str) -> bool {
+    match &e.kind {
+        ExprKind::Number { .. } => false,
+        ExprKind::Read { name: n, subs } => {
+            n.name == name || subs.iter().flatten().any(|s| mentions(s, name))
+        }
+        ExprKind::Neg(a) => mentions(a, name),
+        ExprKind::Binary { lhs, rhs, .. } | ExprKind::Compare { lhs, rhs, .. } => {
+            mentions(lhs, name) || mentions(rhs, name)
+        }
+        ExprKind::Call { args, .. } => args.iter().any(|a| match a {
+            Arg::Expr(e) => mentions(e, name),
+            Arg::Binder(..) => false,
+        }),
     }
 }
 

@@ -101,6 +101,11 @@ struct Sema {
     losses: Vec<(ValueId, Span)>,
     /// Names of the (unsupported) user-defined functions, whose calls are not reported again.
     user_functions: Vec<String>,
+    /// Names declared in error (reserved words, second declarations), whose
+    /// uses are not reported again.
+    misdeclared: Vec<String>,
+    /// Whether the file writes a `loss` at all, usable name or not.
+    loss_written: bool,
 }
 
 impl Sema {
@@ -124,6 +129,7 @@ impl Sema {
                 }
                 if let Some(first) = self.declared.get(&name.name) {
                     let first = *first;
+                    self.misdeclared.push(name.name.clone());
                     self.error(
                         Diagnostic::error(
                             Code::DuplicateName,
@@ -155,6 +161,7 @@ impl Sema {
                 )
                 .label("reserved"),
             );
+            self.misdeclared.push(name.name.clone());
             return false;
         }
         true
@@ -186,6 +193,7 @@ impl Sema {
                 self.definition(def, ValueKind::Def);
             }
             ast::Item::Loss(def) => {
+                self.loss_written = true;
                 if !def.indices.is_empty() {
                     let span = def.indices[0]
                         .name
@@ -198,9 +206,16 @@ impl Sema {
                             format!("the loss `{}` must be a scalar", def.name.name),
                         )
                         .label("the loss has indices")
-                        .help(
-                            "reduce it to a scalar, e.g. `loss E = sum(k, ...)` or `mean(n, ...)`",
-                        ),
+                        .help({
+                            let idx: Vec<&str> =
+                                def.indices.iter().map(|b| b.name.name.as_str()).collect();
+                            format!(
+                                "reduce it to a scalar, e.g. `loss {} = sum({}, ...)` or `mean({}, ...)`",
+                                def.name.name,
+                                idx.join(", "),
+                                idx.join(", ")
+                            )
+                        }),
                     );
                 }
                 if let Some(id) = self.definition(def, ValueKind::Loss) {
@@ -217,7 +232,10 @@ impl Sema {
                         "user-defined functions are not supported yet",
                     )
                     .label("a function definition")
-                    .help("write the expression out, or define a tensor: `h[j] = tanh(a[j])`"),
+                    .help(format!(
+                        "write the expression out where `{}` is called, or define a value of it, `NAME[i] = EXPR`",
+                        name.name
+                    )),
                 );
             }
         }
@@ -387,6 +405,9 @@ impl Sema {
         if let Some(sym) = self.scope.get(&id.name) {
             return Some(*sym);
         }
+        if RESERVED.contains(&id.name.as_str()) && self.misdeclared.contains(&id.name) {
+            return None; // its declaration was reported as a reserved word
+        }
         if self.defining.as_deref() == Some(id.name.as_str()) {
             self.error(
                 Diagnostic::error(
@@ -443,12 +464,15 @@ impl Sema {
     /// Resolves the loss: exactly one.
     fn finish_loss(&mut self, source_len: usize) -> Option<ValueId> {
         match self.losses.as_slice() {
+            // A loss whose name was in error is reported already.
+            [] if self.loss_written => None,
             [] => {
                 let end = Span::new(source_len, source_len);
+                let help = self.loss_hint();
                 self.error(
                     Diagnostic::error(Code::NoLoss, end, "the file defines no loss")
                         .label("the file ends without a `loss` definition")
-                        .help("add the scalar objective, e.g. `loss E = 0.5 * sum(k, (y[k] - t[k])^2)`"),
+                        .help(help),
                 );
                 None
             }
@@ -469,6 +493,34 @@ impl Sema {
         }
     }
 
+    /// "add the scalar objective, e.g. `loss E = sum(k, y[k])`", built from the
+    /// file's last definition, so the hint names only what the file has.
+    fn loss_hint(&self) -> String {
+        let name = ["E", "L", "J", "objective"]
+            .into_iter()
+            .find(|n| !self.declared.contains_key(*n))
+            .unwrap_or("objective");
+        let last = self.values.iter().rev().find(|v| v.kind == ValueKind::Def);
+        match last {
+            Some(v) if v.indices.is_empty() || v.shape.is_empty() => {
+                format!("add the scalar objective, e.g. `loss {name} = {}`", v.name)
+            }
+            Some(v) => {
+                let idx: Vec<&str> = v.indices[..v.shape.len()]
+                    .iter()
+                    .map(|i| i.name.as_str())
+                    .collect();
+                format!(
+                    "add the scalar objective, e.g. `loss {name} = sum({}, {}[{}])`",
+                    idx.join(", "),
+                    v.name,
+                    idx.join(", ")
+                )
+            }
+            None => format!("add the scalar objective: `loss {name} = ...`"),
+        }
+    }
+
     /// Resolves `output` names: definitions, each listed once.
     fn outputs(&mut self, file: &ast::File) -> Vec<ValueId> {
         let mut out: Vec<(ValueId, Span)> = Vec::new();
@@ -477,6 +529,9 @@ impl Sema {
                 continue;
             };
             for name in names {
+                if self.misdeclared.contains(&name.name) {
+                    continue; // which declaration is meant is unclear; reported already
+                }
                 let Some(sym) = self.resolve(name) else {
                     continue;
                 };

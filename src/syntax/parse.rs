@@ -111,8 +111,24 @@ fn syntax_error(source: &str, pos: usize, variant: &pest::error::ErrorVariant<Ru
         } else {
             format!("expected {expected}")
         });
-    if found == "`=`" && expected.contains("a statement") {
+    // A line that ends in an operator continues on the next one, so a
+    // statement there is read as the rest of an expression: say so.
+    let line_start = source[..found_span.start].rfind('\n').map_or(0, |i| i + 1);
+    let first_on_line = source[line_start..found_span.start].trim().is_empty();
+    let before = source[..line_start].trim_end();
+    let last_line = before.rsplit('\n').next().unwrap_or("");
+    let dangling = before
+        .chars()
+        .last()
+        .filter(|c| "+-*/^(,[".contains(*c) && !last_line.contains('#'));
+    if let Some(op) = dangling.filter(|_| first_on_line || found == "`=`") {
+        d = d.help(format!(
+            "the line before ends with `{op}`, so this line was read as the rest of its expression"
+        ));
+    } else if found == "`=`" && expected.contains("a statement") {
         d = d.help("a definition is `NAME = EXPR` or `NAME[i, ...] = EXPR`");
+    } else if found == "`*`" && source[..found_span.start].trim_end().ends_with('*') {
+        d = d.help("netgrad writes powers as `x ^ 2`, not `x ** 2`");
     } else if found == "`.`" && source[..found_span.start].ends_with(|c: char| c.is_ascii_digit()) {
         d = d.help("a number with a point needs digits after it: `3.0` or `3`");
     }
