@@ -387,7 +387,7 @@ fn message_format_json_gives_one_object_per_diagnostic() {
     assert_eq!(spans.len(), 2);
     let primary = spans.iter().find(|s| s["is_primary"] == true).unwrap();
     assert_eq!(primary["file_name"], WRONG);
-    assert_eq!(primary["line_start"], 5);
+    assert_eq!(primary["line_start"], 6);
     assert_eq!(primary["column_start"], 29);
     let source = std::fs::read_to_string(common::root().join(WRONG)).unwrap();
     let (a, b) = (
