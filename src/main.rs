@@ -68,9 +68,9 @@ enum Command {
         #[command(flatten)]
         wrt: Wrt,
     },
-    /// Compile to one self-contained Rust module (std only) with the loss and
-    /// its gradient: `loss_flat`, `gradient_flat`, `N_INPUTS`, `N_PARAMS`, and
-    /// a const per dim.
+    /// Compile to one self-contained Rust module with the loss, the forward
+    /// pass and the gradient: `loss_flat`, `forward_flat`, `gradient_flat`,
+    /// `N_INPUTS`, `N_PARAMS`, `N_OUTPUTS`, a const per dim, and typed versions.
     Compile {
         /// The .net file.
         file: PathBuf,
@@ -89,6 +89,10 @@ enum Command {
         /// Print the weighted op counts before and after simplification on standard error.
         #[arg(long)]
         stats: bool,
+        /// Code for `#![no_std]` crates: float functions from the `libm` crate,
+        /// no heap (every function takes a `scratch` slice of `SCRATCH_LEN`).
+        #[arg(long)]
+        no_std: bool,
     },
     /// Print the expression DAG as Graphviz DOT (multi-use values in red).
     ///
@@ -225,6 +229,7 @@ fn run(command: Command) -> Result<(), String> {
             wrt,
             no_simplify,
             stats,
+            no_std,
         } => {
             let dag = load(&file)?;
             let (g, counts) = differentiate(dag, &Wrt { wrt, no_simplify })?;
@@ -238,6 +243,7 @@ fn run(command: Command) -> Result<(), String> {
                 },
                 source: netgrad::codegen::stamp_path(&file),
                 share: !no_simplify,
+                no_std,
             };
             let code =
                 netgrad::codegen::generate(&g, &options).map_err(|e| format!("error: {e}\n"))?;

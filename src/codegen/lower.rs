@@ -1,7 +1,7 @@
 //! Statement lowering: definitions to loop nests, reductions to
 //! accumulators, long expressions to `let` temporaries.
 
-use super::{sanitize, unique, Body, Generator, Store, MAX_EXPR, STACK_LIMIT};
+use super::{sanitize, unique, Body, Core, Generator, Store, MAX_EXPR, STACK_LIMIT};
 use crate::ir::{BinOp, Expr, Func, IndexId, Reduction, Sub, Value, ValueId, ValueKind};
 
 /// A generated expression and how tightly it binds.
@@ -36,19 +36,19 @@ impl Operand {
 impl Generator<'_> {
     /// Computes every needed definition, in order. Inputs and params are the
     /// core function's parameters.
-    pub(super) fn values(&self, body: &mut Body, need: &[bool], gradient: bool) {
+    pub(super) fn values(&self, body: &mut Body, need: &[bool], core: Core) {
         for id in self.p.ids() {
             if need[id.index()]
                 && !matches!(self.p.value(id).kind, ValueKind::Input | ValueKind::Param)
             {
-                self.definition(body, id, gradient);
+                self.definition(body, id, core);
             }
         }
     }
 
-    pub(super) fn store(&self, id: ValueId, gradient: bool) -> Store {
+    pub(super) fn store(&self, id: ValueId, core: Core) -> Store {
         let v = self.p.value(id);
-        if gradient {
+        if core == Core::Gradient {
             if let Some((w, _)) = self.wrt.iter().find(|(_, a)| *a == id) {
                 return Store::Grad(*w);
             }
@@ -56,9 +56,26 @@ impl Generator<'_> {
         // Only definitions are stored: inputs and params are the core's parameters.
         if v.rank() == 0 {
             Store::Scalar
+        } else if core == Core::Forward && self.p.outputs.contains(&id) {
+            Store::Out
+        } else if self.no_std && v.len() > STACK_LIMIT {
+            Store::Scratch
         } else {
             Store::Local
         }
+    }
+
+    /// The tensors a core function keeps in the scratch buffer, in order.
+    pub(super) fn in_scratch(&self, core: Core) -> Vec<ValueId> {
+        let need = self.needed(&self.targets(core));
+        self.p
+            .ids()
+            .filter(|id| {
+                need[id.index()]
+                    && !matches!(self.p.value(*id).kind, ValueKind::Input | ValueKind::Param)
+                    && self.store(*id, core) == Store::Scratch
+            })
+            .collect()
     }
 
     /// The index variables of a value, as Rust identifiers unique in scope.
@@ -76,7 +93,7 @@ impl Generator<'_> {
 
     /// One definition, forward or adjoint: a comment, its storage, and loops
     /// over its left-hand indices.
-    pub(super) fn definition(&self, body: &mut Body, id: ValueId, gradient: bool) {
+    pub(super) fn definition(&self, body: &mut Body, id: ValueId, core: Core) {
         let v = self.p.value(id);
         let ident = self.idents[id.index()].clone();
         let real = self.float.name();
@@ -93,7 +110,7 @@ impl Generator<'_> {
                 .line(&format!("// {}", crate::pretty::definition(self.p, v)));
         }
         let names = self.index_idents(v);
-        let store = self.store(id, gradient);
+        let store = self.store(id, core);
         if v.rank() == 0 {
             let value = self.lower(body, rhs, v, &names);
             match store {
@@ -105,12 +122,17 @@ impl Generator<'_> {
                     .w
                     .line(&format!("let {ident}: {real} = {};", value.text)),
             }
+            if core == Core::Forward && self.p.outputs.contains(&id) {
+                body.w.line(&format!("*{} = {ident};", self.out_name(id)));
+            }
             return;
         }
         match store {
-            Store::Local if v.len() > STACK_LIMIT => body
-                .w
-                .line(&format!("let mut {ident} = vec![0.0; {}];", v.len())),
+            Store::Local if v.len() > STACK_LIMIT => {
+                self.heap.set(true);
+                body.w
+                    .line(&format!("let mut {ident} = vec![0.0; {}];", v.len()))
+            }
             Store::Local => body
                 .w
                 .line(&format!("let mut {ident} = [0.0; {}];", v.len())),
@@ -250,9 +272,9 @@ impl Generator<'_> {
                         strength: NEG,
                     },
                     Func::Exp | Func::Sqrt | Func::Tanh | Func::Sin | Func::Cos | Func::Abs => {
-                        Operand::atom(format!("{}.{}()", a.at(ATOM), func.name()))
+                        self.math(func.name(), &a, None)
                     }
-                    Func::Log => Operand::atom(format!("{}.ln()", a.at(ATOM))),
+                    Func::Log => self.math("ln", &a, None),
                     Func::Sigmoid | Func::Relu | Func::Softplus | Func::Step | Func::Sign => {
                         Operand::atom(format!("ops::{}({})", func.name(), a.text))
                     }
@@ -279,11 +301,9 @@ impl Generator<'_> {
                         text: format!("{} / {}", l.at(MUL), r.at(MUL + 1)),
                         strength: MUL,
                     },
-                    BinOp::Pow => match &**rhs {
-                        Expr::Num(n) if n.fract() == 0.0 && n.abs() <= 64.0 => {
-                            Operand::atom(format!("{}.powi({})", l.at(ATOM), *n as i32))
-                        }
-                        _ => Operand::atom(format!("{}.powf({})", l.at(ATOM), r.text)),
+                    BinOp::Pow => match integer_exponent(rhs) {
+                        Some(n) => self.math("powi", &l, Some(&n.to_string())),
+                        None => self.math("powf", &l, Some(&r.text)),
                     },
                     BinOp::Max => Operand::atom(format!("ops::max({}, {})", l.text, r.text)),
                     BinOp::Min => Operand::atom(format!("ops::min({}, {})", l.text, r.text)),
@@ -296,6 +316,24 @@ impl Generator<'_> {
             } => self.reduce(body, *op, *index, inner, owner, names),
         };
         op
+    }
+
+    /// A call of a float function `f` named as std's method: the method in
+    /// std (`x.exp()`), the `libm` function without std (`libm::exp(x)`),
+    /// with `powi` an `ops` helper since `libm` has none.
+    pub(super) fn math(&self, f: &'static str, x: &Operand, arg: Option<&str>) -> Operand {
+        let rest = arg.map_or(String::new(), |a| format!(", {a}"));
+        if !self.no_std {
+            self.math.borrow_mut().insert(f);
+            let arg = arg.unwrap_or("");
+            return Operand::atom(format!("{}.{f}({arg})", x.at(ATOM)));
+        }
+        if f == "powi" {
+            return Operand::atom(format!("ops::powi({}{rest})", x.text));
+        }
+        let name = libm_name(f, self.float);
+        self.math.borrow_mut().insert(name);
+        Operand::atom(format!("libm::{name}({}{rest})", x.text))
     }
 
     /// A reduction as an accumulator and a loop (two loops for logsumexp,
@@ -346,12 +384,17 @@ impl Generator<'_> {
                 body.w.line(&format!("let mut {acc}: {real} = 0.0;"));
                 body.w.open(&format!("for {i} in 0..{size} {{"));
                 let x = self.lower(body, inner, owner, names);
-                body.w
-                    .line(&format!("{acc} += ({} - {max}).exp();", x.at(ADD + 1)));
+                let shifted = Operand {
+                    text: format!("{} - {max}", x.at(ADD + 1)),
+                    strength: ADD,
+                };
+                let e = self.math("exp", &shifted, None);
+                body.w.line(&format!("{acc} += {};", e.text));
                 body.w.close();
                 let lse = format!("{acc}_lse");
                 body.w.open(&format!("let {lse} = if {max}.is_finite() {{"));
-                body.w.line(&format!("{max} + {acc}.ln()"));
+                let ln = self.math("ln", &Operand::atom(acc.clone()), None);
+                body.w.line(&format!("{max} + {}", ln.text));
                 body.w.level -= 1;
                 body.w.open("} else {");
                 body.w.line(&max);
@@ -373,5 +416,33 @@ fn mentions(e: &Expr, index: IndexId) -> bool {
         Expr::Unary { arg, .. } => mentions(arg, index),
         Expr::Binary { lhs, rhs, .. } => mentions(lhs, index) || mentions(rhs, index),
         Expr::Reduce { body, .. } => mentions(body, index),
+    }
+}
+
+/// The `libm` function for std's float method `f`.
+pub(super) fn libm_name(f: &str, float: super::Float) -> &'static str {
+    let (f64_name, f32_name) = match f {
+        "exp" => ("exp", "expf"),
+        "ln" => ("log", "logf"),
+        "ln_1p" => ("log1p", "log1pf"),
+        "tanh" => ("tanh", "tanhf"),
+        "sqrt" => ("sqrt", "sqrtf"),
+        "sin" => ("sin", "sinf"),
+        "cos" => ("cos", "cosf"),
+        "abs" => ("fabs", "fabsf"),
+        "powf" => ("pow", "powf"),
+        _ => unreachable!("no libm function for `{f}`"),
+    };
+    match float {
+        super::Float::F64 => f64_name,
+        super::Float::F32 => f32_name,
+    }
+}
+
+/// The exponent of a power computed with `powi`: a small integer constant.
+pub(super) fn integer_exponent(e: &Expr) -> Option<i32> {
+    match e {
+        Expr::Num(n) if n.fract() == 0.0 && n.abs() <= 64.0 => Some(*n as i32),
+        _ => None,
     }
 }

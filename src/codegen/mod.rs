@@ -1,5 +1,6 @@
-//! Rust code generation: one self-contained module, needing only `core`, with
-//! the loss and its gradient as loops over the differentiated program.
+//! Rust code generation: one self-contained module with the loss, the
+//! forward pass and the gradient as loops over the differentiated program,
+//! for `std` or, with `no_std`, for `core` and the `libm` crate.
 //!
 //! The code is written the way rustfmt would write it, so that it is stable
 //! under rustfmt: reductions become an accumulator and a loop, and long
@@ -10,7 +11,8 @@ mod lower;
 mod ops;
 mod writer;
 
-use std::collections::HashSet;
+use std::cell::{Cell, RefCell};
+use std::collections::{BTreeSet, HashSet};
 
 use writer::Writer;
 
@@ -42,10 +44,15 @@ pub struct Options {
     /// Compute subterms shared across definitions once (part of
     /// simplification; off for `--no-simplify`).
     pub share: bool,
+    /// Code for `#![no_std]` crates: transcendental functions from the
+    /// `libm` crate, and large tensors in a caller's scratch buffer instead
+    /// of a `Vec`.
+    pub no_std: bool,
 }
 
-/// Tensors with more scalars than this live on the heap (a `Vec` per call);
-/// smaller ones are arrays on the stack.
+/// Tensors with more scalars than this live on the heap (a `Vec` per call),
+/// or with `no_std` in the caller's scratch buffer; smaller ones are arrays
+/// on the stack.
 pub const STACK_LIMIT: usize = 4096;
 
 /// Expressions longer than this are split into `let` temporaries, so that no
@@ -112,7 +119,20 @@ const KEYWORDS: &[&str] = &[
 ];
 
 /// Names the generated functions use for themselves.
-const OWN_NAMES: &[&str] = &["inputs", "params", "grad", "ops", "lengths"];
+const OWN_NAMES: &[&str] = &[
+    "inputs", "params", "outputs", "grad", "scratch", "ops", "lengths", "libm",
+];
+
+/// The three computations of the module, each one private core function.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Core {
+    /// The loss alone (`loss_core`).
+    Loss,
+    /// The loss and every output (`forward_core`).
+    Forward,
+    /// The loss and the gradient (`gradient_core`).
+    Gradient,
+}
 
 /// Where a value lives in the generated functions.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -121,8 +141,12 @@ enum Store {
     Scalar,
     /// A local array (stack) or `Vec` (heap).
     Local,
+    /// A large tensor in the caller's scratch buffer (`no_std`).
+    Scratch,
     /// A param's gradient, written straight into the caller's slice.
     Grad(ValueId),
+    /// A tensor output, written straight into the caller's slice.
+    Out,
 }
 
 struct Generator<'a> {
@@ -144,6 +168,14 @@ struct Generator<'a> {
     offsets: Vec<usize>,
     /// The gradient (adjoint value) of each param, when it has one.
     grad_of: Vec<Option<ValueId>>,
+    /// Offsets of outputs in `outputs`.
+    out_offsets: Vec<usize>,
+    no_std: bool,
+    /// The float methods (std) or `libm` functions the code calls, for the
+    /// header that says what the module needs.
+    math: RefCell<BTreeSet<&'static str>>,
+    /// Whether the code allocates a `Vec` (std only).
+    heap: Cell<bool>,
 }
 
 fn sanitize(name: &str) -> String {
@@ -223,6 +255,12 @@ impl<'a> Generator<'a> {
                 _ => {}
             }
         }
+        let mut out_offsets = vec![0; p.values.len()];
+        let mut outputs = 0;
+        for o in &p.outputs {
+            out_offsets[o.index()] = outputs;
+            outputs += p.value(*o).len();
+        }
         let mut grad_of = vec![None; p.values.len()];
         for (w, adj) in &wrt {
             grad_of[w.index()] = Some(*adj);
@@ -238,6 +276,10 @@ impl<'a> Generator<'a> {
             taken,
             offsets,
             grad_of,
+            out_offsets,
+            no_std: options.no_std,
+            math: RefCell::new(BTreeSet::new()),
+            heap: Cell::new(false),
         }
     }
 
@@ -261,6 +303,18 @@ impl<'a> Generator<'a> {
                 format!("`{}` at {}..{}", v.declared(), start, start + v.len())
             })
             .collect()
+    }
+
+    /// What a core function computes: the loss, and the outputs or the
+    /// gradients.
+    fn targets(&self, core: Core) -> Vec<ValueId> {
+        let mut targets = vec![self.p.loss];
+        match core {
+            Core::Loss => {}
+            Core::Forward => targets.extend(&self.p.outputs),
+            Core::Gradient => targets.extend(self.wrt.iter().map(|(_, a)| *a)),
+        }
+        targets
     }
 
     /// The values `target` depends on, itself included.
@@ -295,6 +349,18 @@ impl<'a> Generator<'a> {
             .ids()
             .filter(|id| self.p.value(*id).kind == ValueKind::Param)
             .collect()
+    }
+
+    /// The name of an output in `forward_core` and its wrappers: the value's
+    /// own for a tensor, which is written in place; `E_out` for a scalar,
+    /// which is a local copied out.
+    fn out_name(&self, id: ValueId) -> String {
+        let ident = &self.idents[id.index()];
+        if self.p.value(id).rank() == 0 {
+            unique(&format!("{ident}_out"), &self.taken)
+        } else {
+            ident.clone()
+        }
     }
 
     /// The name of each param's gradient slice in the core and the wrappers.

@@ -2,13 +2,17 @@
 
 use std::collections::HashSet;
 
-use super::{Generator, Writer};
-use crate::ir::{BinOp, Expr, Func, ValueId};
+use super::{Core, Generator, Writer};
+use crate::ir::{BinOp, Expr, Func};
 
 impl Generator<'_> {
     /// The functions the generated code calls, with the language's conventions.
     pub(super) fn ops_module(&self, w: &mut Writer, real: &str) {
-        let uses = self.uses_ops();
+        let mut uses = self.uses_ops();
+        if !self.no_std {
+            // std's `powi` is a method; only no_std needs the helper.
+            uses.remove("powi");
+        }
         if uses.is_empty() {
             return;
         }
@@ -36,15 +40,16 @@ impl Generator<'_> {
         };
         if uses.contains("sigmoid") {
             sep(w);
+            let (exp_neg, exp) = (self.call("exp", "(-x)", "-x"), self.call("exp", "x", "x"));
             f(
                 w,
                 "1 / (1 + e^-x), without overflow on either side.",
                 &sig1("sigmoid"),
                 &[
                     "if x >= 0.0 {",
-                    "    1.0 / (1.0 + (-x).exp())",
+                    &format!("    1.0 / (1.0 + {exp_neg})"),
                     "} else {",
-                    "    let e = x.exp();",
+                    &format!("    let e = {exp};"),
                     "    e / (1.0 + e)",
                     "}",
                 ],
@@ -52,11 +57,37 @@ impl Generator<'_> {
         }
         if uses.contains("softplus") {
             sep(w);
+            let abs = self.call("abs", "x", "x");
+            let exp = self.call("exp", &format!("(-{abs})"), &format!("-{abs}"));
+            let ln_1p = self.call("ln_1p", &exp, &exp);
             f(
                 w,
                 "log(1 + e^x), without overflow.",
                 &sig1("softplus"),
-                &["x.max(0.0) + (-x.abs()).exp().ln_1p()"],
+                &[&format!("x.max(0.0) + {ln_1p}")],
+            );
+        }
+        if self.no_std && uses.contains("powi") {
+            sep(w);
+            f(
+                w,
+                "x^n by repeated squaring, as std's `powi` computes it.",
+                &format!("powi(x: {real}, n: i32) -> {real}"),
+                &[
+                    "let (mut base, mut k, mut acc) = (x, n.unsigned_abs(), 1.0);",
+                    "while k > 0 {",
+                    "    if k & 1 == 1 {",
+                    "        acc *= base;",
+                    "    }",
+                    "    base *= base;",
+                    "    k >>= 1;",
+                    "}",
+                    "if n < 0 {",
+                    "    1.0 / acc",
+                    "} else {",
+                    "    acc",
+                    "}",
+                ],
             );
         }
         if uses.contains("relu") {
@@ -124,6 +155,19 @@ impl Generator<'_> {
         w.close();
     }
 
+    /// A float function in a helper's body: `atom.f()` in std, where `atom`
+    /// binds tightly, and `libm::f(plain)` without std.
+    fn call(&self, f: &'static str, atom: &str, plain: &str) -> String {
+        if self.no_std {
+            let name = super::lower::libm_name(f, self.float);
+            self.math.borrow_mut().insert(name);
+            format!("libm::{name}({plain})")
+        } else {
+            self.math.borrow_mut().insert(f);
+            format!("{atom}.{f}()")
+        }
+    }
+
     /// The helper functions the program needs.
     pub(super) fn uses_ops(&self) -> HashSet<&'static str> {
         fn walk(e: &Expr, out: &mut HashSet<&'static str>) {
@@ -143,6 +187,11 @@ impl Generator<'_> {
                 }
                 Expr::Binary { op, lhs, rhs } => {
                     match op {
+                        BinOp::Pow => {
+                            if super::lower::integer_exponent(rhs).is_some() {
+                                out.insert("powi");
+                            }
+                        }
                         BinOp::Max => {
                             out.insert("max");
                         }
@@ -157,10 +206,9 @@ impl Generator<'_> {
                 Expr::Reduce { body, .. } => walk(body, out),
             }
         }
-        // Only what the two functions compute: an unused helper is dead code.
-        let targets: Vec<ValueId> = std::iter::once(self.p.loss)
-            .chain(self.wrt.iter().map(|(_, a)| *a))
-            .collect();
+        // Only what the functions compute: an unused helper is dead code.
+        let mut targets = self.targets(Core::Gradient);
+        targets.extend(&self.p.outputs);
         let need = self.needed(&targets);
         let mut out = HashSet::new();
         for id in self.p.ids().filter(|id| need[id.index()]) {
