@@ -315,3 +315,58 @@ fn random_programs_compile_cleanly_and_agree_with_the_interpreter() {
         );
     }
 }
+
+#[test]
+fn builder_errors_print_what_netgrad_check_prints() {
+    let dir = std::env::temp_dir().join(format!("netgrad-codegen-{}-builder", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    for file in [
+        "tests/fail/E0001_missing_equals.net",
+        "tests/fail/E0002_not_utf8.net",
+    ] {
+        let path = common::root().join(file);
+        let err = netgrad::Builder::new()
+            .out_dir(&dir)
+            .cargo_metadata(false)
+            .compile(&path)
+            .unwrap_err();
+        let check = Command::new(env!("CARGO_BIN_EXE_netgrad"))
+            .arg("check")
+            .arg(&path)
+            .output()
+            .unwrap();
+        let printed = String::from_utf8(check.stderr).unwrap();
+        assert!(printed.contains("error"), "{file}: {printed}");
+        assert_eq!(err.to_string(), printed, "{file}");
+        // Debug, as `unwrap` and `main` print it: the same lines, not escapes.
+        assert_eq!(format!("{err:?}"), format!("\n{printed}"), "{file}");
+        let boxed: Box<dyn std::error::Error> = Box::new(err);
+        assert_eq!(boxed.to_string(), printed);
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn the_builder_writes_no_std_code_on_request() {
+    let dir = std::env::temp_dir().join(format!("netgrad-codegen-{}-no-std", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let xor = common::root().join("examples/xor.net");
+    let build = |no_std| {
+        let out = netgrad::Builder::new()
+            .no_std(no_std)
+            .module_name(if no_std { "xor_no_std" } else { "xor" })
+            .out_dir(&dir)
+            .cargo_metadata(false)
+            .compile(&xor)
+            .unwrap();
+        std::fs::read_to_string(out).unwrap()
+    };
+    let (std_code, no_std_code) = (build(false), build(true));
+    assert!(std_code.contains(".exp()") && !std_code.contains("libm::"));
+    assert!(no_std_code.contains("libm::exp(") && !no_std_code.contains(".exp()"));
+    assert!(no_std_code.contains("pub const SCRATCH_LEN: usize = 0;"));
+    assert!(no_std_code.contains(
+        "pub fn loss_flat(inputs: &[f64], params: &[f64], _scratch: &mut [f64]) -> f64 {"
+    ));
+    let _ = std::fs::remove_dir_all(&dir);
+}
