@@ -62,9 +62,7 @@ impl Generator<'_> {
         let scratch = self.scratch_len();
         if self.no_std {
             w.blank();
-            w.line(&format!(
-                "/// The length of the scratch buffer that every function takes: the tensors"
-            ));
+            w.line("/// The length of the scratch buffer that every function takes: the tensors");
             w.line(&format!(
                 "/// of more than {} scalars, which live there instead of on the stack",
                 super::STACK_LIMIT

@@ -187,10 +187,8 @@ impl Generator<'_> {
                 }
                 Expr::Binary { op, lhs, rhs } => {
                     match op {
-                        BinOp::Pow => {
-                            if super::lower::integer_exponent(rhs).is_some() {
-                                out.insert("powi");
-                            }
+                        BinOp::Pow if super::lower::integer_exponent(rhs).is_some() => {
+                            out.insert("powi");
                         }
                         BinOp::Max => {
                             out.insert("max");

@@ -4,6 +4,9 @@
 //! The tests, which may use std, compare each function with the interpreter.
 #![no_std]
 
+/// `gradient_flat` and `forward_flat`: inputs, params, what they write, scratch.
+pub type Writes<R> = fn(&[R], &[R], &mut [R], &mut [R]) -> R;
+
 /// One compiled network's flat API, without std: every function takes a
 /// scratch buffer of at least `scratch_len` scalars last.
 pub struct Net<R: 'static> {
@@ -15,8 +18,8 @@ pub struct Net<R: 'static> {
     pub n_outputs: usize,
     pub scratch_len: usize,
     pub loss_flat: fn(&[R], &[R], &mut [R]) -> R,
-    pub gradient_flat: fn(&[R], &[R], &mut [R], &mut [R]) -> R,
-    pub forward_flat: fn(&[R], &[R], &mut [R], &mut [R]) -> R,
+    pub gradient_flat: Writes<R>,
+    pub forward_flat: Writes<R>,
 }
 
 include!(concat!(env!("OUT_DIR"), "/nets.rs"));
