@@ -2,12 +2,16 @@
 //! the generated module is written to `OUT_DIR` and `include!`d by the crate.
 //!
 //! ```no_run
-//! // In build.rs, inside `fn main`:
-//! netgrad::Builder::new().compile("nets/xor.net").unwrap();
+//! // build.rs
+//! fn main() -> Result<(), Box<dyn std::error::Error>> {
+//!     netgrad::Builder::new().compile("nets/xor.net")?;
+//!     Ok(())
+//! }
 //! ```
 //!
 //! ```ignore
-//! // src/main.rs
+//! // src/main.rs: `netgrad::include_net!("xor")` (with netgrad in
+//! // [dependencies] too), or the `include!` it expands to:
 //! mod xor {
 //!     include!(concat!(env!("OUT_DIR"), "/xor.rs"));
 //! }
@@ -27,6 +31,7 @@ pub struct Builder {
     module_name: Option<String>,
     cargo: bool,
     simplify: bool,
+    no_std: bool,
 }
 
 impl Default for Builder {
@@ -35,9 +40,12 @@ impl Default for Builder {
     }
 }
 
-/// A `.net` file that could not be compiled: the rendered diagnostics, or
-/// the I/O error, ready to print.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A `.net` file that could not be compiled: the rendered diagnostics, as
+/// `netgrad check` prints them, or the I/O error, ready to print.
+///
+/// `Debug` shows the same text as `Display`, so that a build script's
+/// `.unwrap()` or `?` prints readable diagnostics, not one line of escapes.
+#[derive(Clone, PartialEq, Eq)]
 pub struct Error {
     pub message: String,
 }
@@ -45,6 +53,13 @@ pub struct Error {
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.message)
+    }
+}
+
+impl fmt::Debug for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // On its own line: `unwrap` and `main` write a prefix first.
+        write!(f, "\n{}", self.message)
     }
 }
 
@@ -61,6 +76,7 @@ impl Builder {
             module_name: None,
             cargo: true,
             simplify: true,
+            no_std: false,
         }
     }
 
@@ -101,6 +117,15 @@ impl Builder {
         self
     }
 
+    /// Whether to write code for `#![no_std]` crates (default: no): it needs
+    /// only `core` and the `libm` crate, allocates nothing, and every
+    /// function takes a last `scratch: &mut [f64]` of at least `SCRATCH_LEN`
+    /// scalars for the tensors too large for the stack.
+    pub fn no_std(mut self, on: bool) -> Builder {
+        self.no_std = on;
+        self
+    }
+
     /// Compiles one `.net` file; returns the path of the generated module.
     /// Nothing is written when the file has errors.
     pub fn compile(&self, file: impl AsRef<Path>) -> Result<PathBuf, Error> {
@@ -114,14 +139,14 @@ impl Builder {
             .map_err(|e| error(format!("error: cannot read `{name}`: {e}\n")))?;
         let text = crate::decode(bytes)
             .map_err(|e| error(crate::diag::render(&name, &e.lossy, &[e.diagnostic])))?;
-        let dag =
-            crate::front_end(&text).map_err(|d| error(crate::diag::render(&name, &text, &d)))?;
+        let dag = crate::front_end(&text).map_err(|d| error(report(&name, &text, &d)))?;
         let (gradient, _) = crate::derive(dag, &self.wrt, self.simplify)
             .map_err(|e| error(format!("error: {name}: {e}\n")))?;
         let options = Options {
             float: self.float,
             source: crate::codegen::stamp_path(file),
             share: self.simplify,
+            no_std: self.no_std,
         };
         let code = crate::codegen::generate(&gradient, &options)
             .map_err(|e| error(format!("error: {name}: {e}\n")))?;
@@ -147,4 +172,15 @@ impl Builder {
         }
         Ok(out)
     }
+}
+
+/// The diagnostics and the count of errors, exactly as `netgrad check` prints them.
+fn report(name: &str, text: &str, diags: &[crate::diag::Diagnostic]) -> String {
+    let mut s = crate::diag::render(name, text, diags);
+    let n = diags.iter().filter(|d| d.is_error()).count();
+    s.push_str(&format!(
+        "error: could not check `{name}`: {n} error{}\n",
+        if n == 1 { "" } else { "s" }
+    ));
+    s
 }

@@ -23,6 +23,28 @@ pub mod values;
 
 pub use builder::Builder;
 pub use codegen::Float;
+
+/// Includes a module that `netgrad::Builder` wrote to `OUT_DIR` from a build
+/// script: `include_net!("xor")` is `include!(concat!(env!("OUT_DIR"),
+/// "/xor.rs"))`. The name is the Builder's `module_name`, by default the
+/// `.net` file's stem.
+///
+/// ```ignore
+/// mod xor {
+///     netgrad::include_net!("xor");
+/// }
+/// ```
+///
+/// The macro needs netgrad in `[dependencies]` as well as in
+/// `[build-dependencies]` (`default-features = false` leaves out the CLI);
+/// it adds nothing to the program. A `#![no_std]` crate cannot depend on
+/// netgrad, which uses std: it writes the `include!` line instead.
+#[macro_export]
+macro_rules! include_net {
+    ($name:literal) => {
+        include!(concat!(env!("OUT_DIR"), "/", $name, ".rs"));
+    };
+}
 use diag::{Code, Diagnostic, Span};
 
 /// A file that is not UTF-8: the diagnostic, and a lossy text to render it against.

@@ -98,9 +98,9 @@ enum Command {
         #[command(flatten)]
         wrt: Wrt,
     },
-    /// Compile to one self-contained Rust module (std only) with the loss and
-    /// its gradient: `loss_flat`, `gradient_flat`, `N_INPUTS`, `N_PARAMS`, and
-    /// a const per dim.
+    /// Compile to one self-contained Rust module with the loss, the forward
+    /// pass and the gradient: `loss_flat`, `forward_flat`, `gradient_flat`,
+    /// `N_INPUTS`, `N_PARAMS`, `N_OUTPUTS`, a const per dim, and typed versions.
     #[command(after_help = EXIT_STATUS)]
     Compile {
         /// The .net file.
@@ -120,6 +120,10 @@ enum Command {
         /// Print the weighted op counts before and after simplification on standard error.
         #[arg(long)]
         stats: bool,
+        /// Code for `#![no_std]` crates: float functions from the `libm` crate,
+        /// no heap (every function takes a `scratch` slice of `SCRATCH_LEN`).
+        #[arg(long)]
+        no_std: bool,
     },
     /// Print the expression DAG as Graphviz DOT (multi-use values in red).
     ///
@@ -377,6 +381,7 @@ fn run(command: Command) -> Result<(), Failure> {
             wrt,
             no_simplify,
             stats,
+            no_std,
         } => {
             let dag = load(&file)?;
             let (g, counts) = differentiate(dag, &Wrt { wrt, no_simplify })?;
@@ -394,6 +399,7 @@ fn run(command: Command) -> Result<(), Failure> {
                     netgrad::codegen::stamp_path(&file)
                 },
                 share: !no_simplify,
+                no_std,
             };
             let code =
                 netgrad::codegen::generate(&g, &options).map_err(|e| format!("error: {e}\n"))?;

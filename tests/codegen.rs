@@ -1,16 +1,19 @@
-//! The generated Rust of every example, in f64 and f32: rustfmt finds nothing
-//! to change, it compiles under `#![deny(warnings)]` and clippy's default
-//! lints, and `loss_flat` and `gradient_flat` agree with the interpreter.
+//! The generated Rust of every example, in f64 and f32, for std and for
+//! `#![no_std]`: rustfmt finds nothing to change, it compiles under
+//! `#![deny(warnings)]` and clippy's default lints, and `loss_flat`,
+//! `gradient_flat` and `forward_flat` agree with the interpreter.
 
 mod common;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::OnceLock;
 
 use netgrad::codegen::{generate, Float, Options};
 
 /// The harness: reads f64 values (inputs then params) from the file named by
-/// its argument, prints the loss twice and the gradient, one number a line.
+/// its argument, prints the loss twice, the gradient, the loss again and the
+/// outputs, one number a line. `SCRATCH` is the no-std code's last argument.
 const HARNESS: &str = r#"#![deny(warnings)]
 mod net {
     include!("net.rs");
@@ -26,15 +29,80 @@ fn main() {
         .collect();
     let (inputs, params) = values.split_at(net::N_INPUTS);
     let mut grad = vec![0.0; net::N_PARAMS];
-    let loss = net::loss_flat(inputs, params);
-    let again = net::gradient_flat(inputs, params, &mut grad);
+    let mut outputs = vec![0.0; net::N_OUTPUTS];
+    DECLARE_SCRATCH
+    let loss = net::loss_flat(inputs, params SCRATCH);
+    let again = net::gradient_flat(inputs, params, &mut grad SCRATCH);
+    let forward = net::forward_flat(inputs, params, &mut outputs SCRATCH);
     println!("{loss:e}");
     println!("{again:e}");
     for g in grad {
         println!("{g:e}");
     }
+    println!("{forward:e}");
+    for o in outputs {
+        println!("{o:e}");
+    }
 }
 "#;
+
+/// The generated code for `#![no_std]`, in a `#![no_std]` library: it must
+/// build with `core` and `libm` alone, without warnings.
+const NO_STD_LIB: &str = r#"#![no_std]
+#![deny(warnings)]
+mod net {
+    include!("net.rs");
+}
+"#;
+
+/// A stand-in for the `libm` crate, with its signatures: the test needs no
+/// download, and the numbers are std's.
+const LIBM_STUB: &str = r#"
+pub fn exp(x: f64) -> f64 { x.exp() }
+pub fn log(x: f64) -> f64 { x.ln() }
+pub fn log1p(x: f64) -> f64 { x.ln_1p() }
+pub fn tanh(x: f64) -> f64 { x.tanh() }
+pub fn sqrt(x: f64) -> f64 { x.sqrt() }
+pub fn sin(x: f64) -> f64 { x.sin() }
+pub fn cos(x: f64) -> f64 { x.cos() }
+pub fn fabs(x: f64) -> f64 { x.abs() }
+pub fn pow(x: f64, y: f64) -> f64 { x.powf(y) }
+pub fn expf(x: f32) -> f32 { x.exp() }
+pub fn logf(x: f32) -> f32 { x.ln() }
+pub fn log1pf(x: f32) -> f32 { x.ln_1p() }
+pub fn tanhf(x: f32) -> f32 { x.tanh() }
+pub fn sqrtf(x: f32) -> f32 { x.sqrt() }
+pub fn sinf(x: f32) -> f32 { x.sin() }
+pub fn cosf(x: f32) -> f32 { x.cos() }
+pub fn fabsf(x: f32) -> f32 { x.abs() }
+pub fn powf(x: f32, y: f32) -> f32 { x.powf(y) }
+"#;
+
+/// `--extern libm=...`: the stub, compiled once per test process.
+fn libm_extern() -> String {
+    static RLIB: OnceLock<PathBuf> = OnceLock::new();
+    let rlib = RLIB.get_or_init(|| {
+        let dir = std::env::temp_dir().join(format!("netgrad-codegen-{}-libm", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("libm.rs"), LIBM_STUB).unwrap();
+        run(
+            Command::new("rustc")
+                .args([
+                    "--edition",
+                    "2021",
+                    "--crate-type",
+                    "rlib",
+                    "--crate-name",
+                    "libm",
+                ])
+                .args(["-O", "libm.rs", "-o", "liblibm.rlib"])
+                .current_dir(&dir),
+            "rustc on the libm stub",
+        );
+        dir.join("liblibm.rlib")
+    });
+    format!("libm={}", rlib.display())
+}
 
 fn run(cmd: &mut Command, what: &str) -> String {
     let out = cmd.output().unwrap_or_else(|e| panic!("{what}: {e}"));
@@ -47,26 +115,45 @@ fn run(cmd: &mut Command, what: &str) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
-/// Checks one example in one float type; returns the worst relative gradient error.
-fn check_example(path: &Path, float: Float, dir: &Path) -> f64 {
+/// Checks one example in one float type; returns the worst relative error.
+fn check_example(path: &Path, float: Float, no_std: bool, dir: &Path) -> f64 {
     let text = std::fs::read_to_string(path).unwrap();
-    check_source(&common::relative(path), &text, float, dir)
+    check_source(&common::relative(path), &text, float, no_std, dir)
 }
 
-/// Checks the code generated for a program; returns the worst relative gradient error.
-fn check_source(name: &str, text: &str, float: Float, dir: &Path) -> f64 {
+/// Checks the code generated for a program; returns the worst relative
+/// error of the loss, gradient and outputs.
+fn check_source(name: &str, text: &str, float: Float, no_std: bool, dir: &Path) -> f64 {
     let path = Path::new(name);
     let g = common::simplified(text);
     let options = Options {
         float,
         source: name.to_string(),
         share: true,
+        no_std,
     };
     let code = generate(&g, &options).unwrap();
     let real = if float == Float::F64 { "f64" } else { "f32" };
+    let (declare, scratch) = if no_std {
+        (
+            "let mut scratch = vec![0.0; net::SCRATCH_LEN];",
+            ", &mut scratch",
+        )
+    } else {
+        ("", "")
+    };
+    let harness = HARNESS
+        .replace("REAL", real)
+        .replace("    DECLARE_SCRATCH\n", &format!("    {declare}\n"))
+        .replace(" SCRATCH)", &format!("{scratch})"));
+    let harness = harness.replace("    \n", "");
     std::fs::create_dir_all(dir).unwrap();
     std::fs::write(dir.join("net.rs"), &code).unwrap();
-    std::fs::write(dir.join("main.rs"), HARNESS.replace("REAL", real)).unwrap();
+    std::fs::write(dir.join("main.rs"), harness).unwrap();
+    std::fs::write(dir.join("lib.rs"), NO_STD_LIB).unwrap();
+    let libm = libm_extern();
+    let externs: &[&str] = if no_std { &["--extern", &libm] } else { &[] };
+    let mode = if no_std { "no-std" } else { "std" };
 
     run(
         Command::new("rustfmt")
@@ -79,8 +166,14 @@ fn check_source(name: &str, text: &str, float: Float, dir: &Path) -> f64 {
                 "net.rs",
             ])
             .current_dir(dir),
-        &format!("rustfmt --check on {} ({real})", path.display()),
+        &format!("rustfmt --check on {} ({real}, {mode})", path.display()),
     );
+    // Clippy on the harness; for no-std code, on a `#![no_std]` library.
+    let (crate_type, root) = if no_std {
+        ("lib", "lib.rs")
+    } else {
+        ("bin", "main.rs")
+    };
     run(
         Command::new("clippy-driver")
             .args([
@@ -88,29 +181,21 @@ fn check_source(name: &str, text: &str, float: Float, dir: &Path) -> f64 {
                 "2021",
                 "-D",
                 "warnings",
-                "--emit",
-                "metadata",
-                "-o",
-                "clippy.rmeta",
-                "main.rs",
+                "--crate-type",
+                crate_type,
             ])
+            .args(["--emit", "metadata", "-o", "clippy.rmeta", root])
+            .args(externs)
             .current_dir(dir),
-        &format!("clippy on {} ({real})", path.display()),
+        &format!("clippy on {} ({real}, {mode})", path.display()),
     );
     run(
         Command::new("rustc")
-            .args([
-                "--edition",
-                "2021",
-                "-O",
-                "-D",
-                "warnings",
-                "main.rs",
-                "-o",
-                "harness",
-            ])
+            .args(["--edition", "2021", "-O", "-D", "warnings"])
+            .args(["main.rs", "-o", "harness"])
+            .args(externs)
             .current_dir(dir),
-        &format!("rustc on {} ({real})", path.display()),
+        &format!("rustc on {} ({real}, {mode})", path.display()),
     );
 
     // Values: the interpreter's random ones, inputs then params.
@@ -133,9 +218,14 @@ fn check_source(name: &str, text: &str, float: Float, dir: &Path) -> f64 {
     let numbers: Vec<f64> = out.lines().map(|l| l.parse().unwrap()).collect();
 
     let data = netgrad::eval::run(p, &given);
-    let mut want = vec![data[p.loss.index()][0], data[p.loss.index()][0]];
+    let loss = data[p.loss.index()][0];
+    let mut want = vec![loss, loss];
     for (_, adj) in &g.wrt {
         want.extend(&data[adj.index()]);
+    }
+    want.push(loss);
+    for o in &p.outputs {
+        want.extend(&data[o.index()]);
     }
     assert_eq!(numbers.len(), want.len(), "{}", path.display());
     let mut worst: f64 = 0.0;
@@ -160,14 +250,17 @@ fn generated_code_is_clean_and_agrees_with_the_interpreter() {
     let files = common::net_files("examples");
     // Two at a time: rustc dominates, and the machine has two cores.
     let results = common::on_two_threads(&files, |path| {
-        let f64_err = check_example(path, Float::F64, &dir_for(path, Float::F64));
-        let f32_err = check_example(path, Float::F32, &dir_for(path, Float::F32));
-        (path.display().to_string(), f64_err, f32_err)
+        [false, true].map(|no_std| {
+            let f64_err = check_example(path, Float::F64, no_std, &dir_for(path, Float::F64));
+            let f32_err = check_example(path, Float::F32, no_std, &dir_for(path, Float::F32));
+            (path.display().to_string(), no_std, f64_err, f32_err)
+        })
     });
-    for (name, f64_err, f32_err) in &results {
-        eprintln!("{name}: f64 {f64_err:e}, f32 {f32_err:e}");
-        assert!(*f64_err <= 1e-10, "{name}: f64 gradient off by {f64_err:e}");
-        assert!(*f32_err <= 1e-4, "{name}: f32 gradient off by {f32_err:e}");
+    for (name, no_std, f64_err, f32_err) in results.iter().flatten() {
+        let mode = if *no_std { "no-std" } else { "std" };
+        eprintln!("{name} ({mode}): f64 {f64_err:e}, f32 {f32_err:e}");
+        assert!(*f64_err <= 1e-10, "{name} ({mode}): f64 off by {f64_err:e}");
+        assert!(*f32_err <= 1e-4, "{name} ({mode}): f32 off by {f32_err:e}");
     }
     for path in &files {
         for float in [Float::F64, Float::F32] {
@@ -186,6 +279,7 @@ fn generated_code_matches_its_snapshot_and_is_deterministic() {
                 float: Float::F64,
                 source: common::relative(path),
                 share: true,
+                no_std: false,
             };
             generate(&g, &options).unwrap()
         };
@@ -205,7 +299,12 @@ fn random_programs_compile_cleanly_and_agree_with_the_interpreter() {
             "netgrad-codegen-{}-random-{seed}",
             std::process::id()
         ));
-        let err = check_source(&format!("random{seed}.net"), &src, Float::F64, &dir);
+        // Every fourth program also as no-std code.
+        let mut err = check_source(&format!("random{seed}.net"), &src, Float::F64, false, &dir);
+        if seed % 4 == 0 {
+            let no_std = check_source(&format!("random{seed}.net"), &src, Float::F64, true, &dir);
+            err = err.max(no_std);
+        }
         let _ = std::fs::remove_dir_all(&dir);
         (seed, err)
     });
@@ -215,4 +314,59 @@ fn random_programs_compile_cleanly_and_agree_with_the_interpreter() {
             "random program {seed}: gradient off by {err:e}"
         );
     }
+}
+
+#[test]
+fn builder_errors_print_what_netgrad_check_prints() {
+    let dir = std::env::temp_dir().join(format!("netgrad-codegen-{}-builder", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    for file in [
+        "tests/fail/E0001_missing_equals.net",
+        "tests/fail/E0002_not_utf8.net",
+    ] {
+        let path = common::root().join(file);
+        let err = netgrad::Builder::new()
+            .out_dir(&dir)
+            .cargo_metadata(false)
+            .compile(&path)
+            .unwrap_err();
+        let check = Command::new(env!("CARGO_BIN_EXE_netgrad"))
+            .arg("check")
+            .arg(&path)
+            .output()
+            .unwrap();
+        let printed = String::from_utf8(check.stderr).unwrap();
+        assert!(printed.contains("error"), "{file}: {printed}");
+        assert_eq!(err.to_string(), printed, "{file}");
+        // Debug, as `unwrap` and `main` print it: the same lines, not escapes.
+        assert_eq!(format!("{err:?}"), format!("\n{printed}"), "{file}");
+        let boxed: Box<dyn std::error::Error> = Box::new(err);
+        assert_eq!(boxed.to_string(), printed);
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn the_builder_writes_no_std_code_on_request() {
+    let dir = std::env::temp_dir().join(format!("netgrad-codegen-{}-no-std", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let xor = common::root().join("examples/xor.net");
+    let build = |no_std| {
+        let out = netgrad::Builder::new()
+            .no_std(no_std)
+            .module_name(if no_std { "xor_no_std" } else { "xor" })
+            .out_dir(&dir)
+            .cargo_metadata(false)
+            .compile(&xor)
+            .unwrap();
+        std::fs::read_to_string(out).unwrap()
+    };
+    let (std_code, no_std_code) = (build(false), build(true));
+    assert!(std_code.contains(".exp()") && !std_code.contains("libm::"));
+    assert!(no_std_code.contains("libm::exp(") && !no_std_code.contains(".exp()"));
+    assert!(no_std_code.contains("pub const SCRATCH_LEN: usize = 0;"));
+    assert!(no_std_code.contains(
+        "pub fn loss_flat(inputs: &[f64], params: &[f64], _scratch: &mut [f64]) -> f64 {"
+    ));
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -18,6 +18,7 @@ fn compile(b: divan::Bencher, name: &str) {
             float: netgrad::Float::F64,
             source: name.to_string(),
             share: true,
+            no_std: false,
         };
         netgrad::codegen::generate(&g, &options).unwrap()
     });

@@ -1,8 +1,7 @@
 //! Compiles the XOR network to Rust at build time; src/main.rs includes it.
 
-fn main() {
-    if let Err(e) = netgrad::Builder::new().compile("../xor.net") {
-        // The diagnostics, rendered as netgrad check would.
-        panic!("\n{e}");
-    }
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    // On errors, the diagnostics as `netgrad check` prints them.
+    netgrad::Builder::new().compile("../xor.net")?;
+    Ok(())
 }

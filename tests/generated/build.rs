@@ -4,7 +4,7 @@
 use std::fmt::Write as _;
 use std::path::PathBuf;
 
-fn main() {
+fn main() -> Result<(), Box<dyn std::error::Error>> {
     let examples = PathBuf::from("../../examples");
     println!("cargo:rerun-if-changed={}", examples.display());
     let mut nets: Vec<String> = std::fs::read_dir(&examples)
@@ -18,14 +18,12 @@ fn main() {
     for (float, suffix) in [(netgrad::Float::F64, ""), (netgrad::Float::F32, "_f32")] {
         for net in &nets {
             let module = format!("{net}{suffix}");
-            let built = netgrad::Builder::new()
+            // On errors, `?` prints the diagnostics as `netgrad check` does.
+            netgrad::Builder::new()
                 .float(float)
                 .module_name(&module)
-                .compile(examples.join(format!("{net}.net")));
-            if let Err(e) = built {
-                panic!("\n{e}");
-            }
-            writeln!(table, "pub mod {module} {{\n    include!(concat!(env!(\"OUT_DIR\"), \"/{module}.rs\"));\n}}").unwrap();
+                .compile(examples.join(format!("{net}.net")))?;
+            writeln!(table, "pub mod {module} {{\n    include!(concat!(env!(\"OUT_DIR\"), \"/{module}.rs\"));\n}}")?;
         }
     }
     for (suffix, real) in [("", "F64"), ("_f32", "F32")] {
@@ -33,18 +31,17 @@ fn main() {
             table,
             "pub const {real}: &[Net<{}>] = &[",
             real.to_lowercase()
-        )
-        .unwrap();
+        )?;
         for net in &nets {
             let m = format!("{net}{suffix}");
             writeln!(
                 table,
-                "    Net {{ name: \"{net}\", n_inputs: {m}::N_INPUTS, n_params: {m}::N_PARAMS, loss_flat: {m}::loss_flat, gradient_flat: {m}::gradient_flat }},"
-            )
-            .unwrap();
+                "    Net {{ name: \"{net}\", n_inputs: {m}::N_INPUTS, n_params: {m}::N_PARAMS, n_outputs: {m}::N_OUTPUTS, loss_flat: {m}::loss_flat, gradient_flat: {m}::gradient_flat, forward_flat: {m}::forward_flat }},"
+            )?;
         }
-        writeln!(table, "];").unwrap();
+        writeln!(table, "];")?;
     }
-    let out = PathBuf::from(std::env::var_os("OUT_DIR").unwrap()).join("nets.rs");
-    std::fs::write(out, table).unwrap();
+    let out = PathBuf::from(std::env::var_os("OUT_DIR").ok_or("OUT_DIR is not set")?);
+    std::fs::write(out.join("nets.rs"), table)?;
+    Ok(())
 }

@@ -1,9 +1,10 @@
 //! Trains the 2-2-1 XOR network of examples/xor.net by plain gradient
-//! descent. Its loss and gradient are Rust code that netgrad generated from
-//! build.rs (see build.rs): no runtime, no allocation per step.
+//! descent, then predicts with the trained params. Its loss, gradient and
+//! forward pass are Rust code that netgrad generated from build.rs (see
+//! build.rs): no runtime, no allocation per step.
 
 mod xor {
-    include!(concat!(env!("OUT_DIR"), "/xor.rs"));
+    netgrad::include_net!("xor");
 }
 
 /// The four points of XOR, `x[N, I]` then `t[N]`: the inputs of xor.net.
@@ -27,12 +28,24 @@ fn train(steps: usize, rate: f64) -> ([f64; xor::N_PARAMS], Vec<f64>) {
     (params, losses)
 }
 
+/// The network's outputs `y[N]` for the four points, with the params
+/// trained: inference with the generated forward pass.
+fn predict(params: &[f64; xor::N_PARAMS]) -> [f64; xor::N_OUTPUTS] {
+    let mut y = [0.0; xor::N_OUTPUTS];
+    xor::forward_flat(&DATA, params, &mut y);
+    y
+}
+
 fn main() {
     let (params, losses) = train(STEPS, RATE);
     for (step, loss) in losses.iter().enumerate().step_by(STEPS / 10) {
         println!("step {step:5}: loss {loss:.6}");
     }
     println!("final loss {:.6}", xor::loss_flat(&DATA, &params));
+    for (n, y) in predict(&params).iter().enumerate() {
+        let (a, b) = (DATA[2 * n], DATA[2 * n + 1]);
+        println!("{a} xor {b} = {y:.4}");
+    }
 }
 
 /// The schedule the test holds the example to.
@@ -48,6 +61,46 @@ mod tests {
         let (params, _) = train(STEPS, RATE);
         let loss = xor::loss_flat(&DATA, &params);
         assert!(loss < 0.01, "loss {loss} after {STEPS} steps");
+    }
+
+    #[test]
+    fn the_trained_network_predicts_xor() {
+        let (params, _) = train(STEPS, RATE);
+        let y = predict(&params);
+        let rounded = y.map(f64::round);
+        assert_eq!(rounded, [0.0, 1.0, 1.0, 0.0], "predictions {y:?}");
+        // The targets t[N] are the inputs after x[N, I].
+        assert_eq!(rounded.as_slice(), &DATA[8..]);
+    }
+
+    #[test]
+    fn the_typed_forward_pass_is_the_flat_one() {
+        let (params, _) = train(STEPS, RATE);
+        let (x, t) = DATA.split_at(8);
+        let mut xs = [[0.0; xor::I]; xor::N];
+        xs.as_flattened_mut().copy_from_slice(x);
+        let mut w1 = [[0.0; xor::I]; xor::H];
+        w1.as_flattened_mut().copy_from_slice(&params[0..4]);
+        let mut y = [0.0; xor::N];
+        let loss = xor::forward(
+            &xor::Inputs {
+                x: &xs,
+                t: t.try_into().unwrap(),
+            },
+            &xor::Params {
+                w1: &w1,
+                b1: params[4..6].try_into().unwrap(),
+                w2: params[6..8].try_into().unwrap(),
+                b2: params[8],
+            },
+            xor::Outputs { y: &mut y },
+        );
+        let mut flat = [0.0; xor::N_OUTPUTS];
+        assert_eq!(
+            loss.to_bits(),
+            xor::forward_flat(&DATA, &params, &mut flat).to_bits()
+        );
+        assert_eq!(y, flat);
     }
 
     #[test]

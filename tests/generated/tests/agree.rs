@@ -1,6 +1,7 @@
 //! The code generated through the build-script API agrees with the
-//! interpreter and with central differences, in f64 and in f32; and the typed
-//! API computes exactly what the flat one does.
+//! interpreter and with central differences, in f64 and in f32, for the loss,
+//! the gradient and the forward pass's outputs; and the typed API computes
+//! exactly what the flat one does.
 
 use netgrad_generated_tests as nets;
 
@@ -11,6 +12,7 @@ struct Reference {
     params: Vec<f64>,
     loss: f64,
     gradient: Vec<f64>,
+    outputs: Vec<f64>,
 }
 
 fn reference(name: &str, seed: u64) -> Reference {
@@ -36,6 +38,11 @@ fn reference(name: &str, seed: u64) -> Reference {
             .wrt
             .iter()
             .flat_map(|(_, adj)| data[adj.index()].clone())
+            .collect(),
+        outputs: p
+            .outputs
+            .iter()
+            .flat_map(|o| data[o.index()].clone())
             .collect(),
     }
 }
@@ -92,6 +99,54 @@ fn f64_agrees_with_the_interpreter_to_1e_10() {
             );
         }
     }
+}
+
+#[test]
+fn forward_outputs_agree_with_the_interpreter_in_f64_and_f32() {
+    for (net, net32) in nets::F64.iter().zip(nets::F32) {
+        let r = reference(net.name, 15);
+        assert_eq!(r.outputs.len(), net.n_outputs, "{}", net.name);
+        let mut outputs = vec![f64::NAN; net.n_outputs];
+        let loss = (net.forward_flat)(&r.inputs, &r.params, &mut outputs);
+        assert!(relative(loss, r.loss) <= 1e-12, "{}: loss {loss}", net.name);
+        for (k, (got, want)) in outputs.iter().zip(&r.outputs).enumerate() {
+            assert!(
+                relative(*got, *want) <= 1e-10,
+                "{}: output element {k}: {got} vs {want}",
+                net.name
+            );
+        }
+        let inputs: Vec<f32> = r.inputs.iter().map(|x| *x as f32).collect();
+        let params: Vec<f32> = r.params.iter().map(|x| *x as f32).collect();
+        let mut outputs = vec![f32::NAN; net32.n_outputs];
+        let loss = (net32.forward_flat)(&inputs, &params, &mut outputs);
+        assert!(
+            relative(loss as f64, r.loss) <= 1e-4,
+            "{}: f32 loss {loss}",
+            net.name
+        );
+        for (k, (got, want)) in outputs.iter().zip(&r.outputs).enumerate() {
+            assert!(
+                relative(*got as f64, *want) <= 1e-4,
+                "{}: f32 output element {k}: {got} vs {want}",
+                net.name
+            );
+        }
+    }
+}
+
+#[test]
+fn a_file_without_outputs_has_an_empty_forward_pass() {
+    use nets::fanout;
+    assert_eq!(fanout::N_OUTPUTS, 0);
+    let loss = fanout::forward_flat(&[0.3], &[-0.7], &mut []);
+    assert_eq!(loss.to_bits(), fanout::loss_flat(&[0.3], &[-0.7]).to_bits());
+    let typed = fanout::forward(
+        &fanout::Inputs { x: 0.3 },
+        &fanout::Params { w: -0.7 },
+        fanout::Outputs {},
+    );
+    assert_eq!(typed.to_bits(), loss.to_bits());
 }
 
 #[test]
@@ -156,6 +211,45 @@ fn wrong_slice_lengths_panic_with_the_expected_length() {
     });
     let message = *result.unwrap_err().downcast::<String>().unwrap();
     assert_eq!(message, "netgrad: `grad` holds 3 scalars; N_PARAMS is 26");
+    let result = std::panic::catch_unwind(|| {
+        let mut outputs = [0.0; 3];
+        nets::bishop::forward_flat(&[0.0; 5], &[0.0; 26], &mut outputs)
+    });
+    let message = *result.unwrap_err().downcast::<String>().unwrap();
+    assert_eq!(
+        message,
+        "netgrad: `outputs` holds 3 scalars; N_OUTPUTS is 2"
+    );
+}
+
+#[test]
+fn the_typed_forward_pass_computes_what_the_flat_one_does() {
+    // Two outputs of different shapes: h[H] and r[D].
+    use nets::tied_autoencoder as net;
+    let r = reference("tied_autoencoder", 16);
+    let mut flat = vec![0.0; net::N_OUTPUTS];
+    let loss = net::forward_flat(&r.inputs, &r.params, &mut flat);
+    let x: [f64; net::D] = r.inputs[..].try_into().unwrap();
+    let mut w = [[0.0; net::D]; net::H];
+    w.as_flattened_mut().copy_from_slice(&r.params[..18]);
+    let b: [f64; net::H] = r.params[18..21].try_into().unwrap();
+    let c: [f64; net::D] = r.params[21..27].try_into().unwrap();
+    let (mut h, mut rec) = ([0.0; net::H], [0.0; net::D]);
+    let typed = net::forward(
+        &net::Inputs { x: &x },
+        &net::Params {
+            W: &w,
+            b: &b,
+            c: &c,
+        },
+        net::Outputs {
+            h: &mut h,
+            r: &mut rec,
+        },
+    );
+    assert_eq!(typed.to_bits(), loss.to_bits());
+    let typed_outputs: Vec<f64> = h.iter().chain(&rec).copied().collect();
+    assert_eq!(typed_outputs, flat);
 }
 
 #[test]

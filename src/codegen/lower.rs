@@ -1,0 +1,448 @@
+//! Statement lowering: definitions to loop nests, reductions to
+//! accumulators, long expressions to `let` temporaries.
+
+use super::{sanitize, unique, Body, Core, Generator, Store, MAX_EXPR, STACK_LIMIT};
+use crate::ir::{BinOp, Expr, Func, IndexId, Reduction, Sub, Value, ValueId, ValueKind};
+
+/// A generated expression and how tightly it binds.
+pub(super) struct Operand {
+    pub(super) text: String,
+    strength: u8,
+}
+
+const ADD: u8 = 1;
+const MUL: u8 = 2;
+const NEG: u8 = 3;
+const ATOM: u8 = 4;
+
+impl Operand {
+    pub(super) fn atom(text: String) -> Operand {
+        Operand {
+            text,
+            strength: ATOM,
+        }
+    }
+
+    /// The text, parenthesised if it binds less tightly than `min`.
+    pub(super) fn at(&self, min: u8) -> String {
+        if self.strength < min {
+            format!("({})", self.text)
+        } else {
+            self.text.clone()
+        }
+    }
+}
+
+impl Generator<'_> {
+    /// Computes every needed definition, in order. Inputs and params are the
+    /// core function's parameters.
+    pub(super) fn values(&self, body: &mut Body, need: &[bool], core: Core) {
+        for id in self.p.ids() {
+            if need[id.index()]
+                && !matches!(self.p.value(id).kind, ValueKind::Input | ValueKind::Param)
+            {
+                self.definition(body, id, core);
+            }
+        }
+    }
+
+    pub(super) fn store(&self, id: ValueId, core: Core) -> Store {
+        let v = self.p.value(id);
+        if core == Core::Gradient {
+            if let Some((w, _)) = self.wrt.iter().find(|(_, a)| *a == id) {
+                return Store::Grad(*w);
+            }
+        }
+        // Only definitions are stored: inputs and params are the core's parameters.
+        if v.rank() == 0 {
+            Store::Scalar
+        } else if core == Core::Forward && self.p.outputs.contains(&id) {
+            Store::Out
+        } else if self.no_std && v.len() > STACK_LIMIT {
+            Store::Scratch
+        } else {
+            Store::Local
+        }
+    }
+
+    /// The tensors a core function keeps in the scratch buffer, in order.
+    pub(super) fn in_scratch(&self, core: Core) -> Vec<ValueId> {
+        let need = self.needed(&self.targets(core));
+        self.p
+            .ids()
+            .filter(|id| {
+                need[id.index()]
+                    && !matches!(self.p.value(*id).kind, ValueKind::Input | ValueKind::Param)
+                    && self.store(*id, core) == Store::Scratch
+            })
+            .collect()
+    }
+
+    /// The index variables of a value, as Rust identifiers unique in scope.
+    pub(super) fn index_idents(&self, v: &Value) -> Vec<String> {
+        let mut used = self.taken.clone();
+        v.indices
+            .iter()
+            .map(|var| {
+                let ident = unique(&sanitize(&var.name.replace('\'', "_")), &used);
+                used.insert(ident.clone());
+                ident
+            })
+            .collect()
+    }
+
+    /// One definition, forward or adjoint: a comment, its storage, and loops
+    /// over its left-hand indices.
+    pub(super) fn definition(&self, body: &mut Body, id: ValueId, core: Core) {
+        let v = self.p.value(id);
+        let ident = self.idents[id.index()].clone();
+        let real = self.float.name();
+        let rhs = v.rhs.as_ref().expect("a definition has a right-hand side");
+        body.w.blank();
+        if v.kind == ValueKind::Adjoint {
+            let derivation =
+                self.original[id.index()].map(|old| crate::explain::derivation(self.g, old));
+            for line in derivation.unwrap_or_default() {
+                body.w.line(&format!("// {line}"));
+            }
+        } else {
+            body.w
+                .line(&format!("// {}", crate::pretty::definition(self.p, v)));
+        }
+        let names = self.index_idents(v);
+        let store = self.store(id, core);
+        if v.rank() == 0 {
+            let value = self.lower(body, rhs, v, &names);
+            match store {
+                Store::Grad(param) => {
+                    body.w
+                        .line(&format!("*{} = {};", self.grad_name(param), value.text))
+                }
+                _ => body
+                    .w
+                    .line(&format!("let {ident}: {real} = {};", value.text)),
+            }
+            if core == Core::Forward && self.p.outputs.contains(&id) {
+                body.w.line(&format!("*{} = {ident};", self.out_name(id)));
+            }
+            return;
+        }
+        match store {
+            Store::Local if v.len() > STACK_LIMIT => {
+                self.heap.set(true);
+                body.w
+                    .line(&format!("let mut {ident} = vec![0.0; {}];", v.len()))
+            }
+            Store::Local => body
+                .w
+                .line(&format!("let mut {ident} = [0.0; {}];", v.len())),
+            _ => {}
+        }
+        for (m, extent) in v.shape.iter().enumerate() {
+            body.w
+                .open(&format!("for {} in 0..{} {{", names[m], extent.size));
+        }
+        let value = self.lower(body, rhs, v, &names);
+        let own: Vec<Sub> = (0..v.rank() as u32).map(|i| Sub::Var(IndexId(i))).collect();
+        let at = self.flat_index(v, &own, &names);
+        match store {
+            Store::Grad(param) => body.w.line(&format!(
+                "{}[{at}] = {};",
+                self.grad_name(param),
+                value.text
+            )),
+            _ => body.w.line(&format!("{ident}[{at}] = {};", value.text)),
+        }
+        for _ in 0..v.rank() {
+            body.w.close();
+        }
+    }
+
+    /// `j * 3 + i`: the row-major offset of `value[subs]`, in the reader's names.
+    pub(super) fn flat_index(&self, value: &Value, subs: &[Sub], names: &[String]) -> String {
+        let strides = crate::eval::strides(value);
+        let mut constant = 0;
+        let mut terms = Vec::new();
+        for (s, stride) in subs.iter().zip(strides) {
+            match s {
+                Sub::Lit(n) => constant += n * stride,
+                Sub::Var(v) if stride == 1 => terms.push(names[v.index()].clone()),
+                Sub::Var(v) => terms.push(format!("{} * {stride}", names[v.index()])),
+            }
+        }
+        if constant > 0 || terms.is_empty() {
+            terms.push(constant.to_string());
+        }
+        terms.join(" + ")
+    }
+
+    /// A float literal of the generated type.
+    pub(super) fn literal(&self, x: f64) -> Operand {
+        let real = self.float.name();
+        let text = if x.is_infinite() {
+            format!(
+                "{real}::{}",
+                if x > 0.0 { "INFINITY" } else { "NEG_INFINITY" }
+            )
+        } else if x.is_nan() {
+            format!("{real}::NAN")
+        } else {
+            format!("{x:?}_{real}")
+        };
+        if x.is_sign_negative() && x.is_finite() {
+            Operand {
+                text,
+                strength: NEG,
+            }
+        } else {
+            Operand::atom(text)
+        }
+    }
+
+    /// Binds a long operand to a temporary, so that lines stay short.
+    pub(super) fn short(&self, body: &mut Body, op: Operand) -> Operand {
+        if op.text.len() <= MAX_EXPR {
+            return op;
+        }
+        body.fresh += 1;
+        let name = unique(&format!("t{}", body.fresh), &self.taken);
+        body.w.line(&format!("let {name} = {};", op.text));
+        Operand::atom(name)
+    }
+
+    /// Binds the longer operand, then if need be the other, to temporaries
+    /// until the two fit on one line together.
+    pub(super) fn fit(&self, body: &mut Body, l: Operand, r: Operand) -> (Operand, Operand) {
+        let bind = |body: &mut Body, op: Operand| {
+            body.fresh += 1;
+            let name = unique(&format!("t{}", body.fresh), &self.taken);
+            body.w.line(&format!("let {name} = {};", op.text));
+            Operand::atom(name)
+        };
+        let (mut l, mut r) = (l, r);
+        if l.text.len() + r.text.len() > MAX_EXPR {
+            if l.text.len() >= r.text.len() {
+                l = bind(body, l);
+            } else {
+                r = bind(body, r);
+            }
+        }
+        if l.text.len() + r.text.len() > MAX_EXPR {
+            if l.strength == ATOM && l.text.len() < r.text.len() {
+                r = bind(body, r);
+            } else {
+                l = bind(body, l);
+            }
+        }
+        (l, r)
+    }
+
+    /// Lowers an expression of `owner` to statements and a final operand.
+    pub(super) fn lower(
+        &self,
+        body: &mut Body,
+        e: &Expr,
+        owner: &Value,
+        names: &[String],
+    ) -> Operand {
+        let op = match e {
+            Expr::Num(x) => self.literal(*x),
+            Expr::Read { value, subs } => {
+                let v = self.p.value(*value);
+                let ident = &self.idents[value.index()];
+                if v.rank() == 0 {
+                    Operand::atom(ident.clone())
+                } else {
+                    Operand::atom(format!("{ident}[{}]", self.flat_index(v, subs, names)))
+                }
+            }
+            Expr::Delta(a, b) => {
+                let s = |s: &Sub| match s {
+                    Sub::Var(v) => names[v.index()].clone(),
+                    Sub::Lit(n) => n.to_string(),
+                };
+                Operand::atom(format!("ops::delta({}, {})", s(a), s(b)))
+            }
+            Expr::Unary { func, arg } => {
+                let a = self.lower(body, arg, owner, names);
+                let a = self.short(body, a);
+                match func {
+                    Func::Neg => Operand {
+                        text: format!("-{}", a.at(NEG + 1)),
+                        strength: NEG,
+                    },
+                    Func::Exp | Func::Sqrt | Func::Tanh | Func::Sin | Func::Cos | Func::Abs => {
+                        self.math(func.name(), &a, None)
+                    }
+                    Func::Log => self.math("ln", &a, None),
+                    Func::Sigmoid | Func::Relu | Func::Softplus | Func::Step | Func::Sign => {
+                        Operand::atom(format!("ops::{}({})", func.name(), a.text))
+                    }
+                }
+            }
+            Expr::Binary { op, lhs, rhs } => {
+                let l = self.lower(body, lhs, owner, names);
+                let r = self.lower(body, rhs, owner, names);
+                let (l, r) = self.fit(body, l, r);
+                match op {
+                    BinOp::Add => Operand {
+                        text: format!("{} + {}", l.at(ADD), r.at(ADD + 1)),
+                        strength: ADD,
+                    },
+                    BinOp::Sub => Operand {
+                        text: format!("{} - {}", l.at(ADD), r.at(ADD + 1)),
+                        strength: ADD,
+                    },
+                    BinOp::Mul => Operand {
+                        text: format!("{} * {}", l.at(MUL), r.at(MUL + 1)),
+                        strength: MUL,
+                    },
+                    BinOp::Div => Operand {
+                        text: format!("{} / {}", l.at(MUL), r.at(MUL + 1)),
+                        strength: MUL,
+                    },
+                    BinOp::Pow => match integer_exponent(rhs) {
+                        Some(n) => self.math("powi", &l, Some(&n.to_string())),
+                        None => self.math("powf", &l, Some(&r.text)),
+                    },
+                    BinOp::Max => Operand::atom(format!("ops::max({}, {})", l.text, r.text)),
+                    BinOp::Min => Operand::atom(format!("ops::min({}, {})", l.text, r.text)),
+                }
+            }
+            Expr::Reduce {
+                op,
+                index,
+                body: inner,
+            } => self.reduce(body, *op, *index, inner, owner, names),
+        };
+        op
+    }
+
+    /// A call of a float function `f` named as std's method: the method in
+    /// std (`x.exp()`), the `libm` function without std (`libm::exp(x)`),
+    /// with `powi` an `ops` helper since `libm` has none.
+    pub(super) fn math(&self, f: &'static str, x: &Operand, arg: Option<&str>) -> Operand {
+        let rest = arg.map_or(String::new(), |a| format!(", {a}"));
+        if !self.no_std {
+            self.math.borrow_mut().insert(f);
+            let arg = arg.unwrap_or("");
+            return Operand::atom(format!("{}.{f}({arg})", x.at(ATOM)));
+        }
+        if f == "powi" {
+            return Operand::atom(format!("ops::powi({}{rest})", x.text));
+        }
+        let name = libm_name(f, self.float);
+        self.math.borrow_mut().insert(name);
+        Operand::atom(format!("libm::{name}({}{rest})", x.text))
+    }
+
+    /// A reduction as an accumulator and a loop (two loops for logsumexp,
+    /// which shifts the max out).
+    pub(super) fn reduce(
+        &self,
+        body: &mut Body,
+        op: Reduction,
+        index: IndexId,
+        inner: &Expr,
+        owner: &Value,
+        names: &[String],
+    ) -> Operand {
+        let real = self.float.name();
+        let size = owner.indices[index.index()].extent.size;
+        // A body that does not use the index still runs once per value.
+        let i = if mentions(inner, index) {
+            names[index.index()].as_str()
+        } else {
+            "_"
+        };
+        body.fresh += 1;
+        let acc = unique(&format!("acc{}", body.fresh), &self.taken);
+        match op {
+            Reduction::Sum | Reduction::Mean => {
+                body.w.line(&format!("let mut {acc}: {real} = 0.0;"));
+                body.w.open(&format!("for {i} in 0..{size} {{"));
+                let x = self.lower(body, inner, owner, names);
+                body.w.line(&format!("{acc} += {};", x.text));
+                body.w.close();
+                if op == Reduction::Mean {
+                    Operand {
+                        text: format!("{acc} / {size}.0"),
+                        strength: MUL,
+                    }
+                } else {
+                    Operand::atom(acc)
+                }
+            }
+            Reduction::LogSumExp => {
+                let max = format!("{acc}_max");
+                body.w
+                    .line(&format!("let mut {max} = {real}::NEG_INFINITY;"));
+                body.w.open(&format!("for {i} in 0..{size} {{"));
+                let x = self.lower(body, inner, owner, names);
+                body.w.line(&format!("{max} = {max}.max({});", x.text));
+                body.w.close();
+                body.w.line(&format!("let mut {acc}: {real} = 0.0;"));
+                body.w.open(&format!("for {i} in 0..{size} {{"));
+                let x = self.lower(body, inner, owner, names);
+                let shifted = Operand {
+                    text: format!("{} - {max}", x.at(ADD + 1)),
+                    strength: ADD,
+                };
+                let e = self.math("exp", &shifted, None);
+                body.w.line(&format!("{acc} += {};", e.text));
+                body.w.close();
+                let lse = format!("{acc}_lse");
+                body.w.open(&format!("let {lse} = if {max}.is_finite() {{"));
+                let ln = self.math("ln", &Operand::atom(acc.clone()), None);
+                body.w.line(&format!("{max} + {}", ln.text));
+                body.w.level -= 1;
+                body.w.open("} else {");
+                body.w.line(&max);
+                body.w.level -= 1;
+                body.w.line("};");
+                Operand::atom(lse)
+            }
+        }
+    }
+}
+
+/// Whether `e` uses the index variable `index`.
+fn mentions(e: &Expr, index: IndexId) -> bool {
+    let sub = |s: &Sub| *s == Sub::Var(index);
+    match e {
+        Expr::Num(_) => false,
+        Expr::Read { subs, .. } => subs.iter().any(sub),
+        Expr::Delta(a, b) => sub(a) || sub(b),
+        Expr::Unary { arg, .. } => mentions(arg, index),
+        Expr::Binary { lhs, rhs, .. } => mentions(lhs, index) || mentions(rhs, index),
+        Expr::Reduce { body, .. } => mentions(body, index),
+    }
+}
+
+/// The `libm` function for std's float method `f`.
+pub(super) fn libm_name(f: &str, float: super::Float) -> &'static str {
+    let (f64_name, f32_name) = match f {
+        "exp" => ("exp", "expf"),
+        "ln" => ("log", "logf"),
+        "ln_1p" => ("log1p", "log1pf"),
+        "tanh" => ("tanh", "tanhf"),
+        "sqrt" => ("sqrt", "sqrtf"),
+        "sin" => ("sin", "sinf"),
+        "cos" => ("cos", "cosf"),
+        "abs" => ("fabs", "fabsf"),
+        "powf" => ("pow", "powf"),
+        _ => unreachable!("no libm function for `{f}`"),
+    };
+    match float {
+        super::Float::F64 => f64_name,
+        super::Float::F32 => f32_name,
+    }
+}
+
+/// The exponent of a power computed with `powi`: a small integer constant.
+pub(super) fn integer_exponent(e: &Expr) -> Option<i32> {
+    match e {
+        Expr::Num(n) if n.fract() == 0.0 && n.abs() <= 64.0 => Some(*n as i32),
+        _ => None,
+    }
+}

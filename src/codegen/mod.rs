@@ -1,0 +1,373 @@
+//! Rust code generation: one self-contained module with the loss, the
+//! forward pass and the gradient as loops over the differentiated program,
+//! for `std` or, with `no_std`, for `core` and the `libm` crate.
+//!
+//! The code is written the way rustfmt would write it, so that it is stable
+//! under rustfmt: reductions become an accumulator and a loop, and long
+//! expressions are split into `let` temporaries.
+
+mod api;
+mod lower;
+mod ops;
+mod writer;
+
+use std::cell::{Cell, RefCell};
+use std::collections::{BTreeSet, HashSet};
+
+use writer::Writer;
+
+use crate::autodiff::Gradient;
+use crate::ir::{Program, Value, ValueId, ValueKind};
+
+/// The floating-point type of the generated code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Float {
+    F64,
+    F32,
+}
+
+impl Float {
+    fn name(self) -> &'static str {
+        match self {
+            Float::F64 => "f64",
+            Float::F32 => "f32",
+        }
+    }
+}
+
+/// What to generate.
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub float: Float,
+    /// The source file, as the stamp names it (a relative path).
+    pub source: String,
+    /// Compute subterms shared across definitions once (part of
+    /// simplification; off for `--no-simplify`).
+    pub share: bool,
+    /// Code for `#![no_std]` crates: transcendental functions from the
+    /// `libm` crate, and large tensors in a caller's scratch buffer instead
+    /// of a `Vec`.
+    pub no_std: bool,
+}
+
+/// Tensors with more scalars than this live on the heap (a `Vec` per call),
+/// or with `no_std` in the caller's scratch buffer; smaller ones are arrays
+/// on the stack.
+pub const STACK_LIMIT: usize = 4096;
+
+/// Expressions longer than this are split into `let` temporaries, so that no
+/// line reaches rustfmt's limit of 100 columns.
+const MAX_EXPR: usize = 40;
+
+/// How a source path is named in the stamp: relative to the current
+/// directory when it lies below it, so the output does not depend on where
+/// the project is checked out.
+pub fn stamp_path(path: &std::path::Path) -> String {
+    let relative = std::env::current_dir()
+        .ok()
+        .and_then(|cwd| {
+            path.strip_prefix(cwd)
+                .ok()
+                .map(std::path::Path::to_path_buf)
+        })
+        .unwrap_or_else(|| path.to_path_buf());
+    relative.display().to_string().replace('\\', "/")
+}
+
+/// Generates the module for a gradient. The gradient must be taken with
+/// respect to params only: the flat API returns dE/dparams.
+pub fn generate(g: &Gradient, options: &Options) -> Result<String, String> {
+    let p = &g.dag.program;
+    if let Some((w, _)) = g
+        .wrt
+        .iter()
+        .find(|(w, _)| p.value(*w).kind != ValueKind::Param)
+    {
+        return Err(format!(
+            "compile: --wrt takes params only (`{}` is an input); `netgrad eval` gives input gradients",
+            p.value(*w).name
+        ));
+    }
+    Ok(crate::on_own_stack(|| {
+        // Subterms shared across definitions, the gradient's included, are
+        // computed once: hoisted into temporaries of the code's own program.
+        let (program, remap) = if options.share {
+            crate::graph::hoist(g.dag.program.clone())
+        } else {
+            (g.dag.program.clone(), g.dag.program.ids().collect())
+        };
+        let mut original = vec![None; program.values.len()];
+        for (old, new) in remap.iter().enumerate() {
+            original[new.index()] = Some(ValueId(old as u32));
+        }
+        let wrt: Vec<(ValueId, ValueId)> = g
+            .wrt
+            .iter()
+            .map(|(w, a)| (remap[w.index()], remap[a.index()]))
+            .collect();
+        Generator::new(g, &program, wrt, original, options).module()
+    }))
+}
+
+/// Rust's keywords, strict and reserved: a name among them gets a `_` appended.
+const KEYWORDS: &[&str] = &[
+    "as", "async", "await", "break", "const", "continue", "crate", "dyn", "else", "enum", "extern",
+    "false", "fn", "for", "if", "impl", "in", "let", "loop", "match", "mod", "move", "mut", "pub",
+    "ref", "return", "self", "Self", "static", "struct", "super", "trait", "true", "type",
+    "unsafe", "use", "where", "while", "abstract", "become", "box", "do", "final", "gen", "macro",
+    "override", "priv", "try", "typeof", "unsized", "virtual", "yield", "union",
+];
+
+/// Names the generated functions use for themselves.
+const OWN_NAMES: &[&str] = &[
+    "inputs", "params", "outputs", "grad", "scratch", "ops", "lengths", "libm",
+];
+
+/// The three computations of the module, each one private core function.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Core {
+    /// The loss alone (`loss_core`).
+    Loss,
+    /// The loss and every output (`forward_core`).
+    Forward,
+    /// The loss and the gradient (`gradient_core`).
+    Gradient,
+}
+
+/// Where a value lives in the generated functions.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Store {
+    /// A scalar local.
+    Scalar,
+    /// A local array (stack) or `Vec` (heap).
+    Local,
+    /// A large tensor in the caller's scratch buffer (`no_std`).
+    Scratch,
+    /// A param's gradient, written straight into the caller's slice.
+    Grad(ValueId),
+    /// A tensor output, written straight into the caller's slice.
+    Out,
+}
+
+struct Generator<'a> {
+    /// The gradient, for the derivations in comments.
+    g: &'a Gradient,
+    /// The program the code computes: the gradient's, with shared subterms hoisted.
+    p: &'a Program,
+    /// Each param differentiated against and its gradient, in `p`.
+    wrt: Vec<(ValueId, ValueId)>,
+    /// The gradient's id of each value of `p` (none for a new temporary).
+    original: Vec<Option<ValueId>>,
+    float: Float,
+    source: String,
+    /// The Rust identifier of each value.
+    idents: Vec<String>,
+    /// Every identifier of the functions' scope, so index variables avoid them.
+    taken: HashSet<String>,
+    /// Offsets of inputs in `inputs` and params in `params`.
+    offsets: Vec<usize>,
+    /// The gradient (adjoint value) of each param, when it has one.
+    grad_of: Vec<Option<ValueId>>,
+    /// Offsets of outputs in `outputs`.
+    out_offsets: Vec<usize>,
+    no_std: bool,
+    /// The float methods (std) or `libm` functions the code calls, for the
+    /// header that says what the module needs.
+    math: RefCell<BTreeSet<&'static str>>,
+    /// Whether the code allocates a `Vec` (std only).
+    heap: Cell<bool>,
+}
+
+fn sanitize(name: &str) -> String {
+    let mut s: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    if s.is_empty() || s == "_" {
+        s = "v_".to_string();
+    }
+    if KEYWORDS.contains(&s.as_str()) {
+        s.push('_');
+    }
+    s
+}
+
+/// A unique identifier: `base`, else `base_2`, `base_3`, ...
+fn unique(base: &str, taken: &HashSet<String>) -> String {
+    if !taken.contains(base) {
+        return base.to_string();
+    }
+    (2..)
+        .map(|n| format!("{base}_{n}"))
+        .find(|c| !taken.contains(c))
+        .expect("some suffix is free")
+}
+
+/// The state of one function being generated.
+struct Body<'a> {
+    w: &'a mut Writer,
+    /// Counter for accumulators and temporaries.
+    fresh: usize,
+}
+
+impl<'a> Generator<'a> {
+    fn new(
+        g: &'a Gradient,
+        p: &'a Program,
+        wrt: Vec<(ValueId, ValueId)>,
+        original: Vec<Option<ValueId>>,
+        options: &Options,
+    ) -> Generator<'a> {
+        let mut taken: HashSet<String> = OWN_NAMES.iter().map(|s| s.to_string()).collect();
+        taken.extend(p.dims.iter().map(|d| d.name.clone()));
+        let mut idents = Vec::with_capacity(p.values.len());
+        for id in p.ids() {
+            let v = p.value(id);
+            let base = match (&v.origin, v.kind) {
+                (crate::ir::Origin::Adjoint { of, .. }, ValueKind::Adjoint) => {
+                    format!("d_{}", sanitize(&p.value(*of).name))
+                }
+                _ => sanitize(&v.name),
+            };
+            let ident = unique(&base, &taken);
+            taken.insert(ident.clone());
+            idents.push(ident);
+        }
+        let mut offsets = vec![0; p.values.len()];
+        let (mut inputs, mut params) = (0, 0);
+        for id in p.ids() {
+            let v = p.value(id);
+            match v.kind {
+                ValueKind::Input => {
+                    offsets[id.index()] = inputs;
+                    inputs += v.len();
+                }
+                ValueKind::Param => {
+                    offsets[id.index()] = params;
+                    params += v.len();
+                }
+                _ => {}
+            }
+        }
+        let mut out_offsets = vec![0; p.values.len()];
+        let mut outputs = 0;
+        for o in &p.outputs {
+            out_offsets[o.index()] = outputs;
+            outputs += p.value(*o).len();
+        }
+        let mut grad_of = vec![None; p.values.len()];
+        for (w, adj) in &wrt {
+            grad_of[w.index()] = Some(*adj);
+        }
+        Generator {
+            g,
+            p,
+            wrt,
+            original,
+            float: options.float,
+            source: options.source.clone(),
+            idents,
+            taken,
+            offsets,
+            grad_of,
+            out_offsets,
+            no_std: options.no_std,
+            math: RefCell::new(BTreeSet::new()),
+            heap: Cell::new(false),
+        }
+    }
+
+    fn total(&self, kind: ValueKind) -> usize {
+        self.p
+            .values
+            .iter()
+            .filter(|v| v.kind == kind)
+            .map(Value::len)
+            .sum()
+    }
+
+    /// `a[M, D] at 0..12` for the layout comments.
+    fn layout(&self, kind: ValueKind) -> Vec<String> {
+        self.p
+            .ids()
+            .filter(|id| self.p.value(*id).kind == kind)
+            .map(|id| {
+                let v = self.p.value(id);
+                let start = self.offsets[id.index()];
+                format!("`{}` at {}..{}", v.declared(), start, start + v.len())
+            })
+            .collect()
+    }
+
+    /// What a core function computes: the loss, and the outputs or the
+    /// gradients.
+    fn targets(&self, core: Core) -> Vec<ValueId> {
+        let mut targets = vec![self.p.loss];
+        match core {
+            Core::Loss => {}
+            Core::Forward => targets.extend(&self.p.outputs),
+            Core::Gradient => targets.extend(self.wrt.iter().map(|(_, a)| *a)),
+        }
+        targets
+    }
+
+    /// The values `target` depends on, itself included.
+    fn needed(&self, targets: &[ValueId]) -> Vec<bool> {
+        let mut need = vec![false; self.p.values.len()];
+        for t in targets {
+            need[t.index()] = true;
+        }
+        for id in self.p.ids().rev() {
+            if need[id.index()] {
+                if let Some(rhs) = &self.p.value(id).rhs {
+                    rhs.for_each_read(&mut |u, _| need[u.index()] = true);
+                }
+            }
+        }
+        need
+    }
+
+    /// The inputs and params among `need`, in declaration order.
+    fn given(&self, need: &[bool]) -> Vec<ValueId> {
+        self.p
+            .ids()
+            .filter(|id| {
+                need[id.index()]
+                    && matches!(self.p.value(*id).kind, ValueKind::Input | ValueKind::Param)
+            })
+            .collect()
+    }
+
+    fn params(&self) -> Vec<ValueId> {
+        self.p
+            .ids()
+            .filter(|id| self.p.value(*id).kind == ValueKind::Param)
+            .collect()
+    }
+
+    /// The name of an output in `forward_core` and its wrappers: the value's
+    /// own for a tensor, which is written in place; `E_out` for a scalar,
+    /// which is a local copied out.
+    fn out_name(&self, id: ValueId) -> String {
+        let ident = &self.idents[id.index()];
+        if self.p.value(id).rank() == 0 {
+            unique(&format!("{ident}_out"), &self.taken)
+        } else {
+            ident.clone()
+        }
+    }
+
+    /// The name of each param's gradient slice in the core and the wrappers.
+    fn grad_name(&self, param: ValueId) -> String {
+        match self.grad_of[param.index()] {
+            Some(adj) => self.idents[adj.index()].clone(),
+            None => unique(&format!("d_{}", self.idents[param.index()]), &self.taken),
+        }
+    }
+}

@@ -1,0 +1,70 @@
+//! The indenting writer of generated code, and its helpers for signatures
+//! and calls in rustfmt's layout.
+
+/// Text being written, with its indentation level.
+pub(super) struct Writer {
+    pub(super) out: String,
+    pub(super) level: usize,
+}
+
+impl Writer {
+    pub(super) fn line(&mut self, s: &str) {
+        if s.is_empty() {
+            self.out.push('\n');
+            return;
+        }
+        for _ in 0..self.level {
+            self.out.push_str("    ");
+        }
+        self.out.push_str(s);
+        self.out.push('\n');
+    }
+
+    /// A blank line, unless the text already ends in one or in an opening
+    /// brace (rustfmt removes both).
+    pub(super) fn blank(&mut self) {
+        if !self.out.ends_with("\n\n") && !self.out.ends_with("{\n") {
+            self.out.push('\n');
+        }
+    }
+
+    pub(super) fn open(&mut self, s: &str) {
+        self.line(s);
+        self.level += 1;
+    }
+
+    pub(super) fn close(&mut self) {
+        self.level -= 1;
+        self.line("}");
+    }
+
+    /// `fn name(a: T, b: U) -> R {` on one line, or one parameter a line, as rustfmt does.
+    pub(super) fn signature(&mut self, head: &str, params: &[String], ret: &str) {
+        let one = format!("{head}({}) -> {ret} {{", params.join(", "));
+        if 4 * self.level + one.len() <= 100 {
+            self.open(&one);
+            return;
+        }
+        self.open(&format!("{head}("));
+        for p in params {
+            self.line(&format!("{p},"));
+        }
+        self.level -= 1;
+        self.open(&format!(") -> {ret} {{"));
+    }
+
+    /// A call as a tail expression: on one line, or one argument a line.
+    pub(super) fn call(&mut self, callee: &str, args: &[String]) {
+        let joined = args.join(", ");
+        if joined.len() <= 60 && 4 * self.level + callee.len() + joined.len() + 2 <= 100 {
+            self.line(&format!("{callee}({joined})"));
+            return;
+        }
+        self.open(&format!("{callee}("));
+        for a in args {
+            self.line(&format!("{a},"));
+        }
+        self.level -= 1;
+        self.line(")");
+    }
+}
