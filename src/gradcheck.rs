@@ -357,9 +357,11 @@ fn sample_of(len: usize, max: usize, rng: &mut Rng) -> Vec<usize> {
         return (0..len).collect();
     }
     let mut picked: Vec<usize> = Vec::with_capacity(max);
+    let mut taken = vec![false; len];
     while picked.len() < max {
         let k = (rng.next_u64() % len as u64) as usize;
-        if !picked.contains(&k) {
+        if !taken[k] {
+            taken[k] = true;
             picked.push(k);
         }
     }

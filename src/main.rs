@@ -346,9 +346,11 @@ impl netgrad::gradcheck::Progress for Bar {
             let bar = indicatif::ProgressBar::with_draw_target(
                 Some(self.total),
                 indicatif::ProgressDrawTarget::stderr(),
-            );
+            )
+            .with_elapsed(self.started.elapsed())
+            .with_position(self.done);
             if let Ok(style) = indicatif::ProgressStyle::with_template(
-                "{msg}: [{bar:40}] {pos}/{len} elements, {elapsed} (about {eta} left)",
+                "{msg} [{wide_bar}] {pos}/{len} elements ({eta} left)",
             ) {
                 bar.set_style(style.progress_chars("=> "));
             }

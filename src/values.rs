@@ -197,10 +197,11 @@ fn element(v: &Value, mut flat: usize) -> String {
 pub fn result(g: &Gradient, data: &Tensors) -> Result<String, String> {
     let p = &g.dag.program;
     let mut bad = Vec::new();
-    let mut check = |what: String, id: ValueId| {
+    // `of` names the elements: the value itself, or the one a gradient is of.
+    let mut check = |what: String, id: ValueId, of: ValueId| {
         if let Some(k) = data[id.index()].iter().position(|x| !x.is_finite()) {
             let x = data[id.index()][k];
-            let v = p.value(id);
+            let v = p.value(of);
             bad.push(if v.rank() == 0 {
                 format!("{what} is {x}")
             } else {
@@ -208,12 +209,12 @@ pub fn result(g: &Gradient, data: &Tensors) -> Result<String, String> {
             });
         }
     };
-    check("the loss".into(), p.loss);
+    check("the loss".into(), p.loss, p.loss);
     for (w, adj) in &g.wrt {
-        check(format!("the gradient of `{}`", p.value(*w).name), *adj);
+        check(format!("the gradient of `{}`", p.value(*w).name), *adj, *w);
     }
     for o in &p.outputs {
-        check(format!("the output `{}`", p.value(*o).name), *o);
+        check(format!("the output `{}`", p.value(*o).name), *o, *o);
     }
     if !bad.is_empty() {
         return Err(bad.join("\n"));
