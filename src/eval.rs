@@ -34,6 +34,10 @@ pub fn given_values(program: &Program) -> impl Iterator<Item = ValueId> + '_ {
         .filter(|v| matches!(program.value(*v).kind, ValueKind::Input | ValueKind::Param))
 }
 
+/// The stack left below which [`Compiled::compute`] moves to a fresh one:
+/// far more than the deepest expression needs.
+const RED_ZONE: usize = 1 << 20;
+
 /// Which elements of a value to compute: per left-hand dimension, one
 /// position (`Some`) or all of them (`None`).
 pub type Region = [Option<usize>];
@@ -140,6 +144,10 @@ impl Compiled {
 
     /// Evaluates every value; `given` as for [`run`].
     pub fn run(&self, given: &[Option<Vec<f64>>]) -> Tensors {
+        crate::on_own_stack(|| self.run_here(given))
+    }
+
+    fn run_here(&self, given: &[Option<Vec<f64>>]) -> Tensors {
         let mut data: Tensors = Vec::with_capacity(self.shapes.len());
         for (i, shape) in self.shapes.iter().enumerate() {
             let len = shape.iter().product();
@@ -167,7 +175,10 @@ impl Compiled {
             return;
         };
         let mut out = std::mem::take(&mut data[i]);
-        crate::on_own_stack(|| {
+        // Evaluation recurses as deep as the expression (bounded by
+        // `syntax::MAX_DEPTH`); a fresh stack only when this one runs low,
+        // since the gradient check calls this for every probe.
+        stacker::maybe_grow(RED_ZONE, crate::STACK_SIZE, || {
             for_each_in(&self.shapes[i], region, kernel.indices, |flat, env| {
                 out[flat] = kernel.body.eval(data, env);
             });
@@ -244,7 +255,9 @@ fn compile(owner: &Value, e: &Expr, strides: &[Vec<usize>]) -> Node {
         Expr::Reduce { op, index, body } => {
             let n = owner.indices[index.index()].extent.size;
             let mut reads = Vec::new();
-            if matches!(op, Reduction::Sum | Reduction::Mean) && product_of_reads(body, &mut reads)
+            if matches!(op, Reduction::Sum | Reduction::Mean)
+                && product_of_reads(body, &mut reads)
+                && reads.len() <= MAX_DOT_READS
             {
                 return Node::Dot {
                     index: index.index(),
@@ -362,6 +375,10 @@ impl Node {
     }
 }
 
+/// The most reads a dot-product loop multiplies; a longer product is
+/// evaluated as a tree.
+const MAX_DOT_READS: usize = 8;
+
 /// The sum over `index` in `0..n` of the product of `reads`; `env[index]` is 0.
 /// Four independent accumulators let the loop overlap its additions; their
 /// order differs from a left-to-right sum only by rounding.
@@ -416,10 +433,10 @@ fn dot(data: &Tensors, env: &[usize], index: usize, n: usize, reads: &[Access]) 
             )
         }
         _ => {
-            let mut offsets: Vec<(usize, usize)> = reads
-                .iter()
-                .map(|a| (a.offset(env), a.step(index)))
-                .collect();
+            let mut offsets = [(0usize, 0usize); MAX_DOT_READS];
+            for (slot, a) in offsets.iter_mut().zip(reads) {
+                *slot = (a.offset(env), a.step(index));
+            }
             let mut acc = [0.0; 4];
             for k in 0..n {
                 let mut p = 1.0;
