@@ -163,9 +163,22 @@ fn reference(p: &Program, given: &[Option<Vec<f64>>]) -> Vec<Vec<f64>> {
 #[test]
 fn the_interpreter_agrees_with_a_plain_tree_walk() {
     let mut worst: f64 = 0.0;
-    for path in common::net_files("examples") {
-        let text = std::fs::read_to_string(&path).unwrap();
-        for g in [common::gradient(&text), common::simplified(&text)] {
+    // Besides the examples, the other shapes of dot loop: one read, three
+    // reads, a read that does not move with the index, a repeated and a
+    // literal subscript, lengths that are and are not multiples of four.
+    let loops = "dim K = 7\ndim M = 8\n\
+                 param a[K, M], b[M], c[K], q[K, K]\n\
+                 s1[k] = sum(m, a[k, m]) + mean(m, b[m] * a[k, m] * b[m])\n\
+                 s2[m] = sum(k, a[k, m] * c[k] * c[0] * a[k, 2]) + sum(k, c[k] * b[m])\n\
+                 s3 = sum(k, q[k, k] * c[k]) + sum(k, sum(m, a[k, m] * b[m]))\n\
+                 loss E = sum(k, tanh(s1[k]) * c[k]) + sum(m, s2[m] * b[m]) + s3^2\n";
+    let mut sources: Vec<(String, String)> = common::net_files("examples")
+        .iter()
+        .map(|p| (p.display().to_string(), std::fs::read_to_string(p).unwrap()))
+        .collect();
+    sources.push(("loops".into(), loops.into()));
+    for (path, text) in &sources {
+        for g in [common::gradient(text), common::simplified(text)] {
             let p = &g.dag.program;
             let given = netgrad::gradcheck::random_values(p, 4);
             let fast = netgrad::eval::run(p, &given);
@@ -179,8 +192,7 @@ fn the_interpreter_agrees_with_a_plain_tree_walk() {
                     worst = worst.max(err);
                     assert!(
                         err <= 1e-12,
-                        "{}: {} differs: {x} vs {y}",
-                        path.display(),
+                        "{path}: {} differs: {x} vs {y}",
                         p.values[v].name
                     );
                 }
