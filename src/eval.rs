@@ -1,7 +1,13 @@
-//! The interpreter: evaluates every value of a program, forward and adjoint,
-//! element by element, straight from the IR.
+//! The interpreter: evaluates every value of a program, forward and adjoint.
+//!
+//! Each right-hand side is compiled once into a small tree whose reads are
+//! resolved to strided offsets, then run as a loop over the value's index
+//! space. A reduction whose body is a product of reads (a contraction such as
+//! `sum(i, w[j, i] * x[i])`) runs as a strided dot-product loop with four
+//! accumulators. A value can also be recomputed over a region only (some
+//! left-hand indices fixed), which is what makes the gradient check's probes cheap.
 
-use crate::ir::{Expr, Program, Reduction, Sub, Value, ValueId, ValueKind};
+use crate::ir::{BinOp, Expr, Func, Program, Reduction, Sub, Value, ValueId, ValueKind};
 
 /// The data of every value, row-major, indexed by `ValueId`.
 pub type Tensors = Vec<Vec<f64>>;
@@ -9,39 +15,7 @@ pub type Tensors = Vec<Vec<f64>>;
 /// Evaluates a program. `given` holds the data of each input and param (by
 /// `ValueId`, row-major, of the declared length); the result holds every value.
 pub fn run(program: &Program, given: &[Option<Vec<f64>>]) -> Tensors {
-    crate::on_own_stack(|| {
-        let strides: Vec<Vec<usize>> = program.values.iter().map(strides).collect();
-        let mut data: Tensors = Vec::with_capacity(program.values.len());
-        for (i, v) in program.values.iter().enumerate() {
-            let values = match &v.rhs {
-                None => {
-                    let d = given.get(i).cloned().flatten().unwrap_or_default();
-                    assert_eq!(d.len(), v.len(), "{} needs {} scalars", v.name, v.len());
-                    d
-                }
-                Some(rhs) => {
-                    let mut env = vec![0usize; v.indices.len()];
-                    let mut out = Vec::with_capacity(v.len());
-                    for flat in 0..v.len() {
-                        let mut rest = flat;
-                        for (m, s) in strides[i].iter().enumerate() {
-                            env[m] = rest / s;
-                            rest %= s;
-                        }
-                        let e = Eval {
-                            owner: v,
-                            data: &data,
-                            strides: &strides,
-                        };
-                        out.push(e.expr(rhs, &mut env));
-                    }
-                    out
-                }
-            };
-            data.push(values);
-        }
-        data
-    })
+    Compiled::new(program).run(given)
 }
 
 /// Row-major strides of a value.
@@ -53,47 +27,327 @@ pub fn strides(v: &Value) -> Vec<usize> {
     s
 }
 
-struct Eval<'a> {
-    owner: &'a Value,
-    data: &'a Tensors,
-    strides: &'a [Vec<usize>],
+/// The values a caller gives: inputs and params, in declaration order.
+pub fn given_values(program: &Program) -> impl Iterator<Item = ValueId> + '_ {
+    program
+        .ids()
+        .filter(|v| matches!(program.value(*v).kind, ValueKind::Input | ValueKind::Param))
 }
 
-impl Eval<'_> {
-    fn sub(&self, s: &Sub, env: &[usize]) -> usize {
-        match s {
-            Sub::Var(v) => env[v.index()],
-            Sub::Lit(n) => *n,
-        }
+/// The stack left below which [`Compiled::compute`] moves to a fresh one:
+/// far more than the deepest expression needs.
+const RED_ZONE: usize = 1 << 20;
+
+/// Which elements of a value to compute: per left-hand dimension, one
+/// position (`Some`) or all of them (`None`).
+pub type Region = [Option<usize>];
+
+/// A program compiled for evaluation: one kernel per right-hand side.
+pub struct Compiled {
+    shapes: Vec<Vec<usize>>,
+    kernels: Vec<Option<Kernel>>,
+}
+
+/// One right-hand side: the compiled body and its index table's size.
+struct Kernel {
+    indices: usize,
+    body: Node,
+}
+
+/// A read resolved to memory: `data[value][base + sum of env[var] * stride]`.
+#[derive(Debug, Clone)]
+struct Access {
+    value: usize,
+    base: usize,
+    /// (index variable, stride), one entry per variable (a repeated
+    /// variable, as in `w[i, i]`, has the sum of its strides).
+    terms: Vec<(usize, usize)>,
+}
+
+impl Access {
+    fn offset(&self, env: &[usize]) -> usize {
+        self.terms
+            .iter()
+            .fold(self.base, |o, &(var, stride)| o + env[var] * stride)
     }
 
-    fn expr(&self, e: &Expr, env: &mut Vec<usize>) -> f64 {
-        match e {
-            Expr::Num(x) => *x,
-            Expr::Read { value, subs } => {
-                let offset: usize = subs
-                    .iter()
-                    .zip(&self.strides[value.index()])
-                    .map(|(s, st)| self.sub(s, env) * st)
-                    .sum();
-                self.data[value.index()][offset]
+    /// How far the offset moves when `var` grows by one.
+    fn step(&self, var: usize) -> usize {
+        self.terms
+            .iter()
+            .find(|(v, _)| *v == var)
+            .map_or(0, |(_, s)| *s)
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Idx {
+    Var(usize),
+    Lit(usize),
+}
+
+impl Idx {
+    fn get(self, env: &[usize]) -> usize {
+        match self {
+            Idx::Var(v) => env[v],
+            Idx::Lit(n) => n,
+        }
+    }
+}
+
+/// A compiled scalar expression.
+#[derive(Debug, Clone)]
+enum Node {
+    Num(f64),
+    Read(Access),
+    Delta(Idx, Idx),
+    Unary(Func, Box<Node>),
+    Binary(BinOp, Box<Node>, Box<Node>),
+    Reduce {
+        op: Reduction,
+        index: usize,
+        n: usize,
+        body: Box<Node>,
+    },
+    /// `sum` or `mean` over `index` of the product of `reads`, left to right.
+    Dot {
+        index: usize,
+        n: usize,
+        mean: bool,
+        reads: Vec<Access>,
+    },
+}
+
+impl Compiled {
+    /// Compiles every right-hand side of a program.
+    pub fn new(program: &Program) -> Compiled {
+        crate::on_own_stack(|| {
+            let shapes: Vec<Vec<usize>> = program
+                .values
+                .iter()
+                .map(|v| v.shape.iter().map(|e| e.size).collect())
+                .collect();
+            let all_strides: Vec<Vec<usize>> = program.values.iter().map(strides).collect();
+            let kernels = program
+                .values
+                .iter()
+                .map(|v| {
+                    v.rhs.as_ref().map(|rhs| Kernel {
+                        indices: v.indices.len(),
+                        body: compile(v, rhs, &all_strides),
+                    })
+                })
+                .collect();
+            Compiled { shapes, kernels }
+        })
+    }
+
+    /// Evaluates every value; `given` as for [`run`].
+    pub fn run(&self, given: &[Option<Vec<f64>>]) -> Tensors {
+        crate::on_own_stack(|| self.run_here(given))
+    }
+
+    fn run_here(&self, given: &[Option<Vec<f64>>]) -> Tensors {
+        let mut data: Tensors = Vec::with_capacity(self.shapes.len());
+        for (i, shape) in self.shapes.iter().enumerate() {
+            let len = shape.iter().product();
+            match &self.kernels[i] {
+                None => {
+                    let d = given.get(i).cloned().flatten().unwrap_or_default();
+                    assert_eq!(d.len(), len, "value {i} needs {len} scalars");
+                    data.push(d);
+                }
+                Some(_) => {
+                    data.push(vec![0.0; len]);
+                    let all = vec![None; shape.len()];
+                    self.compute(ValueId(i as u32), &mut data, &all);
+                }
             }
-            Expr::Delta(a, b) => f64::from(u8::from(self.sub(a, env) == self.sub(b, env))),
-            Expr::Unary { func, arg } => func.apply(self.expr(arg, env)),
-            Expr::Binary { op, lhs, rhs } => {
-                let a = self.expr(lhs, env);
-                op.apply(a, self.expr(rhs, env))
+        }
+        data
+    }
+
+    /// Recomputes the elements of definition `id` in `region` from the values
+    /// before it in `data`. Does nothing for an input or param.
+    pub fn compute(&self, id: ValueId, data: &mut Tensors, region: &Region) {
+        let i = id.index();
+        let Some(kernel) = &self.kernels[i] else {
+            return;
+        };
+        let mut out = std::mem::take(&mut data[i]);
+        // Evaluation recurses as deep as the expression (bounded by
+        // `syntax::MAX_DEPTH`); a fresh stack only when this one runs low,
+        // since the gradient check calls this for every probe.
+        stacker::maybe_grow(RED_ZONE, crate::STACK_SIZE, || {
+            for_each_in(&self.shapes[i], region, kernel.indices, |flat, env| {
+                out[flat] = kernel.body.eval(data, env);
+            });
+        });
+        data[i] = out;
+    }
+
+    /// The number of values.
+    pub fn len(&self) -> usize {
+        self.shapes.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.shapes.is_empty()
+    }
+}
+
+/// Calls `f(flat offset, env)` for every element of `region` of a value of
+/// `shape`, in row-major order; `env` has room for `indices` index variables.
+pub(crate) fn for_each_in(
+    shape: &[usize],
+    region: &Region,
+    indices: usize,
+    mut f: impl FnMut(usize, &mut [usize]),
+) {
+    let rank = shape.len();
+    let lo: Vec<usize> = (0..rank).map(|m| region[m].unwrap_or(0)).collect();
+    let hi: Vec<usize> = (0..rank)
+        .map(|m| region[m].map_or(shape[m], |p| p + 1))
+        .collect();
+    if (0..rank).any(|m| lo[m] >= hi[m]) {
+        return;
+    }
+    let mut strides = vec![1usize; rank];
+    for m in (0..rank.saturating_sub(1)).rev() {
+        strides[m] = strides[m + 1] * shape[m + 1];
+    }
+    let mut env = vec![0usize; indices.max(rank)];
+    env[..rank].copy_from_slice(&lo);
+    loop {
+        let flat = (0..rank).map(|m| env[m] * strides[m]).sum();
+        f(flat, &mut env);
+        // The odometer: the last dimension turns fastest.
+        let mut m = rank;
+        loop {
+            if m == 0 {
+                return;
             }
-            Expr::Reduce { op, index, body } => {
-                let n = self.owner.indices[index.index()].extent.size;
-                let saved = env[index.index()];
-                let each = |env: &mut Vec<usize>, f: &mut dyn FnMut(f64)| {
+            m -= 1;
+            env[m] += 1;
+            if env[m] < hi[m] {
+                break;
+            }
+            env[m] = lo[m];
+        }
+    }
+}
+
+fn compile(owner: &Value, e: &Expr, strides: &[Vec<usize>]) -> Node {
+    let idx = |s: &Sub| match s {
+        Sub::Var(v) => Idx::Var(v.index()),
+        Sub::Lit(n) => Idx::Lit(*n),
+    };
+    match e {
+        Expr::Num(x) => Node::Num(*x),
+        Expr::Read { value, subs } => Node::Read(access(*value, subs, strides)),
+        Expr::Delta(a, b) => Node::Delta(idx(a), idx(b)),
+        Expr::Unary { func, arg } => Node::Unary(*func, Box::new(compile(owner, arg, strides))),
+        Expr::Binary { op, lhs, rhs } => Node::Binary(
+            *op,
+            Box::new(compile(owner, lhs, strides)),
+            Box::new(compile(owner, rhs, strides)),
+        ),
+        Expr::Reduce { op, index, body } => {
+            let n = owner.indices[index.index()].extent.size;
+            let mut reads = Vec::new();
+            if matches!(op, Reduction::Sum | Reduction::Mean)
+                && product_of_reads(body, &mut reads)
+                && reads.len() <= MAX_DOT_READS
+            {
+                return Node::Dot {
+                    index: index.index(),
+                    n,
+                    mean: *op == Reduction::Mean,
+                    reads: reads
+                        .into_iter()
+                        .map(|(v, subs)| access(v, subs, strides))
+                        .collect(),
+                };
+            }
+            Node::Reduce {
+                op: *op,
+                index: index.index(),
+                n,
+                body: Box::new(compile(owner, body, strides)),
+            }
+        }
+    }
+}
+
+/// Collects the reads of `e`, left to right, if it is a product of reads.
+fn product_of_reads<'e>(e: &'e Expr, reads: &mut Vec<(ValueId, &'e [Sub])>) -> bool {
+    match e {
+        Expr::Read { value, subs } => {
+            reads.push((*value, subs));
+            true
+        }
+        Expr::Binary {
+            op: BinOp::Mul,
+            lhs,
+            rhs,
+        } => product_of_reads(lhs, reads) && product_of_reads(rhs, reads),
+        _ => false,
+    }
+}
+
+fn access(value: ValueId, subs: &[Sub], strides: &[Vec<usize>]) -> Access {
+    let mut base = 0;
+    let mut terms: Vec<(usize, usize)> = Vec::new();
+    for (s, stride) in subs.iter().zip(&strides[value.index()]) {
+        match s {
+            Sub::Lit(n) => base += n * stride,
+            Sub::Var(v) => match terms.iter_mut().find(|(var, _)| *var == v.index()) {
+                Some((_, st)) => *st += stride,
+                None => terms.push((v.index(), *stride)),
+            },
+        }
+    }
+    Access {
+        value: value.index(),
+        base,
+        terms,
+    }
+}
+
+impl Node {
+    fn eval(&self, data: &Tensors, env: &mut [usize]) -> f64 {
+        match self {
+            Node::Num(x) => *x,
+            Node::Read(a) => data[a.value][a.offset(env)],
+            Node::Delta(a, b) => f64::from(u8::from(a.get(env) == b.get(env))),
+            Node::Unary(func, arg) => func.apply(arg.eval(data, env)),
+            Node::Binary(op, lhs, rhs) => {
+                let a = lhs.eval(data, env);
+                op.apply(a, rhs.eval(data, env))
+            }
+            Node::Dot {
+                index,
+                n,
+                mean,
+                reads,
+            } => {
+                env[*index] = 0;
+                let sum = dot(data, env, *index, *n, reads);
+                if *mean {
+                    sum / *n as f64
+                } else {
+                    sum
+                }
+            }
+            Node::Reduce { op, index, n, body } => {
+                let (index, n) = (*index, *n);
+                let each = |env: &mut [usize], f: &mut dyn FnMut(f64)| {
                     for k in 0..n {
-                        env[index.index()] = k;
-                        f(self.expr(body, env));
+                        env[index] = k;
+                        f(body.eval(data, env));
                     }
                 };
-                let result = match op {
+                match op {
                     Reduction::Sum | Reduction::Mean => {
                         let mut sum = 0.0;
                         each(env, &mut |x| sum += x);
@@ -115,17 +369,101 @@ impl Eval<'_> {
                             max
                         }
                     }
-                };
-                env[index.index()] = saved;
-                result
+                }
             }
         }
     }
 }
 
-/// The values a caller gives: inputs and params, in declaration order.
-pub fn given_values(program: &Program) -> impl Iterator<Item = ValueId> + '_ {
-    program
-        .ids()
-        .filter(|v| matches!(program.value(*v).kind, ValueKind::Input | ValueKind::Param))
+/// The most reads a dot-product loop multiplies; a longer product is
+/// evaluated as a tree.
+const MAX_DOT_READS: usize = 8;
+
+/// The sum over `index` in `0..n` of the product of `reads`; `env[index]` is 0.
+/// Four independent accumulators let the loop overlap its additions; their
+/// order differs from a left-to-right sum only by rounding.
+fn dot(data: &Tensors, env: &[usize], index: usize, n: usize, reads: &[Access]) -> f64 {
+    match reads {
+        [a] => {
+            let (x, mut i, s) = (&data[a.value], a.offset(env), a.step(index));
+            let mut acc = [0.0; 4];
+            let mut k = 0;
+            while k + 4 <= n {
+                acc[0] += x[i];
+                acc[1] += x[i + s];
+                acc[2] += x[i + 2 * s];
+                acc[3] += x[i + 3 * s];
+                i += 4 * s;
+                k += 4;
+            }
+            finish(
+                acc,
+                (k..n).map(|_| {
+                    let v = x[i];
+                    i += s;
+                    v
+                }),
+            )
+        }
+        [a, b] => {
+            let (x, mut i, si) = (&data[a.value], a.offset(env), a.step(index));
+            let (y, mut j, sj) = (&data[b.value], b.offset(env), b.step(index));
+            if si == 1 && sj == 1 {
+                return contiguous_dot(&x[i..i + n], &y[j..j + n]);
+            }
+            let mut acc = [0.0; 4];
+            let mut k = 0;
+            while k + 4 <= n {
+                acc[0] += x[i] * y[j];
+                acc[1] += x[i + si] * y[j + sj];
+                acc[2] += x[i + 2 * si] * y[j + 2 * sj];
+                acc[3] += x[i + 3 * si] * y[j + 3 * sj];
+                i += 4 * si;
+                j += 4 * sj;
+                k += 4;
+            }
+            finish(
+                acc,
+                (k..n).map(|_| {
+                    let v = x[i] * y[j];
+                    i += si;
+                    j += sj;
+                    v
+                }),
+            )
+        }
+        _ => {
+            let mut offsets = [(0usize, 0usize); MAX_DOT_READS];
+            for (slot, a) in offsets.iter_mut().zip(reads) {
+                *slot = (a.offset(env), a.step(index));
+            }
+            let mut acc = [0.0; 4];
+            for k in 0..n {
+                let mut p = 1.0;
+                for (r, (o, s)) in reads.iter().zip(offsets.iter_mut()) {
+                    p *= data[r.value][*o];
+                    *o += *s;
+                }
+                acc[k % 4] += p;
+            }
+            finish(acc, std::iter::empty())
+        }
+    }
+}
+
+fn contiguous_dot(x: &[f64], y: &[f64]) -> f64 {
+    let mut acc = [0.0; 4];
+    let (xc, yc) = (x.chunks_exact(4), y.chunks_exact(4));
+    let (xr, yr) = (xc.remainder(), yc.remainder());
+    for (a, b) in xc.zip(yc) {
+        acc[0] += a[0] * b[0];
+        acc[1] += a[1] * b[1];
+        acc[2] += a[2] * b[2];
+        acc[3] += a[3] * b[3];
+    }
+    finish(acc, xr.iter().zip(yr).map(|(a, b)| a * b))
+}
+
+fn finish(acc: [f64; 4], tail: impl Iterator<Item = f64>) -> f64 {
+    tail.fold((acc[0] + acc[1]) + (acc[2] + acc[3]), |s, x| s + x)
 }

@@ -1,8 +1,11 @@
 //! Checking the symbolic gradient against central finite differences.
+//!
+//! The program is evaluated once; each probe then changes one element of an
+//! input or param and recomputes only the elements downstream of it.
 
 use crate::autodiff::Gradient;
-use crate::eval;
-use crate::ir::{Program, ValueId};
+use crate::eval::{self, Tensors};
+use crate::ir::{Program, Sub, ValueId};
 
 /// The check of one value's gradient.
 #[derive(Debug, Clone, PartialEq)]
@@ -56,26 +59,116 @@ pub fn random_values(program: &Program, seed: u64) -> Vec<Option<Vec<f64>>> {
     given
 }
 
+/// Reports the progress of a long computation (the gradient check's
+/// probes), so that a caller can show it; the library itself prints nothing.
+pub trait Progress {
+    /// The work starts: `total` steps in all.
+    fn start(&mut self, total: u64);
+    /// `n` more steps are done.
+    fn advance(&mut self, n: u64);
+    /// The work is over.
+    fn finish(&mut self);
+}
+
+/// No progress reported.
+impl Progress for () {
+    fn start(&mut self, _: u64) {}
+    fn advance(&mut self, _: u64) {}
+    fn finish(&mut self) {}
+}
+
+/// Which elements of each value are checked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sample {
+    /// Every element.
+    All,
+    /// Every element of a value with at most this many; otherwise this many,
+    /// drawn with the seed.
+    AtMost(usize),
+}
+
+/// The loss at the point checked is not finite, so there is nothing to compare.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct NotFinite {
+    pub loss: f64,
+}
+
 /// Compares the symbolic gradient with central differences at `given`, for
-/// every value differentiated against.
+/// every value differentiated against, on a sample of at most
+/// [`MAX_CHECKED`] elements per value, whatever the loss.
 pub fn check(g: &Gradient, given: &[Option<Vec<f64>>], seed: u64) -> Vec<Check> {
+    crate::on_own_stack(|| {
+        let compiled = eval::Compiled::new(&g.dag.program);
+        let data = compiled.run(given);
+        checks(
+            g,
+            &compiled,
+            &data,
+            seed,
+            Sample::AtMost(MAX_CHECKED),
+            &mut (),
+        )
+    })
+}
+
+/// [`check`] with a choice of sample and a progress report: the program is
+/// evaluated once, and if the loss is not finite nothing is checked.
+pub fn check_with(
+    g: &Gradient,
+    given: &[Option<Vec<f64>>],
+    seed: u64,
+    sample: Sample,
+    progress: &mut dyn Progress,
+) -> Result<Vec<Check>, NotFinite> {
+    crate::on_own_stack(|| {
+        let compiled = eval::Compiled::new(&g.dag.program);
+        let data = compiled.run(given);
+        let loss = data[g.dag.program.loss.index()][0];
+        if !loss.is_finite() {
+            return Err(NotFinite { loss });
+        }
+        Ok(checks(g, &compiled, &data, seed, sample, progress))
+    })
+}
+
+fn checks(
+    g: &Gradient,
+    compiled: &eval::Compiled,
+    data: &Tensors,
+    seed: u64,
+    sample: Sample,
+    progress: &mut dyn Progress,
+) -> Vec<Check> {
     let program = &g.dag.program;
-    let forward = Program {
-        values: program.values[..g.forward_len].to_vec(),
-        ..program.clone()
-    };
-    let symbolic = eval::run(program, given);
-    let loss_at = |given: &[Option<Vec<f64>>]| eval::run(&forward, given)[program.loss.index()][0];
     let mut rng = Rng::new(seed ^ 0x5eed);
-    g.wrt
+    let chosen: Vec<Vec<usize>> = g
+        .wrt
         .iter()
-        .map(|&(w, adj)| {
+        .map(|&(w, _)| {
             let len = program.value(w).len();
-            let elements = sample(len, &mut rng);
+            match sample {
+                Sample::All => (0..len).collect(),
+                Sample::AtMost(n) => sample_of(len, n, &mut rng),
+            }
+        })
+        .collect();
+    progress.start(chosen.iter().map(|c| c.len() as u64).sum());
+    let mut probe = Probe::new(g, compiled, data);
+    let result = g
+        .wrt
+        .iter()
+        .zip(&chosen)
+        .map(|(&(w, adj), elements)| {
             let mut worst = (f64::NEG_INFINITY, 0);
-            for &k in &elements {
-                let sym = symbolic[adj.index()][k];
-                let mut err = relative_error(sym, central_difference(&loss_at, given, w, k));
+            for &k in elements {
+                let sym = data[adj.index()][k];
+                let x = data[w.index()][k];
+                let region = probe.dirty(w, k);
+                let mut loss_at = |xk: f64| probe.loss_at(w, k, xk, &region);
+                let mut err = relative_error(
+                    sym,
+                    central(&mut loss_at, x, f64::EPSILON.cbrt() * x.abs().max(1.0)),
+                );
                 // A strongly curved loss defeats one fixed step; then the
                 // derivative is also extrapolated to step 0 (Ridders) from
                 // three starting steps. Extrapolation in turn suffers near a
@@ -83,23 +176,166 @@ pub fn check(g: &Gradient, given: &[Option<Vec<f64>>], seed: u64) -> Vec<Check> 
                 // disagrees with every estimate; it is judged by the closest.
                 if err > CHEAP_ENOUGH {
                     for start in [1e-2, 1e-4, 1e-6] {
-                        err = err.min(relative_error(sym, ridders(&loss_at, given, w, k, start)));
+                        let estimate = ridders(&mut loss_at, x, start * x.abs().max(1.0)).0;
+                        err = err.min(relative_error(sym, estimate));
                     }
                 }
                 let err = if err.is_nan() { f64::INFINITY } else { err };
                 if err > worst.0 {
                     worst = (err, k);
                 }
+                progress.advance(1);
             }
             Check {
                 name: program.value(w).name.clone(),
                 checked: elements.len(),
-                len,
+                len: program.value(w).len(),
                 worst: worst.0,
                 worst_at: worst.1,
             }
         })
-        .collect()
+        .collect();
+    progress.finish();
+    result
+}
+
+/// The loss with one element of an input or param changed, recomputing only
+/// the elements of the forward values that depend on it (and that the loss
+/// depends on), then restoring them.
+struct Probe<'a> {
+    compiled: &'a eval::Compiled,
+    program: &'a Program,
+    /// The values at the point checked.
+    base: &'a Tensors,
+    /// The forward values, changed during a probe and restored after it.
+    work: Tensors,
+    /// The forward values the loss depends on.
+    needed: Vec<bool>,
+    /// For each forward value, its reads: the value read and the subscripts.
+    reads: Vec<Vec<(usize, Vec<Sub>)>>,
+}
+
+impl<'a> Probe<'a> {
+    fn new(g: &'a Gradient, compiled: &'a eval::Compiled, base: &'a Tensors) -> Probe<'a> {
+        let program = &g.dag.program;
+        let n = g.forward_len;
+        let reads: Vec<Vec<(usize, Vec<Sub>)>> = program.values[..n]
+            .iter()
+            .map(|v| {
+                let mut r = Vec::new();
+                if let Some(rhs) = &v.rhs {
+                    rhs.for_each_read(&mut |u, subs| r.push((u.index(), subs.to_vec())));
+                }
+                r
+            })
+            .collect();
+        let mut needed = vec![false; n];
+        needed[program.loss.index()] = true;
+        for v in (0..n).rev() {
+            if needed[v] {
+                for (u, _) in &reads[v] {
+                    needed[*u] = true;
+                }
+            }
+        }
+        Probe {
+            compiled,
+            program,
+            base,
+            work: base[..n].to_vec(),
+            needed,
+            reads,
+        }
+    }
+
+    /// The regions of the forward values that change with element `k` of
+    /// `w`, in order: a superset, per dimension one position or all.
+    fn dirty(&self, w: ValueId, k: usize) -> Vec<(usize, Vec<Option<usize>>)> {
+        let n = self.work.len();
+        let mut boxes: Vec<Option<Vec<Option<usize>>>> = vec![None; n];
+        let mut at = Vec::new();
+        let mut rest = k;
+        for s in eval::strides(self.program.value(w)) {
+            at.push(Some(rest / s));
+            rest %= s;
+        }
+        boxes[w.index()] = Some(at);
+        let mut out = Vec::new();
+        for v in w.index() + 1..n {
+            if !self.needed[v] {
+                continue;
+            }
+            let rank = self.program.values[v].rank();
+            let mut region: Option<Vec<Option<usize>>> = None;
+            for (u, subs) in &self.reads[v] {
+                let Some(changed) = &boxes[*u] else {
+                    continue;
+                };
+                let Some(r) = read_region(rank, subs, changed) else {
+                    continue;
+                };
+                region = Some(match region {
+                    None => r,
+                    Some(old) => old
+                        .iter()
+                        .zip(&r)
+                        .map(|(a, b)| if a == b { *a } else { None })
+                        .collect(),
+                });
+            }
+            if let Some(r) = region {
+                out.push((v, r.clone()));
+                boxes[v] = Some(r);
+            }
+        }
+        out
+    }
+
+    fn loss_at(
+        &mut self,
+        w: ValueId,
+        k: usize,
+        x: f64,
+        dirty: &[(usize, Vec<Option<usize>>)],
+    ) -> f64 {
+        self.work[w.index()][k] = x;
+        for (v, region) in dirty {
+            self.compiled
+                .compute(ValueId(*v as u32), &mut self.work, region);
+        }
+        let loss = self.work[self.program.loss.index()][0];
+        self.work[w.index()][k] = self.base[w.index()][k];
+        for (v, region) in dirty {
+            let shape: Vec<usize> = self.program.values[*v]
+                .shape
+                .iter()
+                .map(|e| e.size)
+                .collect();
+            let (base, work) = (&self.base[*v], &mut self.work[*v]);
+            eval::for_each_in(&shape, region, 0, |flat, _| work[flat] = base[flat]);
+        }
+        loss
+    }
+}
+
+/// The region of a reader (of rank `rank`) that a read `u[subs]` changes
+/// when `changed` is the changed region of u; `None` if it changes nothing.
+fn read_region(rank: usize, subs: &[Sub], changed: &[Option<usize>]) -> Option<Vec<Option<usize>>> {
+    let mut region = vec![None; rank];
+    for (s, c) in subs.iter().zip(changed) {
+        let Some(at) = c else { continue };
+        match s {
+            Sub::Lit(n) if n != at => return None,
+            Sub::Lit(_) => {}
+            // A left-hand index is pinned; a reduction's is not.
+            Sub::Var(i) if i.index() < rank => match region[i.index()] {
+                Some(p) if p != *at => return None,
+                _ => region[i.index()] = Some(*at),
+            },
+            Sub::Var(_) => {}
+        }
+    }
+    Some(region)
 }
 
 /// Below this error the cheap central difference is trusted as it is.
@@ -115,15 +351,17 @@ fn relative_error(g: f64, fd: f64) -> f64 {
     }
 }
 
-/// Every element, or `MAX_CHECKED` distinct ones drawn by `rng`, sorted.
-fn sample(len: usize, rng: &mut Rng) -> Vec<usize> {
-    if len <= MAX_CHECKED {
+/// Every element, or `max` distinct ones drawn by `rng`, sorted.
+fn sample_of(len: usize, max: usize, rng: &mut Rng) -> Vec<usize> {
+    if len <= max {
         return (0..len).collect();
     }
-    let mut picked: Vec<usize> = Vec::with_capacity(MAX_CHECKED);
-    while picked.len() < MAX_CHECKED {
+    let mut picked: Vec<usize> = Vec::with_capacity(max);
+    let mut taken = vec![false; len];
+    while picked.len() < max {
         let k = (rng.next_u64() % len as u64) as usize;
-        if !picked.contains(&k) {
+        if !taken[k] {
+            taken[k] = true;
             picked.push(k);
         }
     }
@@ -131,67 +369,28 @@ fn sample(len: usize, rng: &mut Rng) -> Vec<usize> {
     picked
 }
 
-/// dE/dw[k] by central differences, with a step of cbrt(machine epsilon),
-/// scaled by the value: it balances truncation (h^2) against rounding (eps/h).
-fn central_difference(
-    loss_at: &impl Fn(&[Option<Vec<f64>>]) -> f64,
-    given: &[Option<Vec<f64>>],
-    w: ValueId,
-    k: usize,
-) -> f64 {
-    let x = given[w.index()].as_ref().expect("every wrt value is given")[k];
-    central(loss_at, given, w, k, f64::EPSILON.cbrt() * x.abs().max(1.0))
-}
-
-fn central(
-    loss_at: &impl Fn(&[Option<Vec<f64>>]) -> f64,
-    given: &[Option<Vec<f64>>],
-    w: ValueId,
-    k: usize,
-    h: f64,
-) -> f64 {
-    let x = given[w.index()].as_ref().expect("every wrt value is given")[k];
-    let mut shifted = given.to_vec();
-    let mut at = |dx: f64| {
-        shifted[w.index()].as_mut().expect("given")[k] = x + dx;
-        loss_at(&shifted)
-    };
-    let plus = at(h);
-    let minus = at(-h);
+/// The central difference of `f` at `x` with step `h`. The step the check
+/// starts with, cbrt(machine epsilon) scaled by the value, balances
+/// truncation (h^2) against rounding (eps/h).
+fn central(f: &mut impl FnMut(f64) -> f64, x: f64, h: f64) -> f64 {
+    let plus = f(x + h);
+    let minus = f(x + -h);
     (plus - minus) / (2.0 * h)
 }
 
-/// dE/dw[k] by Ridders' method from the step `start * max(1, |x|)`: central
-/// differences at steps shrinking by 1.4, extrapolated to step 0 in a
+/// The derivative of `f` at `x` by Ridders' method from the step `h`:
+/// central differences at steps shrinking by 1.4, extrapolated to step 0 in a
 /// Richardson tableau, the entry with the smallest error estimate winning
-/// (Numerical Recipes, 3rd ed., 5.7).
-fn ridders(
-    loss_at: &impl Fn(&[Option<Vec<f64>>]) -> f64,
-    given: &[Option<Vec<f64>>],
-    w: ValueId,
-    k: usize,
-    start: f64,
-) -> f64 {
-    let x = given[w.index()].as_ref().expect("every wrt value is given")[k];
-    ridders_from(loss_at, given, w, k, start * x.abs().max(1.0)).0
-}
-
-/// Ridders' tableau from the step `h`: the estimate and its error estimate.
-fn ridders_from(
-    loss_at: &impl Fn(&[Option<Vec<f64>>]) -> f64,
-    given: &[Option<Vec<f64>>],
-    w: ValueId,
-    k: usize,
-    mut h: f64,
-) -> (f64, f64) {
+/// (Numerical Recipes, 3rd ed., 5.7). The estimate and its error estimate.
+fn ridders(f: &mut impl FnMut(f64) -> f64, x: f64, mut h: f64) -> (f64, f64) {
     const SHRINK: f64 = 1.4;
     const STEPS: usize = 12;
     let mut table = vec![vec![0.0; STEPS]; STEPS];
-    table[0][0] = central(loss_at, given, w, k, h);
+    table[0][0] = central(f, x, h);
     let (mut best, mut best_err) = (table[0][0], f64::INFINITY);
     for i in 1..STEPS {
         h /= SHRINK;
-        table[0][i] = central(loss_at, given, w, k, h);
+        table[0][i] = central(f, x, h);
         let mut factor = SHRINK * SHRINK;
         for j in 1..=i {
             table[j][i] = (table[j - 1][i] * factor - table[j - 1][i - 1]) / (factor - 1.0);

@@ -63,6 +63,14 @@ enum Command {
         /// Largest relative error accepted, |g - fd| / max(1, |g|, |fd|).
         #[arg(long, default_value_t = 1e-6)]
         tol: f64,
+        /// Elements checked per value: every element of a value with at most
+        /// N, else N drawn with the seed.
+        #[arg(long, value_name = "N", default_value_t = netgrad::gradcheck::MAX_CHECKED as u64,
+              value_parser = clap::value_parser!(u64).range(1..))]
+        sample: u64,
+        /// Check every element of every value (overrides --sample).
+        #[arg(long)]
+        full: bool,
         #[command(flatten)]
         wrt: Wrt,
     },
@@ -79,6 +87,25 @@ enum Command {
         values: PathBuf,
         #[command(flatten)]
         wrt: Wrt,
+    },
+    /// Write a values.json template for `eval --values`: every input and
+    /// param nested in its shape (a scalar as a bare number).
+    ///
+    /// The values are uniform in [-1, 1) from seed 1 unless told otherwise:
+    /// the point `netgrad check` checks at its default seed.
+    #[command(after_help = EXIT_STATUS)]
+    Values {
+        /// The .net file.
+        file: PathBuf,
+        /// Every value 0.
+        #[arg(long, conflicts_with = "random")]
+        zeros: bool,
+        /// Uniform in [-1, 1) from this seed (as `netgrad check --seed`).
+        #[arg(long, value_name = "SEED")]
+        random: Option<u64>,
+        /// Write the JSON here instead of to standard output.
+        #[arg(short, long, value_name = "OUT.json")]
+        output: Option<PathBuf>,
     },
     /// Explain the derivation of the gradient step by step: the forward
     /// definitions, then each adjoint from the loss down, with the uses it
@@ -301,6 +328,8 @@ fn run(command: Command) -> Result<(), Failure> {
             stats,
             seed,
             tol,
+            sample,
+            full,
             wrt,
         } => {
             let dag = load(&file)?;
@@ -314,19 +343,32 @@ fn run(command: Command) -> Result<(), Failure> {
                 text.push_str(&netgrad::summary::op_counts(&g, &counts));
             }
             let given = netgrad::gradcheck::random_values(&g.dag.program, seed);
-            let program = &g.dag.program;
-            let loss = netgrad::eval::run(program, &given)[program.loss.index()][0];
-            if !loss.is_finite() {
-                write_output(None, &text)?;
-                return Err(Failure::Message(format!(
-                    "error: the loss is {loss} at the random values of seed {seed} (uniform in [-1, 1)), so the gradient cannot be checked\n  = help: try another --seed, or keep log and sqrt arguments positive (e.g. log(softplus(x)))\n"
-                )));
-            }
-            let checks = netgrad::gradcheck::check(&g, &given, seed);
+            let sample = if full {
+                netgrad::gradcheck::Sample::All
+            } else {
+                netgrad::gradcheck::Sample::AtMost(usize::try_from(sample).unwrap_or(usize::MAX))
+            };
+            let checked = netgrad::gradcheck::check_with(
+                &g,
+                &given,
+                seed,
+                sample,
+                &mut Bar::new("gradient check"),
+            );
+            let checks = match checked {
+                Ok(checks) => checks,
+                Err(netgrad::gradcheck::NotFinite { loss }) => {
+                    write_output(None, &text)?;
+                    return Err(Failure::Message(format!(
+                        "error: the loss is {loss} at the random values of seed {seed} (uniform in [-1, 1)), so the gradient cannot be checked\n  = help: try another --seed, or keep log and sqrt arguments positive (e.g. log(softplus(x)))\n"
+                    )));
+                }
+            };
             text.push_str(&netgrad::summary::gradient_check(
                 &g.dag.program,
                 &checks,
                 seed,
+                sample,
             ));
             write_output(None, &text)?;
             let failed: Vec<String> = checks
@@ -339,6 +381,23 @@ fn run(command: Command) -> Result<(), Failure> {
             } else {
                 Err(Failure::Message(failed.concat()))
             }
+        }
+        Command::Values {
+            file,
+            zeros,
+            random,
+            output,
+        } => {
+            let dag = load(&file)?;
+            let fill = if zeros {
+                netgrad::values::Fill::Zeros
+            } else {
+                netgrad::values::Fill::Random(random.unwrap_or(1))
+            };
+            write_output(
+                output.as_deref(),
+                &netgrad::values::template(&dag.program, fill),
+            )
         }
         Command::Eval { file, values, wrt } => {
             let dag = load(&file)?;
@@ -425,6 +484,63 @@ fn run(command: Command) -> Result<(), Failure> {
                 .render(&mut page)
                 .map_err(|e| format!("error: cannot render the manual page: {e}\n"))?;
             write_output(output.as_deref(), &String::from_utf8_lossy(&page))
+        }
+    }
+}
+
+/// A progress bar on standard error for work that has lasted a second:
+/// indicatif's, which stays hidden when standard error is not a terminal.
+struct Bar {
+    label: &'static str,
+    started: std::time::Instant,
+    total: u64,
+    done: u64,
+    bar: Option<indicatif::ProgressBar>,
+}
+
+impl Bar {
+    fn new(label: &'static str) -> Bar {
+        Bar {
+            label,
+            started: std::time::Instant::now(),
+            total: 0,
+            done: 0,
+            bar: None,
+        }
+    }
+}
+
+impl netgrad::gradcheck::Progress for Bar {
+    fn start(&mut self, total: u64) {
+        self.total = total;
+        self.started = std::time::Instant::now();
+    }
+
+    fn advance(&mut self, n: u64) {
+        self.done += n;
+        if self.bar.is_none() && self.started.elapsed() >= std::time::Duration::from_secs(1) {
+            let bar = indicatif::ProgressBar::with_draw_target(
+                Some(self.total),
+                indicatif::ProgressDrawTarget::stderr(),
+            )
+            .with_elapsed(self.started.elapsed())
+            .with_position(self.done);
+            if let Ok(style) = indicatif::ProgressStyle::with_template(
+                "{msg} [{wide_bar}] {pos}/{len} elements ({eta} left)",
+            ) {
+                bar.set_style(style.progress_chars("=> "));
+            }
+            bar.set_message(self.label);
+            self.bar = Some(bar);
+        }
+        if let Some(bar) = &self.bar {
+            bar.set_position(self.done);
+        }
+    }
+
+    fn finish(&mut self) {
+        if let Some(bar) = self.bar.take() {
+            bar.finish_and_clear();
         }
     }
 }

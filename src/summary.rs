@@ -179,8 +179,19 @@ pub fn grouped(items: impl IntoIterator<Item = String>) -> Vec<String> {
 }
 
 /// The report of `netgrad check`'s gradient check.
-pub fn gradient_check(p: &Program, checks: &[crate::gradcheck::Check], seed: u64) -> String {
-    let mut out = format!("\ngradient check (seed {seed}; central differences; relative error |g - fd| / max(1, |g|, |fd|)):\n");
+pub fn gradient_check(
+    p: &Program,
+    checks: &[crate::gradcheck::Check],
+    seed: u64,
+    sample: crate::gradcheck::Sample,
+) -> String {
+    let elements = match sample {
+        crate::gradcheck::Sample::All => "every element".to_string(),
+        crate::gradcheck::Sample::AtMost(n) => {
+            format!("every element, or {n} sampled of a larger value")
+        }
+    };
+    let mut out = format!("\ngradient check (seed {seed}; central differences at {elements}; relative error |g - fd| / max(1, |g|, |fd|)):\n");
     let width = checks.iter().map(|c| c.name.len()).max().unwrap_or(0);
     for c in checks {
         let v = p

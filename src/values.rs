@@ -83,27 +83,70 @@ fn flatten(
             None => Err(format!("`{path}` must be a number, not {}", kind(j))),
         };
     }
-    let size = v.shape[depth].size;
-    match j.as_array() {
-        Some(items) if items.len() == size => {
-            for (k, item) in items.iter().enumerate() {
-                flatten(v, item, depth + 1, &format!("{path}[{k}]"), out)?;
-            }
-            Ok(())
-        }
-        Some(items) => Err(format!(
-            "`{path}` has {} elements; expected {} (`{}` is {})",
-            items.len(),
-            size,
-            v.name,
-            v.declared()
-        )),
-        None => Err(format!(
+    let want: Vec<usize> = v.shape[depth..].iter().map(|e| e.size).collect();
+    let Some(items) = j.as_array() else {
+        return Err(format!(
             "`{path}` must be {}, not {}",
             expected(v, depth),
             kind(j)
-        )),
+        ));
+    };
+    // A regular array of another shape is named by its shape, when a count
+    // alone would mislead ([[1, 2, 3, 4]] for a 2 by 2 is not "1 element").
+    if let Some(given) = shape_of(j) {
+        if given != want && (given.len() != 1 || want.len() != 1) {
+            return Err(format!(
+                "`{path}` has shape {}; expected {} (`{}` is {})",
+                brackets(&given),
+                brackets(&want),
+                v.name,
+                v.declared()
+            ));
+        }
     }
+    if items.len() != want[0] {
+        return Err(format!(
+            "`{path}` has {} element{}; expected {} (`{}` is {})",
+            items.len(),
+            if items.len() == 1 { "" } else { "s" },
+            want[0],
+            v.name,
+            v.declared()
+        ));
+    }
+    for (k, item) in items.iter().enumerate() {
+        flatten(v, item, depth + 1, &format!("{path}[{k}]"), out)?;
+    }
+    Ok(())
+}
+
+/// The shape of nested arrays of numbers, if they are regular (every array
+/// at one depth of the same length); a number has shape [].
+fn shape_of(j: &Json) -> Option<Vec<usize>> {
+    match j {
+        Json::Number(_) => Some(Vec::new()),
+        Json::Array(items) => {
+            let inner = match items.first() {
+                None => Vec::new(),
+                Some(first) => shape_of(first)?,
+            };
+            for item in items.iter().skip(1) {
+                if shape_of(item)? != inner {
+                    return None;
+                }
+            }
+            let mut shape = vec![items.len()];
+            shape.extend(inner);
+            Some(shape)
+        }
+        _ => None,
+    }
+}
+
+/// `[2, 3]`.
+fn brackets(shape: &[usize]) -> String {
+    let parts: Vec<String> = shape.iter().map(usize::to_string).collect();
+    format!("[{}]", parts.join(", "))
 }
 
 fn kind(j: &Json) -> &'static str {
@@ -136,25 +179,42 @@ pub fn nest(v: &Value, data: &[f64]) -> Json {
     go(&shape, data)
 }
 
+/// `w[2, 1]`: the element at a flat row-major position.
+fn element(v: &Value, mut flat: usize) -> String {
+    let at: Vec<String> = eval::strides(v)
+        .iter()
+        .map(|s| {
+            let i = flat / s;
+            flat %= s;
+            i.to_string()
+        })
+        .collect();
+    format!("{}[{}]", v.name, at.join(", "))
+}
+
 /// The result of `netgrad eval`: loss, gradient of each `wrt` value, outputs;
 /// or, if any of them holds a NaN or an infinity, which ones and where.
 pub fn result(g: &Gradient, data: &Tensors) -> Result<String, String> {
     let p = &g.dag.program;
     let mut bad = Vec::new();
-    let mut check = |what: String, id: ValueId| {
+    // `of` names the elements: the value itself, or the one a gradient is of.
+    let mut check = |what: String, id: ValueId, of: ValueId| {
         if let Some(k) = data[id.index()].iter().position(|x| !x.is_finite()) {
-            bad.push(format!(
-                "{what} is {} at element {k} (row-major)",
-                data[id.index()][k]
-            ));
+            let x = data[id.index()][k];
+            let v = p.value(of);
+            bad.push(if v.rank() == 0 {
+                format!("{what} is {x}")
+            } else {
+                format!("{what} is {x} at {}", element(v, k))
+            });
         }
     };
-    check("the loss".into(), p.loss);
+    check("the loss".into(), p.loss, p.loss);
     for (w, adj) in &g.wrt {
-        check(format!("the gradient of `{}`", p.value(*w).name), *adj);
+        check(format!("the gradient of `{}`", p.value(*w).name), *adj, *w);
     }
     for o in &p.outputs {
-        check(format!("the output `{}`", p.value(*o).name), *o);
+        check(format!("the output `{}`", p.value(*o).name), *o, *o);
     }
     if !bad.is_empty() {
         return Err(bad.join("\n"));
@@ -186,4 +246,65 @@ pub fn result(g: &Gradient, data: &Tensors) -> Result<String, String> {
     let mut text = serde_json::to_string_pretty(&Json::Object(out)).map_err(|e| e.to_string())?;
     text.push('\n');
     Ok(text)
+}
+
+/// What a values template holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fill {
+    /// Every scalar 0.
+    Zeros,
+    /// Uniform in [-1, 1) from this seed: the values `netgrad check --seed`
+    /// uses.
+    Random(u64),
+}
+
+/// A values.json for [`parse`]: every input and param in declaration order,
+/// nested in its shape (a scalar as a bare number), one innermost array per line.
+pub fn template(program: &Program, fill: Fill) -> String {
+    let given = match fill {
+        Fill::Zeros => {
+            let mut given = vec![None; program.values.len()];
+            for id in eval::given_values(program) {
+                given[id.index()] = Some(vec![0.0; program.value(id).len()]);
+            }
+            given
+        }
+        Fill::Random(seed) => crate::gradcheck::random_values(program, seed),
+    };
+    let ids: Vec<ValueId> = eval::given_values(program).collect();
+    let mut out = String::from("{");
+    for (n, id) in ids.iter().enumerate() {
+        let v = program.value(*id);
+        let data = given[id.index()].as_deref().unwrap_or_default();
+        out.push_str(if n == 0 { "\n" } else { ",\n" });
+        out.push_str(&format!("  {}: ", Json::from(v.name.as_str())));
+        let shape: Vec<usize> = v.shape.iter().map(|e| e.size).collect();
+        write_nested(&mut out, &shape, data, 1);
+    }
+    out.push_str(if ids.is_empty() { "}\n" } else { "\n}\n" });
+    out
+}
+
+/// Nested arrays, the innermost on one line, indented by two spaces a level.
+fn write_nested(out: &mut String, shape: &[usize], data: &[f64], level: usize) {
+    match shape {
+        [] => out.push_str(&Json::from(data[0]).to_string()),
+        [_] => {
+            let numbers: Vec<String> = data.iter().map(|x| Json::from(*x).to_string()).collect();
+            out.push('[');
+            out.push_str(&numbers.join(", "));
+            out.push(']');
+        }
+        [n, rest @ ..] => {
+            let stride: usize = rest.iter().product();
+            out.push_str("[\n");
+            for k in 0..*n {
+                out.push_str(&"  ".repeat(level + 1));
+                write_nested(out, rest, &data[k * stride..(k + 1) * stride], level + 1);
+                out.push_str(if k + 1 < *n { ",\n" } else { "\n" });
+            }
+            out.push_str(&"  ".repeat(level));
+            out.push(']');
+        }
+    }
 }

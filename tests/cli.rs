@@ -97,7 +97,7 @@ fn help_describes_every_command() {
     let out = netgrad(&["--help"]);
     assert_eq!(out.status.code(), Some(0));
     let help = text(&out.stdout);
-    for cmd in ["check", "compile", "eval", "explain", "graph"] {
+    for cmd in ["check", "compile", "eval", "explain", "graph", "values"] {
         assert!(help.contains(cmd), "{help}");
         let sub = netgrad(&[cmd, "--help"]);
         assert_eq!(sub.status.code(), Some(0));
@@ -434,7 +434,7 @@ fn completions_and_the_manual_page_are_generated() {
         let out = netgrad(&["completions", shell]);
         assert_eq!(out.status.code(), Some(0), "{shell}");
         let script = text(&out.stdout);
-        for command in ["check", "eval", "explain", "compile", "graph"] {
+        for command in ["check", "eval", "values", "explain", "compile", "graph"] {
             assert!(
                 script.contains(command),
                 "{shell} completions lack {command}"
@@ -457,6 +457,7 @@ fn every_help_states_the_exit_codes() {
         vec!["explain", "--help"],
         vec!["compile", "--help"],
         vec!["graph", "--help"],
+        vec!["values", "--help"],
         vec!["completions", "--help"],
         vec!["manpage", "--help"],
     ] {

@@ -184,3 +184,102 @@ fn eval_json_matches_its_snapshot() {
         insta::assert_snapshot!(netgrad::values::result(&g, &data).unwrap());
     });
 }
+
+/// Counts what the gradient check reports.
+#[derive(Default)]
+struct Counter {
+    total: u64,
+    done: u64,
+    finished: u32,
+}
+
+impl netgrad::gradcheck::Progress for Counter {
+    fn start(&mut self, total: u64) {
+        self.total = total;
+    }
+    fn advance(&mut self, n: u64) {
+        self.done += n;
+    }
+    fn finish(&mut self) {
+        self.finished += 1;
+    }
+}
+
+#[test]
+fn probes_that_recompute_a_region_agree_at_every_element() {
+    // Literal and repeated subscripts, broadcasts, reductions inside and
+    // outside, a value read twice, an output the loss does not read: a probe
+    // that missed an element it changes would be far off.
+    let src = "dim K = 3\ndim M = 2\n\
+               param w[K, K], u[K], v[M, K]\n\
+               h[i] = w[i, i] * u[0] + w[0, i] * u[i]\n\
+               y[i, j] = h[i] * w[j, i] + u[j]\n\
+               s[m] = logsumexp(k, v[m, k] * h[k]) + sum(k, v[m, k])\n\
+               side[i] = exp(u[i])\n\
+               loss E = sum(i, sum(j, tanh(y[i, j]))) + h[2] * u[1] + mean(m, s[m]^2)\n\
+               output side\n";
+    let g = gradient(src, &["w", "u", "v"]);
+    for seed in 1..=3 {
+        let given = netgrad::gradcheck::random_values(&g.dag.program, seed);
+        let mut counter = Counter::default();
+        let checks = netgrad::gradcheck::check_with(
+            &g,
+            &given,
+            seed,
+            netgrad::gradcheck::Sample::All,
+            &mut counter,
+        )
+        .unwrap();
+        for c in &checks {
+            assert_eq!(c.checked, c.len);
+            assert!(c.worst <= 1e-8, "{}: {:e} (seed {seed})", c.name, c.worst);
+        }
+        let all: usize = checks.iter().map(|c| c.len).sum();
+        assert_eq!((counter.total, counter.done), (all as u64, all as u64));
+        assert_eq!(counter.finished, 1);
+    }
+}
+
+#[test]
+fn a_sample_is_seeded_and_of_the_size_asked() {
+    let text = std::fs::read_to_string(common::root().join("examples/mlp_mnist.net")).unwrap();
+    let g = gradient(&text, &["w2", "b2"]);
+    let given = netgrad::gradcheck::random_values(&g.dag.program, 2);
+    let run = |n| {
+        netgrad::gradcheck::check_with(
+            &g,
+            &given,
+            2,
+            netgrad::gradcheck::Sample::AtMost(n),
+            &mut (),
+        )
+        .unwrap()
+    };
+    let few = run(5);
+    assert_eq!(
+        few.iter().map(|c| (c.checked, c.len)).collect::<Vec<_>>(),
+        [(5, 1280), (5, 10)]
+    );
+    assert_eq!(few, run(5), "the same seed samples the same elements");
+    // The default sample is the one `check` takes.
+    assert_eq!(
+        run(netgrad::gradcheck::MAX_CHECKED),
+        netgrad::gradcheck::check(&g, &given, 2)
+    );
+}
+
+#[test]
+fn a_loss_that_is_not_finite_is_reported_before_any_probe() {
+    let g = gradient("param w\nloss E = log(w - 2)\n", &[]);
+    let given = netgrad::gradcheck::random_values(&g.dag.program, 1);
+    let mut counter = Counter::default();
+    let r = netgrad::gradcheck::check_with(
+        &g,
+        &given,
+        1,
+        netgrad::gradcheck::Sample::All,
+        &mut counter,
+    );
+    assert!(matches!(r, Err(netgrad::gradcheck::NotFinite { loss }) if loss.is_nan()));
+    assert_eq!((counter.total, counter.done), (0, 0));
+}
