@@ -138,8 +138,9 @@ impl Builder {
         let bytes = std::fs::read(file)
             .map_err(|e| error(format!("error: cannot read `{name}`: {e}\n")))?;
         let text = crate::decode(bytes)
-            .map_err(|e| error(crate::diag::render(&name, &e.lossy, &[e.diagnostic])))?;
-        let dag = crate::front_end(&text).map_err(|d| error(report(&name, &text, &d)))?;
+            .map_err(|e| error(crate::diag::report(&name, &e.lossy, &[e.diagnostic], false)))?;
+        let dag = crate::front_end(&text)
+            .map_err(|d| error(crate::diag::report(&name, &text, &d, false)))?;
         let (gradient, _) = crate::derive(dag, &self.wrt, self.simplify)
             .map_err(|e| error(format!("error: {name}: {e}\n")))?;
         let options = Options {
@@ -172,15 +173,4 @@ impl Builder {
         }
         Ok(out)
     }
-}
-
-/// The diagnostics and the count of errors, exactly as `netgrad check` prints them.
-fn report(name: &str, text: &str, diags: &[crate::diag::Diagnostic]) -> String {
-    let mut s = crate::diag::render(name, text, diags);
-    let n = diags.iter().filter(|d| d.is_error()).count();
-    s.push_str(&format!(
-        "error: could not check `{name}`: {n} error{}\n",
-        if n == 1 { "" } else { "s" }
-    ));
-    s
 }

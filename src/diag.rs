@@ -222,6 +222,23 @@ pub fn render_styled(file_name: &str, source: &str, diags: &[Diagnostic], color:
     out
 }
 
+/// The diagnostics of a file and the count of its errors, as `netgrad check`
+/// prints them and a build script's `Builder` error shows them.
+pub fn report(file_name: &str, source: &str, diags: &[Diagnostic], color: bool) -> String {
+    let mut s = render_styled(file_name, source, diags, color);
+    let n = diags.iter().filter(|d| d.is_error()).count();
+    let (error, colon) = if color {
+        ("\x1b[1;31merror\x1b[0m", "\x1b[1m:\x1b[0m")
+    } else {
+        ("error", ":")
+    };
+    s.push_str(&format!(
+        "{error}{colon} could not check `{file_name}`: {n} error{}\n",
+        if n == 1 { "" } else { "s" }
+    ));
+    s
+}
+
 fn render_one(
     config: &Config,
     file: &SimpleFile<&str, &str>,

@@ -602,18 +602,7 @@ fn diagnostics(name: &str, text: &str, diags: &[netgrad::diag::Diagnostic]) -> F
     if style.json {
         return Failure::Diagnostics(netgrad::diag::render_json(name, text, diags));
     }
-    let mut s = netgrad::diag::render_styled(name, text, diags, style.color);
-    let n = diags.iter().filter(|d| d.is_error()).count();
-    let summary = format!(
-        "error: could not check `{name}`: {n} error{}\n",
-        if n == 1 { "" } else { "s" }
-    );
-    s.push_str(&if style.color {
-        color_message(&summary)
-    } else {
-        summary
-    });
-    Failure::Diagnostics(s)
+    Failure::Diagnostics(netgrad::diag::report(name, text, diags, style.color))
 }
 
 /// Reads and checks a file; on errors, the rendered diagnostics.

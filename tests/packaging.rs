@@ -12,7 +12,10 @@ fn the_package_lists_cleanly_with_its_licences() {
         .expect("cargo runs");
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");
-    assert!(!stderr.contains("warning"), "cargo package warns:\n{stderr}");
+    assert!(
+        !stderr.contains("warning"),
+        "cargo package warns:\n{stderr}"
+    );
     let files = String::from_utf8_lossy(&out.stdout);
     let files: Vec<&str> = files.lines().collect();
     for needed in [
@@ -26,7 +29,10 @@ fn the_package_lists_cleanly_with_its_licences() {
         assert!(files.contains(&needed), "{needed} is not packaged");
     }
     // Only netgrad is packaged: the workspace's other members are not.
-    assert!(!files.iter().any(|f| f.starts_with("benches/")), "{files:?}");
+    assert!(
+        !files.iter().any(|f| f.starts_with("benches/")),
+        "{files:?}"
+    );
     assert!(!files.iter().any(|f| f.starts_with("target/")));
 }
 
