@@ -80,11 +80,16 @@ fn readme_examples() -> Vec<(String, Vec<String>)> {
 fn shown_in(shown: &[String], output: &[&str]) -> Result<(), String> {
     let mut from = 0;
     for piece in shown.split(|l| l == "...").filter(|p| !p.is_empty()) {
-        let found = (from..output.len())
-            .find(|&at| output[at..].iter().take(piece.len()).eq(piece.iter()));
+        let found =
+            (from..output.len()).find(|&at| output[at..].iter().take(piece.len()).eq(piece.iter()));
         match found {
             Some(at) => from = at + piece.len(),
-            None => return Err(format!("not in the output, in order:\n{}", piece.join("\n"))),
+            None => {
+                return Err(format!(
+                    "not in the output, in order:\n{}",
+                    piece.join("\n")
+                ))
+            }
         }
     }
     Ok(())

@@ -72,8 +72,10 @@ impl Sema {
             lhs.push(id);
         }
         self.defining = Some(def.name.name.clone());
+        let first_diag = self.diags.len();
         let (rhs, _) = self.lower(&def.rhs, &mut cx);
         self.defining = None;
+        self.suggest_unused_lhs_index(def, &lhs, &cx, first_diag);
         for id in &lhs {
             let info = &mut cx.indices[id.index()];
             info.mentioned = mentions(&def.rhs, &info.name) || cx.bad_subscripts > 0;
@@ -201,6 +203,40 @@ impl Sema {
         Extent {
             size: first.size,
             dim,
+        }
+    }
+
+    /// `y[i] = w[j]`: an unbound index in a definition whose left-hand side
+    /// has an index the right-hand side never mentions is most likely that
+    /// index misspelt, so the hint of each such E0203 says so first.
+    fn suggest_unused_lhs_index(
+        &mut self,
+        def: &ast::Def,
+        lhs: &[IndexId],
+        cx: &Ctx,
+        first_diag: usize,
+    ) {
+        let unused: Vec<&str> = lhs
+            .iter()
+            .map(|id| cx.indices[id.index()].name.as_str())
+            .filter(|name| !mentions(&def.rhs, name))
+            .collect();
+        let [only] = unused[..] else {
+            return;
+        };
+        for d in &mut self.diags[first_diag..] {
+            if d.code != Code::UnboundIndex {
+                continue;
+            }
+            if let Some(name) = cx
+                .unbound
+                .iter()
+                .find(|n| d.message.contains(&format!("`{n}`")))
+            {
+                d.help = Some(format!(
+                    "did you mean `{only}`, the left-hand index that the right-hand side does not use? Or sum over `{name}` with `sum({name}, ...)`"
+                ));
+            }
         }
     }
 

@@ -521,6 +521,28 @@ impl Sema {
         }
     }
 
+    /// An output that names nothing: the hint suggests only definitions,
+    /// since nothing else can be an output.
+    fn unknown_output(&mut self, name: &ast::Ident) {
+        let definitions = self
+            .values
+            .iter()
+            .filter(|v| matches!(v.kind, ValueKind::Def | ValueKind::Loss))
+            .map(|v| v.name.as_str());
+        let mut d = Diagnostic::error(
+            Code::UnknownName,
+            name.span,
+            format!("unknown name `{}`", name.name),
+        )
+        .label("not defined");
+        if let Some(s) = suggest(&name.name, definitions) {
+            d = d.help(format!(
+                "did you mean `{s}`? Only definitions can be outputs"
+            ));
+        }
+        self.error(d);
+    }
+
     /// Resolves `output` names: definitions, each listed once.
     fn outputs(&mut self, file: &ast::File) -> Vec<ValueId> {
         let mut out: Vec<(ValueId, Span)> = Vec::new();
@@ -531,6 +553,10 @@ impl Sema {
             for name in names {
                 if self.misdeclared.contains(&name.name) {
                     continue; // which declaration is meant is unclear; reported already
+                }
+                if !self.scope.contains_key(&name.name) && !self.declared.contains_key(&name.name) {
+                    self.unknown_output(name);
+                    continue;
                 }
                 let Some(sym) = self.resolve(name) else {
                     continue;
@@ -599,10 +625,12 @@ pub(crate) fn suggest<'a>(
     candidates: impl Iterator<Item = &'a str>,
 ) -> Option<&'a str> {
     let limit = (name.len() / 3).clamp(1, 2);
+    // A candidate must keep something of the name: `q` for `E` (one letter
+    // replaced by another) is noise, not a suggestion.
     candidates
         .filter(|c| *c != name)
         .map(|c| (edit_distance(name, c), c))
-        .filter(|(d, _)| *d <= limit)
+        .filter(|(d, c)| *d <= limit && *d < name.len().max(c.len()))
         .min()
         .map(|(_, c)| c)
 }
