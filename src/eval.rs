@@ -27,6 +27,20 @@ pub fn strides(v: &Value) -> Vec<usize> {
     s
 }
 
+/// The subscripts `[i, j, ...]` of a flat row-major position in a value, as
+/// text: `2, 1`.
+pub fn subscripts(v: &Value, mut flat: usize) -> String {
+    let at: Vec<String> = strides(v)
+        .iter()
+        .map(|s| {
+            let i = flat / s;
+            flat %= s;
+            i.to_string()
+        })
+        .collect();
+    at.join(", ")
+}
+
 /// The values a caller gives: inputs and params, in declaration order.
 pub fn given_values(program: &Program) -> impl Iterator<Item = ValueId> + '_ {
     program

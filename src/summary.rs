@@ -215,20 +215,11 @@ pub fn gradient_check(
 }
 
 /// `[2, 1]` for a flat row-major index of a tensor; nothing for a scalar.
-fn position(v: &Value, mut flat: usize) -> String {
+fn position(v: &Value, flat: usize) -> String {
     if v.rank() == 0 {
         return String::new();
     }
-    let strides = crate::eval::strides(v);
-    let idx: Vec<String> = strides
-        .iter()
-        .map(|s| {
-            let i = flat / s;
-            flat %= s;
-            i.to_string()
-        })
-        .collect();
-    format!(" at [{}]", idx.join(", "))
+    format!(" at [{}]", crate::eval::subscripts(v, flat))
 }
 
 /// The weighted op count of every definition before and after

@@ -180,16 +180,8 @@ pub fn nest(v: &Value, data: &[f64]) -> Json {
 }
 
 /// `w[2, 1]`: the element at a flat row-major position.
-fn element(v: &Value, mut flat: usize) -> String {
-    let at: Vec<String> = eval::strides(v)
-        .iter()
-        .map(|s| {
-            let i = flat / s;
-            flat %= s;
-            i.to_string()
-        })
-        .collect();
-    format!("{}[{}]", v.name, at.join(", "))
+fn element(v: &Value, flat: usize) -> String {
+    format!("{}[{}]", v.name, eval::subscripts(v, flat))
 }
 
 /// The result of `netgrad eval`: loss, gradient of each `wrt` value, outputs;

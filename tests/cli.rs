@@ -5,17 +5,7 @@ mod common;
 
 use std::process::{Command, Output};
 
-fn netgrad(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_netgrad"))
-        .args(args)
-        .current_dir(common::root())
-        .output()
-        .expect("the binary runs")
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
+use common::{netgrad, text};
 
 #[test]
 fn check_exits_0_on_every_example() {

@@ -5,19 +5,8 @@
 mod common;
 
 use std::path::PathBuf;
-use std::process::{Command, Output};
 
-fn netgrad(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_netgrad"))
-        .args(args)
-        .current_dir(common::root())
-        .output()
-        .expect("the binary runs")
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
+use common::{netgrad, text};
 
 /// A folder of this test's own, so that tests running in parallel never
 /// touch each other's files.

@@ -5,50 +5,14 @@
 
 use netgrad_generated_tests as nets;
 
-/// The interpreter's program of an example, its gradient with respect to
-/// every param, and seeded values laid out as the flat API wants them.
-struct Reference {
-    inputs: Vec<f64>,
-    params: Vec<f64>,
-    loss: f64,
-    gradient: Vec<f64>,
-    outputs: Vec<f64>,
-}
+#[path = "../../common/reference.rs"]
+mod reference;
+use reference::{relative, Reference};
 
+/// The reference of `examples/{name}.net`.
 fn reference(name: &str, seed: u64) -> Reference {
     let path = format!("{}/../../examples/{name}.net", env!("CARGO_MANIFEST_DIR"));
-    let text = std::fs::read_to_string(path).unwrap();
-    let dag = netgrad::front_end(&text).unwrap();
-    let wrt = netgrad::autodiff::resolve_wrt(&dag.program, &[]).unwrap();
-    let g = netgrad::autodiff::differentiate(dag, &wrt);
-    let p = &g.dag.program;
-    let given = netgrad::gradcheck::random_values(p, seed);
-    let data = netgrad::eval::run(p, &given);
-    let flat = |kind| -> Vec<f64> {
-        p.ids()
-            .filter(|id| p.value(*id).kind == kind)
-            .flat_map(|id| given[id.index()].clone().unwrap())
-            .collect()
-    };
-    Reference {
-        inputs: flat(netgrad::ir::ValueKind::Input),
-        params: flat(netgrad::ir::ValueKind::Param),
-        loss: data[p.loss.index()][0],
-        gradient: g
-            .wrt
-            .iter()
-            .flat_map(|(_, adj)| data[adj.index()].clone())
-            .collect(),
-        outputs: p
-            .outputs
-            .iter()
-            .flat_map(|o| data[o.index()].clone())
-            .collect(),
-    }
-}
-
-fn relative(a: f64, b: f64) -> f64 {
-    (a - b).abs() / b.abs().max(1.0)
+    reference::reference(&path, seed)
 }
 
 #[test]

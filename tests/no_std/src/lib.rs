@@ -4,6 +4,11 @@
 //! The tests, which may use std, compare each function with the interpreter.
 #![no_std]
 
+// The tests (only they) use std, from the crate root so that every test
+// module can name it.
+#[cfg(test)]
+extern crate std;
+
 /// `gradient_flat` and `forward_flat`: inputs, params, what they write, scratch.
 pub type Writes<R> = fn(&[R], &[R], &mut [R], &mut [R]) -> R;
 
