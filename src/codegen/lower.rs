@@ -1,6 +1,9 @@
 //! Statement lowering: definitions to loop nests, reductions to
 //! accumulators, long expressions to `let` temporaries.
 
+use std::collections::HashSet;
+
+use super::schedule::{self, mentions, Order};
 use super::{sanitize, unique, Body, Core, Generator, Store, MAX_EXPR, STACK_LIMIT};
 use crate::ir::{BinOp, Expr, Func, IndexId, Reduction, Sub, Value, ValueId, ValueKind};
 
@@ -111,6 +114,14 @@ impl Generator<'_> {
         }
         let names = self.index_idents(v);
         let store = self.store(id, core);
+        let out = match store {
+            Store::Grad(param) => self.grad_name(param),
+            _ => ident.clone(),
+        };
+        let nest = &self.schedule[id.index()];
+        if let Some(text) = schedule::describe(nest, v, &out, &names) {
+            body.w.line(&format!("// {text}"));
+        }
         if v.rank() == 0 {
             let value = self.lower(body, rhs, v, &names);
             match store {
@@ -137,6 +148,15 @@ impl Generator<'_> {
                 .w
                 .line(&format!("let mut {ident} = [0.0; {}];", v.len())),
             _ => {}
+        }
+        if let Order::Scatter { index } = nest.order {
+            let Some(Expr::Reduce { body: inner, .. }) = &v.rhs else {
+                unreachable!("a scatter is scheduled for a sum");
+            };
+            // A local array or `Vec` starts at zero; the caller's slices do not.
+            let zero = store != Store::Local;
+            self.scatter(body, v, index, inner, &names, &out, zero);
+            return;
         }
         for (m, extent) in v.shape.iter().enumerate() {
             body.w
@@ -250,7 +270,13 @@ impl Generator<'_> {
             Expr::Read { value, subs } => {
                 let v = self.p.value(*value);
                 let ident = &self.idents[value.index()];
-                if v.rank() == 0 {
+                let row = body.rows.iter().find(|(u, s, _)| u == value && s == subs);
+                if let Some((_, _, slice)) = row {
+                    let Some(Sub::Var(last)) = subs.last() else {
+                        unreachable!("a row is walked by its last subscript");
+                    };
+                    Operand::atom(format!("{slice}[{}]", names[last.index()]))
+                } else if v.rank() == 0 {
                     Operand::atom(ident.clone())
                 } else {
                     Operand::atom(format!("{ident}[{}]", self.flat_index(v, subs, names)))
@@ -357,7 +383,19 @@ impl Generator<'_> {
         };
         body.fresh += 1;
         let acc = unique(&format!("acc{}", body.fresh), &self.taken);
+        let lanes = self.schedule[self.id_of(owner).index()].lanes[index.index()];
         match op {
+            Reduction::Sum | Reduction::Mean if lanes > 1 => {
+                self.lanes(body, index, inner, owner, names, &acc, lanes);
+                if op == Reduction::Mean {
+                    Operand {
+                        text: format!("{acc} / {size}.0"),
+                        strength: MUL,
+                    }
+                } else {
+                    Operand::atom(acc)
+                }
+            }
             Reduction::Sum | Reduction::Mean => {
                 body.w.line(&format!("let mut {acc}: {real} = 0.0;"));
                 body.w.open(&format!("for {i} in 0..{size} {{"));
@@ -404,18 +442,132 @@ impl Generator<'_> {
             }
         }
     }
+
+    /// A sum in scatter form (`Order::Scatter`): loops over the left-hand
+    /// indices but the last, then the summed index, then the last one, each
+    /// term added into the output's row (zeroed first when `zero`).
+    #[allow(clippy::too_many_arguments)]
+    fn scatter(
+        &self,
+        body: &mut Body,
+        v: &Value,
+        index: IndexId,
+        inner: &Expr,
+        names: &[String],
+        out: &str,
+        zero: bool,
+    ) {
+        if zero {
+            body.w.line(&format!("{out}.fill(0.0);"));
+        }
+        let last = v.rank() - 1;
+        for (name, extent) in names.iter().zip(&v.shape[..last]) {
+            body.w.open(&format!("for {name} in 0..{} {{", extent.size));
+        }
+        let size = v.indices[index.index()].extent.size;
+        body.w
+            .open(&format!("for {} in 0..{size} {{", names[index.index()]));
+        let mut own: Vec<Sub> = (0..v.rank() as u32).map(|i| Sub::Var(IndexId(i))).collect();
+        own[last] = Sub::Lit(0);
+        let n = v.shape[last].size;
+        let row = self.fresh_name(body, &format!("{out}_row"), names);
+        let range = range(&self.flat_index(v, &own, names), n);
+        body.w.line(&format!("let {row} = &mut {out}[{range}];"));
+        body.rows.push((self.id_of(v), Vec::new(), row.clone()));
+        self.slice_rows(body, inner, IndexId(last as u32), n, names);
+        body.w.open(&format!("for {} in 0..{n} {{", names[last]));
+        let value = self.lower(body, inner, v, names);
+        body.w
+            .line(&format!("{row}[{}] += {};", names[last], value.text));
+        body.w.close();
+        body.rows.clear();
+        for _ in 0..=last {
+            body.w.close();
+        }
+    }
+
+    /// A sum over the innermost loop with `lanes` independent accumulators
+    /// (the array `acc`, combined into the scalar `acc` in a fixed order):
+    /// term `i` goes into lane `i mod lanes`, so LLVM can vectorise it.
+    #[allow(clippy::too_many_arguments)]
+    fn lanes(
+        &self,
+        body: &mut Body,
+        index: IndexId,
+        inner: &Expr,
+        owner: &Value,
+        names: &[String],
+        acc: &str,
+        lanes: usize,
+    ) {
+        let real = self.float.name();
+        let size = owner.indices[index.index()].extent.size;
+        let i = &names[index.index()];
+        let (chunks, whole) = (size / lanes, size / lanes * lanes);
+        body.w.line(&format!(
+            "let mut {acc}: [{real}; {lanes}] = [0.0; {lanes}];"
+        ));
+        self.slice_rows(body, inner, index, size, names);
+        let chunk = self.fresh_name(body, &format!("{i}_chunk"), names);
+        let lane = self.fresh_name(body, &format!("{i}_lane"), names);
+        body.w.open(&format!("for {chunk} in 0..{chunks} {{"));
+        body.w.open(&format!("for {lane} in 0..{lanes} {{"));
+        body.w
+            .line(&format!("let {i} = {chunk} * {lanes} + {lane};"));
+        let x = self.lower(body, inner, owner, names);
+        body.w.line(&format!("{acc}[{lane}] += {};", x.text));
+        body.w.close();
+        body.w.close();
+        if whole < size {
+            body.w.open(&format!("for {i} in {whole}..{size} {{"));
+            let x = self.lower(body, inner, owner, names);
+            body.w.line(&format!("{acc}[{i} - {whole}] += {};", x.text));
+            body.w.close();
+        }
+        body.rows.clear();
+        body.w.line(&format!("let {acc} = ops::lanes({acc});"));
+    }
+
+    /// Slices each read of `e` that walks one row along `index` (extent `n`)
+    /// to that row, before the loop over `index`, so the loop indexes a slice
+    /// of known length and keeps no bounds check.
+    fn slice_rows(&self, body: &mut Body, e: &Expr, index: IndexId, n: usize, names: &[String]) {
+        let mut reads = Vec::new();
+        e.for_each_read(&mut |u, subs| {
+            if !subs.is_empty() && schedule::row(subs, index) {
+                reads.push((u, subs.to_vec()));
+            }
+        });
+        for (u, subs) in reads {
+            if body.rows.iter().any(|(w, s, _)| *w == u && *s == subs) {
+                continue;
+            }
+            let ident = &self.idents[u.index()];
+            let row = self.fresh_name(body, &format!("{ident}_row"), names);
+            let mut start = subs.clone();
+            *start.last_mut().expect("a row has a subscript") = Sub::Lit(0);
+            let range = range(&self.flat_index(self.p.value(u), &start, names), n);
+            body.w.line(&format!("let {row} = &{ident}[{range}];"));
+            body.rows.push((u, subs, row));
+        }
+    }
+
+    /// A name for a local of the innermost loops, unique among the
+    /// function's names, the value's index variables and the rows in scope.
+    fn fresh_name(&self, body: &Body, base: &str, names: &[String]) -> String {
+        let mut taken: HashSet<String> = self.taken.clone();
+        taken.extend(names.iter().cloned());
+        taken.extend(body.rows.iter().map(|(_, _, r)| r.clone()));
+        unique(base, &taken)
+    }
 }
 
-/// Whether `e` uses the index variable `index`.
-fn mentions(e: &Expr, index: IndexId) -> bool {
-    let sub = |s: &Sub| *s == Sub::Var(index);
-    match e {
-        Expr::Num(_) => false,
-        Expr::Read { subs, .. } => subs.iter().any(sub),
-        Expr::Delta(a, b) => sub(a) || sub(b),
-        Expr::Unary { arg, .. } => mentions(arg, index),
-        Expr::Binary { lhs, rhs, .. } => mentions(lhs, index) || mentions(rhs, index),
-        Expr::Reduce { body, .. } => mentions(body, index),
+/// `start..start + n`, or `0..n`.
+fn range(start: &str, n: usize) -> String {
+    if start == "0" {
+        format!("0..{n}")
+    } else {
+        format!("{start}..{start} + {n}")
     }
 }
 
