@@ -359,7 +359,7 @@ fn random_programs_of_other_sizes_exercise_the_schedules() {
 fn transposed_and_repeated_reads_agree_with_the_interpreter() {
     // tests/schedule/shapes.net: sums in scatter form, in lanes with a
     // remainder, over a transposed read, over a read repeated in one term,
-    // and over a dim of size 1.
+    // over a dim of size 1, and a blocked nest with leftover rows.
     let path = common::root().join("tests/schedule/shapes.net");
     for float in [Float::F64, Float::F32] {
         for no_std in [false, true] {
@@ -387,7 +387,8 @@ fn transposed_and_repeated_reads_agree_with_the_interpreter() {
     )
     .unwrap();
     for schedule in [
-        "// schedule: scatter, loops m, n: each term added into rows of b (stride 1 in n)",
+        "// schedule: scatter, loops m (4 at a time), n: each term added into rows of b (stride 1 in n)",
+        "// schedule: gather, loops n (blocks of 4), m; sum over j in 4 lanes",
         "// schedule: gather, loops m; sum over n in 8 lanes; sum over n_2 in 8 lanes",
         "// schedule: sum over k sequential; sum over n in 8 lanes",
     ] {

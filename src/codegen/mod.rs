@@ -217,9 +217,14 @@ struct Body<'a> {
     w: &'a mut Writer,
     /// Counter for accumulators and temporaries.
     fresh: usize,
-    /// Reads sliced to their row before the innermost loop: the value, its
-    /// subscripts, and the slice's name.
-    rows: Vec<(ValueId, Vec<crate::ir::Sub>, String)>,
+    /// Reads sliced to their row before the innermost loop: the row as
+    /// written (`x[n * 784..n * 784 + 784]`) and the slice's name.
+    rows: Vec<(String, String)>,
+    /// The index of the innermost loop whose reads are sliced to rows.
+    row_index: Option<(crate::ir::IndexId, usize)>,
+    /// A sum already computed (by a blocked nest): its index and the
+    /// accumulator that holds it.
+    done: Option<(crate::ir::IndexId, String)>,
 }
 
 impl<'w> Body<'w> {
@@ -228,6 +233,8 @@ impl<'w> Body<'w> {
             w,
             fresh: 0,
             rows: Vec::new(),
+            row_index: None,
+            done: None,
         }
     }
 }

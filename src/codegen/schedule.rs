@@ -10,7 +10,12 @@
 //!   index `j` (a matrix read transposed, as `∂E/∂z1[j] = Σ_k δ[k] w2[k, j]`)
 //!   runs in scatter form: loops over `J`, then `r`, then `j`, each term
 //!   added into the zeroed output row, so the innermost loop has stride 1.
-//!   Each element still sums its terms in the order `r = 0, 1, ...`.
+//!   Each element still sums its terms in the order `r = 0, 1, ...`; four
+//!   of them per pass over the row.
+//! - **Blocks.** A gather nest over a matrix-matrix shape whose one sum runs
+//!   in lanes computes `BLOCK` rows of its largest operand together (the
+//!   block loop outermost), so each load of the other operand serves four
+//!   sums and the block's rows stay in L1.
 //! - **Lanes.** A sum over the innermost loop keeps several independent
 //!   accumulators (`LANES` of them, term `r` into lane `r mod LANES`, the
 //!   remainder into the first lanes, then a fixed pairwise combine), so that
@@ -27,8 +32,9 @@ pub(super) enum Order {
     /// its own value, sums included.
     Gather,
     /// `v[J, j] = Σ_r body`: loops over `J`, the summed index `r`, then the
-    /// last left-hand index `j`; each term is added into the output.
-    Scatter { index: IndexId },
+    /// last left-hand index `j`; each term is added into the output,
+    /// `unroll` terms per pass over the row.
+    Scatter { index: IndexId, unroll: usize },
 }
 
 /// The schedule of one value's loop nest.
@@ -38,7 +44,20 @@ pub(super) struct Nest {
     /// The number of accumulators of each sum, by the index it sums over
     /// (the value's index table); 1 for a sequential sum or no sum.
     pub(super) lanes: Vec<usize>,
+    /// A gather nest whose one sum runs in lanes may be register-blocked:
+    /// this left-hand index, looped over outermost, advances `BLOCK` at a
+    /// time, and the `BLOCK` sums share one loop, so that reads not indexed
+    /// by it are loaded once for all of them (a row of `x` for four rows
+    /// of `w1`).
+    pub(super) block: Option<IndexId>,
 }
+
+/// Rows computed together by a register-blocked nest.
+pub(super) const BLOCK: usize = 4;
+
+/// Terms a scatter adds into the output row per pass over it, in order
+/// (the summed index advances this many at a time).
+pub(super) const UNROLL: usize = 4;
 
 /// Independent accumulators of a vectorised sum: four vectors of two f64
 /// (SSE2, the default target) or of four f32, which hides the latency of
@@ -52,22 +71,28 @@ pub(super) fn lanes(float: Float) -> usize {
 
 /// The schedule of every value of the program, by id.
 pub(super) fn program(p: &Program, float: Float) -> Vec<Nest> {
-    p.values.iter().map(|v| nest(v, float)).collect()
+    p.values.iter().map(|v| nest(p, v, float)).collect()
 }
 
 /// The schedule of one value.
-fn nest(v: &Value, float: Float) -> Nest {
+fn nest(p: &Program, v: &Value, float: Float) -> Nest {
     let mut lanes = vec![1; v.indices.len()];
     let Some(rhs) = &v.rhs else {
         return Nest {
             order: Order::Gather,
             lanes,
+            block: None,
         };
     };
     if let Some(index) = scatter(v, rhs) {
+        // Several terms per pass where the row is long enough to vectorise.
+        let long = v.shape[v.rank() - 1].size >= 8;
+        let size = v.indices[index.index()].extent.size;
+        let unroll = if long && size >= UNROLL { UNROLL } else { 1 };
         return Nest {
-            order: Order::Scatter { index },
+            order: Order::Scatter { index, unroll },
             lanes,
+            block: None,
         };
     }
     let width = self::lanes(float);
@@ -77,10 +102,54 @@ fn nest(v: &Value, float: Float) -> Nest {
             lanes[index.index()] = width;
         }
     });
+    let block = blocked(p, v, rhs, &lanes);
+    if block.is_some() {
+        // BLOCK sums of width / 2 lanes: 16 accumulators in f64, in 8 SSE2
+        // registers, half of them.
+        for l in lanes.iter_mut().filter(|l| **l > 1) {
+            *l = width / 2;
+        }
+    }
     Nest {
         order: Order::Gather,
         lanes,
+        block,
     }
+}
+
+/// The left-hand index a gather nest is blocked over, when the right-hand
+/// side holds exactly one sum, in lanes: the index of the largest operand,
+/// so that a block of its rows stays in L1 while the smaller operand streams
+/// past (the block loop runs outermost). Some read of the sum must not use
+/// the index, so that blocking shares it.
+fn blocked(p: &Program, v: &Value, rhs: &Expr, lanes: &[usize]) -> Option<IndexId> {
+    if v.rank() < 2 {
+        return None;
+    }
+    let mut sums = Vec::new();
+    reductions(rhs, &mut |_, index, body| sums.push((index, body.clone())));
+    let [(index, body)] = sums.as_slice() else {
+        return None;
+    };
+    if lanes[index.index()] == 1 {
+        return None;
+    }
+    let mut best: Option<(usize, IndexId)> = None;
+    for c in (0..v.rank() as u32).map(IndexId) {
+        let (mut weight, mut shared) = (0, false);
+        body.for_each_read(&mut |u, subs| {
+            if subs.contains(&Sub::Var(c)) {
+                weight += p.value(u).len();
+            } else {
+                shared = true;
+            }
+        });
+        let fits = v.shape[c.index()].size >= BLOCK && shared && weight > 0;
+        if fits && best.is_none_or(|(w, _)| weight > w) {
+            best = Some((weight, c));
+        }
+    }
+    best.map(|(_, c)| c)
 }
 
 /// The summed index of a definition that runs faster in scatter form: a
@@ -189,10 +258,14 @@ pub(super) fn describe(nest: &Nest, v: &Value, output: &str, names: &[String]) -
         });
     }
     let text = match &nest.order {
-        Order::Scatter { index } => {
+        Order::Scatter { index, unroll } => {
             let mut loops = lhs.clone();
             let last = loops.pop().expect("a scatter has a left-hand index");
-            loops.push(name(index.index()));
+            if *unroll > 1 {
+                loops.push(format!("{} ({unroll} at a time)", name(index.index())));
+            } else {
+                loops.push(name(index.index()));
+            }
             loops.push(last.clone());
             format!(
                 "scatter, loops {}: each term added into rows of {output} (stride 1 in {last})",
@@ -202,7 +275,14 @@ pub(super) fn describe(nest: &Nest, v: &Value, output: &str, names: &[String]) -
         Order::Gather if lhs.is_empty() && sums.is_empty() => return None,
         Order::Gather if lhs.is_empty() => sums.join("; "),
         Order::Gather if sums.is_empty() => format!("gather, loops {}", lhs.join(", ")),
-        Order::Gather => format!("gather, loops {}; {}", lhs.join(", "), sums.join("; ")),
+        Order::Gather => {
+            let mut loops = lhs.clone();
+            if let Some(b) = nest.block {
+                let block = loops.remove(b.index());
+                loops.insert(0, format!("{block} (blocks of {BLOCK})"));
+            }
+            format!("gather, loops {}; {}", loops.join(", "), sums.join("; "))
+        }
     };
     Some(format!("schedule: {text}"))
 }
