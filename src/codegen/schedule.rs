@@ -4,7 +4,7 @@
 //! Halide keeps schedules apart from algorithms). The printer (`lower.rs`)
 //! follows these decisions and names them in a comment per loop nest.
 //!
-//! Two decisions, each exact up to the order of a sum's terms:
+//! Three decisions, each exact up to the order of a sum's terms:
 //! - **Order.** A definition that is one sum, `v[J, j] = Σ_r body`, whose
 //!   reads walk memory with a larger stride along `r` than along its last
 //!   index `j` (a matrix read transposed, as `∂E/∂z1[j] = Σ_k δ[k] w2[k, j]`)
@@ -17,7 +17,7 @@
 //!   block loop outermost), so each load of the other operand serves four
 //!   sums and the block's rows stay in L1.
 //! - **Lanes.** A sum over the innermost loop keeps several independent
-//!   accumulators (`LANES` of them, term `r` into lane `r mod LANES`, the
+//!   accumulators ([`lanes`] of them, term `r` into lane `r mod lanes`, the
 //!   remainder into the first lanes, then a fixed pairwise combine), so that
 //!   LLVM vectorises it without fast-math; reads with the summed index last
 //!   are sliced to their row first, so no bounds check stays in the loop.
