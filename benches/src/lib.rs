@@ -1,14 +1,28 @@
 //! The generated modules the benchmarks call, and deterministic values for them.
 
-#[allow(missing_docs)]
-pub mod bishop {
-    include!(concat!(env!("OUT_DIR"), "/bishop.rs"));
+/// The generated module of each example, compiled by `build.rs`.
+macro_rules! generated {
+    ($($name:ident),*) => {
+        $(
+            #[allow(missing_docs)]
+            pub mod $name {
+                include!(concat!(env!("OUT_DIR"), "/", stringify!($name), ".rs"));
+            }
+        )*
+    };
 }
 
-#[allow(missing_docs)]
-pub mod mlp_mnist {
-    include!(concat!(env!("OUT_DIR"), "/mlp_mnist.rs"));
-}
+generated!(
+    batch_mlp,
+    bishop,
+    fanout,
+    mlp_mnist,
+    mlp_mnist_batch,
+    softmax_regression,
+    tied_autoencoder,
+    weight_decay,
+    xor
+);
 
 /// `n` values uniform in [-1, 1), the same on every run.
 pub fn values(n: usize, seed: u64) -> Vec<f64> {
@@ -22,6 +36,7 @@ pub const EXAMPLES: &[&str] = &[
     "bishop",
     "fanout",
     "mlp_mnist",
+    "mlp_mnist_batch",
     "softmax_regression",
     "tied_autoencoder",
     "weight_decay",
@@ -46,3 +61,5 @@ pub fn raw_gradient(text: &str) -> netgrad::autodiff::Gradient {
     let dag = netgrad::front_end(text).expect("a correct program");
     netgrad::derive(dag, &[], false).expect("every param").0
 }
+
+pub mod hand;

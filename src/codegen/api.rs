@@ -426,13 +426,18 @@ impl Generator<'_> {
     /// A core's body that ends with the loss as its tail expression.
     fn body_with_loss_last(&self, w: &mut Writer, need: &mut [bool], core: Core) {
         need[self.p.loss.index()] = false;
-        let mut body = Body { w, fresh: 0 };
+        let mut body = Body::new(w);
         self.values(&mut body, need, core);
         let loss = self.p.value(self.p.loss);
         body.w.blank();
         body.w
             .line(&format!("// {}", crate::pretty::definition(self.p, loss)));
         let names = self.index_idents(loss);
+        let nest = &self.schedule[self.p.loss.index()];
+        let ident = &self.idents[self.p.loss.index()];
+        if let Some(text) = super::schedule::describe(nest, loss, ident, &names) {
+            body.w.line(&format!("// {text}"));
+        }
         let value = self.lower(
             &mut body,
             loss.rhs.as_ref().expect("the loss has a right-hand side"),
@@ -528,7 +533,7 @@ impl Generator<'_> {
         if last == Some(self.p.loss) && !self.p.outputs.contains(&self.p.loss) {
             self.body_with_loss_last(w, &mut need, Core::Forward);
         } else {
-            let mut body = Body { w, fresh: 0 };
+            let mut body = Body::new(w);
             self.values(&mut body, &need, Core::Forward);
             w.line(&self.idents[self.p.loss.index()].clone());
         }
@@ -612,7 +617,7 @@ impl Generator<'_> {
                 }
             }
         }
-        let mut body = Body { w, fresh: 0 };
+        let mut body = Body::new(w);
         self.values(&mut body, &need, Core::Gradient);
         w.line(&self.idents[self.p.loss.index()].clone());
         w.close();

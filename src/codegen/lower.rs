@@ -1,6 +1,9 @@
 //! Statement lowering: definitions to loop nests, reductions to
 //! accumulators, long expressions to `let` temporaries.
 
+use std::collections::HashSet;
+
+use super::schedule::{self, mentions, Order};
 use super::{sanitize, unique, Body, Core, Generator, Store, MAX_EXPR, STACK_LIMIT};
 use crate::ir::{BinOp, Expr, Func, IndexId, Reduction, Sub, Value, ValueId, ValueKind};
 
@@ -111,6 +114,14 @@ impl Generator<'_> {
         }
         let names = self.index_idents(v);
         let store = self.store(id, core);
+        let out = match store {
+            Store::Grad(param) => self.grad_name(param),
+            _ => ident.clone(),
+        };
+        let nest = &self.schedule[id.index()];
+        if let Some(text) = schedule::describe(nest, v, &out, &names) {
+            body.w.line(&format!("// {text}"));
+        }
         if v.rank() == 0 {
             let value = self.lower(body, rhs, v, &names);
             match store {
@@ -138,23 +149,101 @@ impl Generator<'_> {
                 .line(&format!("let mut {ident} = [0.0; {}];", v.len())),
             _ => {}
         }
+        if let Order::Scatter { index, unroll } = nest.order {
+            let Some(Expr::Reduce { body: inner, .. }) = &v.rhs else {
+                unreachable!("a scatter is scheduled for a sum");
+            };
+            // A local array or `Vec` starts at zero; the caller's slices do not.
+            let zero = store != Store::Local;
+            self.scatter(body, v, (index, unroll), inner, &names, &out, zero);
+            return;
+        }
+        if let Some(b) = nest.block {
+            self.blocked(body, v, rhs, b.index(), &names, &out);
+            return;
+        }
         for (m, extent) in v.shape.iter().enumerate() {
             body.w
                 .open(&format!("for {} in 0..{} {{", names[m], extent.size));
         }
-        let value = self.lower(body, rhs, v, &names);
-        let own: Vec<Sub> = (0..v.rank() as u32).map(|i| Sub::Var(IndexId(i))).collect();
-        let at = self.flat_index(v, &own, &names);
-        match store {
-            Store::Grad(param) => body.w.line(&format!(
-                "{}[{at}] = {};",
-                self.grad_name(param),
-                value.text
-            )),
-            _ => body.w.line(&format!("{ident}[{at}] = {};", value.text)),
-        }
+        self.element(body, v, rhs, &names, &out);
         for _ in 0..v.rank() {
             body.w.close();
+        }
+    }
+
+    /// One element of a gather nest: its value, stored at `out[own indices]`.
+    fn element(&self, body: &mut Body, v: &Value, rhs: &Expr, names: &[String], out: &str) {
+        let value = self.lower(body, rhs, v, names);
+        let own: Vec<Sub> = (0..v.rank() as u32).map(|i| Sub::Var(IndexId(i))).collect();
+        let at = self.flat_index(v, &own, names);
+        body.w.line(&format!("{out}[{at}] = {};", value.text));
+    }
+
+    /// A register-blocked gather nest (`Nest::block`): the left-hand index
+    /// `b`, outermost, advances `BLOCK` at a time, and the `BLOCK` elements'
+    /// one sum runs in one loop, each in its own lanes; leftover rows run
+    /// one by one. The other left-hand indices loop inside, in order.
+    fn blocked(
+        &self,
+        body: &mut Body,
+        v: &Value,
+        rhs: &Expr,
+        b: usize,
+        names: &[String],
+        out: &str,
+    ) {
+        const BLOCK: usize = schedule::BLOCK;
+        let (index, inner) = the_sum(rhs);
+        let size = v.shape[b].size;
+        let whole = size / BLOCK * BLOCK;
+        let others: Vec<usize> = (0..v.rank()).filter(|m| *m != b).collect();
+        let block = self.fresh_name(body, &format!("{}_block", names[b]), names);
+        body.w
+            .open(&format!("for {block} in 0..{} {{", size / BLOCK));
+        let mut variants = Vec::new();
+        let mut taken: Vec<String> = names.to_vec();
+        for u in 0..BLOCK {
+            let name = self.fresh_name(body, &format!("{}{u}", names[b]), &taken);
+            taken.push(name.clone());
+            let offset = if u == 0 {
+                String::new()
+            } else {
+                format!(" + {u}")
+            };
+            body.w
+                .line(&format!("let {name} = {block} * {BLOCK}{offset};"));
+            let mut vn = names.to_vec();
+            vn[b] = name;
+            body.fresh += 1;
+            let acc = unique(&format!("acc{}", body.fresh), &self.taken);
+            variants.push((vn, acc));
+        }
+        for m in &others {
+            body.w
+                .open(&format!("for {} in 0..{} {{", names[*m], v.shape[*m].size));
+        }
+        let lanes = self.schedule[self.id_of(v).index()].lanes[index.index()];
+        self.lanes(body, index, inner, v, &variants, lanes);
+        for (vn, acc) in &variants {
+            body.done = Some((index, acc.clone()));
+            self.element(body, v, rhs, vn, out);
+        }
+        body.done = None;
+        for _ in 0..=others.len() {
+            body.w.close();
+        }
+        if whole < size {
+            body.w
+                .open(&format!("for {} in {whole}..{size} {{", names[b]));
+            for m in &others {
+                body.w
+                    .open(&format!("for {} in 0..{} {{", names[*m], v.shape[*m].size));
+            }
+            self.element(body, v, rhs, names, out);
+            for _ in 0..=others.len() {
+                body.w.close();
+            }
         }
     }
 
@@ -250,7 +339,19 @@ impl Generator<'_> {
             Expr::Read { value, subs } => {
                 let v = self.p.value(*value);
                 let ident = &self.idents[value.index()];
-                if v.rank() == 0 {
+                let row = match body.row_index {
+                    Some((index, n)) if v.rank() > 0 && schedule::row(subs, index) => {
+                        let key = self.row_key(*value, subs, n, names);
+                        body.rows.iter().find(|(k, _)| *k == key).cloned()
+                    }
+                    _ => None,
+                };
+                if let Some((_, slice)) = row {
+                    let Some(Sub::Var(last)) = subs.last() else {
+                        unreachable!("a row is walked by its last subscript");
+                    };
+                    Operand::atom(format!("{slice}[{}]", names[last.index()]))
+                } else if v.rank() == 0 {
                     Operand::atom(ident.clone())
                 } else {
                     Operand::atom(format!("{ident}[{}]", self.flat_index(v, subs, names)))
@@ -357,7 +458,31 @@ impl Generator<'_> {
         };
         body.fresh += 1;
         let acc = unique(&format!("acc{}", body.fresh), &self.taken);
+        let lanes = self.schedule[self.id_of(owner).index()].lanes[index.index()];
+        let done = match &body.done {
+            Some((i, acc)) if *i == index => Some(acc.clone()),
+            _ => None,
+        };
         match op {
+            Reduction::Sum | Reduction::Mean if done.is_some() || lanes > 1 => {
+                let acc = match done {
+                    Some(acc) => acc,
+                    None => {
+                        let variants = [(names.to_vec(), acc)];
+                        self.lanes(body, index, inner, owner, &variants, lanes);
+                        let [(_, acc)] = variants;
+                        acc
+                    }
+                };
+                if op == Reduction::Mean {
+                    Operand {
+                        text: format!("{acc} / {size}.0"),
+                        strength: MUL,
+                    }
+                } else {
+                    Operand::atom(acc)
+                }
+            }
             Reduction::Sum | Reduction::Mean => {
                 body.w.line(&format!("let mut {acc}: {real} = 0.0;"));
                 body.w.open(&format!("for {i} in 0..{size} {{"));
@@ -404,18 +529,247 @@ impl Generator<'_> {
             }
         }
     }
+
+    /// A sum in scatter form (`Order::Scatter`): loops over the left-hand
+    /// indices but the last, then the summed index, then the last one, each
+    /// term added into the output's row (zeroed first when `zero`).
+    #[allow(clippy::too_many_arguments)]
+    fn scatter(
+        &self,
+        body: &mut Body,
+        v: &Value,
+        (index, unroll): (IndexId, usize),
+        inner: &Expr,
+        names: &[String],
+        out: &str,
+        zero: bool,
+    ) {
+        if zero {
+            body.w.line(&format!("{out}.fill(0.0);"));
+        }
+        let last = v.rank() - 1;
+        for (name, extent) in names.iter().zip(&v.shape[..last]) {
+            body.w.open(&format!("for {name} in 0..{} {{", extent.size));
+        }
+        let size = v.indices[index.index()].extent.size;
+        let r = &names[index.index()];
+        // The terms that the unrolled passes add; the rest, one per pass.
+        let whole = if unroll > 1 {
+            size / unroll * unroll
+        } else {
+            0
+        };
+        if unroll > 1 {
+            // Four terms per pass over the row, added in the order r, r + 1,
+            // ...: the same sums as one term per pass, a quarter of the
+            // loads and stores of the output row.
+            let block = self.fresh_name(body, &format!("{r}_block"), names);
+            body.w
+                .open(&format!("for {block} in 0..{} {{", size / unroll));
+            let mut variants = Vec::new();
+            let mut taken: Vec<String> = names.to_vec();
+            for u in 0..unroll {
+                let name = self.fresh_name(body, &format!("{r}{u}"), &taken);
+                taken.push(name.clone());
+                let offset = if u == 0 {
+                    String::new()
+                } else {
+                    format!(" + {u}")
+                };
+                body.w
+                    .line(&format!("let {name} = {block} * {unroll}{offset};"));
+                let mut vn = names.to_vec();
+                vn[index.index()] = name;
+                variants.push(vn);
+            }
+            self.scatter_row(body, v, inner, &variants, out, &taken);
+        }
+        if whole < size {
+            body.w.open(&format!("for {r} in {whole}..{size} {{"));
+            self.scatter_row(body, v, inner, &[names.to_vec()], out, names);
+        }
+        for _ in 0..last {
+            body.w.close();
+        }
+    }
+
+    /// The innermost loop of a scatter: each variant's term (one per value
+    /// of the summed index) added, in order, into the output's row; closes
+    /// the loop around it too.
+    fn scatter_row(
+        &self,
+        body: &mut Body,
+        v: &Value,
+        inner: &Expr,
+        variants: &[Vec<String>],
+        out: &str,
+        taken: &[String],
+    ) {
+        let names = &variants[0];
+        let last = v.rank() - 1;
+        let mut own: Vec<Sub> = (0..v.rank() as u32).map(|i| Sub::Var(IndexId(i))).collect();
+        own[last] = Sub::Lit(0);
+        let n = v.shape[last].size;
+        let row = self.fresh_name(body, &format!("{out}_row"), taken);
+        let range = range(&self.flat_index(v, &own, names), n);
+        body.w.line(&format!("let {row} = &mut {out}[{range}];"));
+        body.rows.push((format!("{out}[{range}]"), row.clone()));
+        for vn in variants {
+            self.slice_rows(body, inner, IndexId(last as u32), n, vn);
+        }
+        let j = &names[last];
+        body.w.open(&format!("for {j} in 0..{n} {{"));
+        if let [vn] = variants {
+            let value = self.lower(body, inner, v, vn);
+            body.w.line(&format!("{row}[{j}] += {};", value.text));
+        } else {
+            body.fresh += 1;
+            let acc = unique(&format!("acc{}", body.fresh), &self.taken);
+            body.w.line(&format!("let mut {acc} = {row}[{j}];"));
+            for vn in variants {
+                let value = self.lower(body, inner, v, vn);
+                body.w.line(&format!("{acc} += {};", value.text));
+            }
+            body.w.line(&format!("{row}[{j}] = {acc};"));
+        }
+        body.w.close();
+        self.end_rows(body);
+        body.w.close();
+    }
+
+    /// A sum over the innermost loop with `lanes` independent accumulators
+    /// (the array `acc`, combined into the scalar `acc` in a fixed order):
+    /// term `i` goes into lane `i mod lanes`, so LLVM can vectorise it. Each
+    /// variant (index names, accumulator) is one such sum; a blocked nest's
+    /// share the loop.
+    fn lanes(
+        &self,
+        body: &mut Body,
+        index: IndexId,
+        inner: &Expr,
+        owner: &Value,
+        variants: &[(Vec<String>, String)],
+        lanes: usize,
+    ) {
+        let real = self.float.name();
+        let size = owner.indices[index.index()].extent.size;
+        let names = &variants[0].0;
+        let i = &names[index.index()];
+        let (chunks, whole) = (size / lanes, size / lanes * lanes);
+        for (names, acc) in variants {
+            body.w.line(&format!(
+                "let mut {acc}: [{real}; {lanes}] = [0.0; {lanes}];"
+            ));
+            self.slice_rows(body, inner, index, size, names);
+        }
+        let every: Vec<String> = variants.iter().flat_map(|(n, _)| n.clone()).collect();
+        let chunk = self.fresh_name(body, &format!("{i}_chunk"), &every);
+        let lane = self.fresh_name(body, &format!("{i}_lane"), &every);
+        body.w.open(&format!("for {chunk} in 0..{chunks} {{"));
+        body.w.open(&format!("for {lane} in 0..{lanes} {{"));
+        body.w
+            .line(&format!("let {i} = {chunk} * {lanes} + {lane};"));
+        for (names, acc) in variants {
+            let x = self.lower(body, inner, owner, names);
+            body.w.line(&format!("{acc}[{lane}] += {};", x.text));
+        }
+        body.w.close();
+        body.w.close();
+        if whole < size {
+            body.w.open(&format!("for {i} in {whole}..{size} {{"));
+            for (names, acc) in variants {
+                let x = self.lower(body, inner, owner, names);
+                body.w.line(&format!("{acc}[{i} - {whole}] += {};", x.text));
+            }
+            body.w.close();
+        }
+        self.end_rows(body);
+        for (_, acc) in variants {
+            body.w.line(&format!("let {acc} = ops::lanes({acc});"));
+        }
+    }
+
+    /// Slices each read of `e` that walks one row along `index` (extent `n`)
+    /// to that row, before the loop over `index`, so the loop indexes a slice
+    /// of known length and keeps no bounds check. Reads of the same row
+    /// share one slice.
+    fn slice_rows(&self, body: &mut Body, e: &Expr, index: IndexId, n: usize, names: &[String]) {
+        body.row_index = Some((index, n));
+        let mut reads = Vec::new();
+        e.for_each_read(&mut |u, subs| {
+            if self.p.value(u).rank() > 0 && schedule::row(subs, index) {
+                reads.push((u, subs.to_vec()));
+            }
+        });
+        for (u, subs) in reads {
+            let key = self.row_key(u, &subs, n, names);
+            if body.rows.iter().any(|(k, _)| *k == key) {
+                continue;
+            }
+            let ident = &self.idents[u.index()];
+            let row = self.fresh_name(body, &format!("{ident}_row"), names);
+            body.w.line(&format!("let {row} = &{key};"));
+            body.rows.push((key, row));
+        }
+    }
+
+    /// The row a read walks, as written: `x[n * 784..n * 784 + 784]`.
+    fn row_key(&self, u: ValueId, subs: &[Sub], n: usize, names: &[String]) -> String {
+        let mut start = subs.to_vec();
+        *start.last_mut().expect("a row has a subscript") = Sub::Lit(0);
+        let range = range(&self.flat_index(self.p.value(u), &start, names), n);
+        format!("{}[{range}]", self.idents[u.index()])
+    }
+
+    /// Forgets the rows sliced for the loop just closed.
+    fn end_rows(&self, body: &mut Body) {
+        body.rows.clear();
+        body.row_index = None;
+    }
+
+    /// A name for a local of the innermost loops, unique among the
+    /// function's names, the value's index variables and the rows in scope.
+    fn fresh_name(&self, body: &Body, base: &str, names: &[String]) -> String {
+        let mut taken: HashSet<String> = self.taken.clone();
+        taken.extend(names.iter().cloned());
+        taken.extend(body.rows.iter().map(|(_, r)| r.clone()));
+        unique(base, &taken)
+    }
 }
 
-/// Whether `e` uses the index variable `index`.
-fn mentions(e: &Expr, index: IndexId) -> bool {
-    let sub = |s: &Sub| *s == Sub::Var(index);
+/// The one sum of a right-hand side that a blocked nest computes: its
+/// index and body.
+fn the_sum(e: &Expr) -> (IndexId, &Expr) {
     match e {
-        Expr::Num(_) => false,
-        Expr::Read { subs, .. } => subs.iter().any(sub),
-        Expr::Delta(a, b) => sub(a) || sub(b),
-        Expr::Unary { arg, .. } => mentions(arg, index),
-        Expr::Binary { lhs, rhs, .. } => mentions(lhs, index) || mentions(rhs, index),
-        Expr::Reduce { body, .. } => mentions(body, index),
+        Expr::Reduce { index, body, .. } => (*index, body),
+        Expr::Unary { arg, .. } => the_sum(arg),
+        Expr::Binary { lhs, rhs, .. } => {
+            if has_sum(lhs) {
+                the_sum(lhs)
+            } else {
+                the_sum(rhs)
+            }
+        }
+        _ => unreachable!("a blocked nest has a sum"),
+    }
+}
+
+/// Whether `e` holds a sum.
+fn has_sum(e: &Expr) -> bool {
+    match e {
+        Expr::Reduce { .. } => true,
+        Expr::Unary { arg, .. } => has_sum(arg),
+        Expr::Binary { lhs, rhs, .. } => has_sum(lhs) || has_sum(rhs),
+        _ => false,
+    }
+}
+
+/// `start..start + n`, or `0..n`.
+fn range(start: &str, n: usize) -> String {
+    if start == "0" {
+        format!("0..{n}")
+    } else {
+        format!("{start}..{start} + {n}")
     }
 }
 

@@ -9,6 +9,7 @@
 mod api;
 mod lower;
 mod ops;
+mod schedule;
 mod writer;
 
 use std::cell::{Cell, RefCell};
@@ -176,6 +177,8 @@ struct Generator<'a> {
     math: RefCell<BTreeSet<&'static str>>,
     /// Whether the code allocates a `Vec` (std only).
     heap: Cell<bool>,
+    /// The schedule of each value's loop nest (`schedule.rs`), by id.
+    schedule: Vec<schedule::Nest>,
 }
 
 fn sanitize(name: &str) -> String {
@@ -214,6 +217,26 @@ struct Body<'a> {
     w: &'a mut Writer,
     /// Counter for accumulators and temporaries.
     fresh: usize,
+    /// Reads sliced to their row before the innermost loop: the row as
+    /// written (`x[n * 784..n * 784 + 784]`) and the slice's name.
+    rows: Vec<(String, String)>,
+    /// The index of the innermost loop whose reads are sliced to rows.
+    row_index: Option<(crate::ir::IndexId, usize)>,
+    /// A sum already computed (by a blocked nest): its index and the
+    /// accumulator that holds it.
+    done: Option<(crate::ir::IndexId, String)>,
+}
+
+impl<'w> Body<'w> {
+    fn new(w: &'w mut Writer) -> Body<'w> {
+        Body {
+            w,
+            fresh: 0,
+            rows: Vec::new(),
+            row_index: None,
+            done: None,
+        }
+    }
 }
 
 impl<'a> Generator<'a> {
@@ -280,7 +303,19 @@ impl<'a> Generator<'a> {
             no_std: options.no_std,
             math: RefCell::new(BTreeSet::new()),
             heap: Cell::new(false),
+            schedule: schedule::program(p, options.float),
         }
+    }
+
+    /// The id of a value of the program, from a reference to it.
+    fn id_of(&self, v: &Value) -> ValueId {
+        let i = self
+            .p
+            .values
+            .iter()
+            .position(|u| std::ptr::eq(u, v))
+            .expect("a value of the program");
+        ValueId(i as u32)
     }
 
     fn total(&self, kind: ValueKind) -> usize {

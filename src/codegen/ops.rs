@@ -143,6 +143,25 @@ impl Generator<'_> {
                 &["if a <= b {", "    a", "} else {", "    b", "}"],
             );
         }
+        if uses.contains("lanes") {
+            sep(w);
+            f(
+                w,
+                "The sum of a reduction's accumulators, pairwise in a fixed order.",
+                &format!("lanes<const L: usize>(mut acc: [{real}; L]) -> {real}"),
+                &[
+                    "let mut width = L;",
+                    "while width > 1 {",
+                    "    width /= 2;",
+                    "    let (low, high) = acc.split_at_mut(width);",
+                    "    for (a, b) in low.iter_mut().zip(high.iter()) {",
+                    "        *a += *b;",
+                    "    }",
+                    "}",
+                    "acc[0]",
+                ],
+            );
+        }
         if uses.contains("delta") {
             sep(w);
             f(
@@ -212,6 +231,9 @@ impl Generator<'_> {
         for id in self.p.ids().filter(|id| need[id.index()]) {
             if let Some(rhs) = &self.p.value(id).rhs {
                 walk(rhs, &mut out);
+            }
+            if self.schedule[id.index()].lanes.iter().any(|&l| l > 1) {
+                out.insert("lanes");
             }
         }
         out

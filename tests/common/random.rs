@@ -4,7 +4,7 @@
 
 use netgrad::gradcheck::Rng;
 
-/// Sizes of the two dims.
+/// Sizes of the two dims, unless a test asks for others.
 const A: usize = 2;
 const B: usize = 3;
 
@@ -20,6 +20,8 @@ pub struct Gen {
     /// Index variables in scope: name and dim.
     scope: Vec<(String, &'static str)>,
     next_index: usize,
+    /// The sizes of dims A and B.
+    sizes: (usize, usize),
 }
 
 impl Gen {
@@ -29,6 +31,18 @@ impl Gen {
             rng: Rng::new(seed),
             scope: Vec::new(),
             next_index: 0,
+            sizes: (A, B),
+        }
+    }
+
+    /// A generator whose dims A and B have the given sizes (the code
+    /// generator's schedules depend on them: odd sizes, size 1, sizes below
+    /// and above the number of accumulators).
+    #[allow(dead_code)]
+    pub fn with_sizes(seed: u64, a: usize, b: usize) -> Gen {
+        Gen {
+            sizes: (a, b),
+            ..Gen::new(seed)
         }
     }
 
@@ -41,11 +55,11 @@ impl Gen {
         format!("i{}", self.next_index)
     }
 
-    fn size(dim: &str) -> usize {
+    fn size(&self, dim: &str) -> usize {
         if dim == "A" {
-            A
+            self.sizes.0
         } else {
-            B
+            self.sizes.1
         }
     }
 
@@ -69,7 +83,7 @@ impl Gen {
                 if !candidates.is_empty() && self.below(5) > 0 {
                     candidates[self.below(candidates.len())].clone()
                 } else {
-                    self.below(Self::size(d)).to_string()
+                    self.below(self.size(d)).to_string()
                 }
             })
             .collect();
@@ -149,7 +163,10 @@ impl Gen {
                 dims: vec!["B"],
             },
         ];
-        let mut src = format!("dim A = {A}\ndim B = {B}\ninput x[B]\nparam p0, p1[A], p2[A, B]\n");
+        let mut src = format!(
+            "dim A = {}\ndim B = {}\ninput x[B]\nparam p0, p1[A], p2[A, B]\n",
+            self.sizes.0, self.sizes.1
+        );
         let mut defs = Vec::new();
         for k in 0..2 + self.below(3) {
             let dims: Vec<&'static str> = match self.below(3) {

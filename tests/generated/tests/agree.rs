@@ -33,7 +33,7 @@ fn every_example_is_compiled() {
 }
 
 #[test]
-fn f64_agrees_with_the_interpreter_to_1e_10() {
+fn f64_agrees_with_the_interpreter_to_1e_12() {
     for net in nets::F64 {
         let r = reference(net.name, 11);
         assert_eq!(
@@ -57,7 +57,7 @@ fn f64_agrees_with_the_interpreter_to_1e_10() {
         );
         for (k, (got, want)) in grad.iter().zip(&r.gradient).enumerate() {
             assert!(
-                relative(*got, *want) <= 1e-10,
+                relative(*got, *want) <= 1e-12,
                 "{}: element {k}: {got} vs {want}",
                 net.name
             );
@@ -75,7 +75,7 @@ fn forward_outputs_agree_with_the_interpreter_in_f64_and_f32() {
         assert!(relative(loss, r.loss) <= 1e-12, "{}: loss {loss}", net.name);
         for (k, (got, want)) in outputs.iter().zip(&r.outputs).enumerate() {
             assert!(
-                relative(*got, *want) <= 1e-10,
+                relative(*got, *want) <= 1e-12,
                 "{}: output element {k}: {got} vs {want}",
                 net.name
             );

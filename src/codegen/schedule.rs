@@ -1,0 +1,288 @@
+//! The schedule: how each definition's loop nest runs, decided from the
+//! simplified program before anything is printed (the algorithm stays the
+//! program's; this pass only chooses loop order and accumulation, as
+//! Halide keeps schedules apart from algorithms). The printer (`lower.rs`)
+//! follows these decisions and names them in a comment per loop nest.
+//!
+//! Three decisions, each exact up to the order of a sum's terms:
+//! - **Order.** A definition that is one sum, `v[J, j] = Σ_r body`, whose
+//!   reads walk memory with a larger stride along `r` than along its last
+//!   index `j` (a matrix read transposed, as `∂E/∂z1[j] = Σ_k δ[k] w2[k, j]`)
+//!   runs in scatter form: loops over `J`, then `r`, then `j`, each term
+//!   added into the zeroed output row, so the innermost loop has stride 1.
+//!   Each element still sums its terms in the order `r = 0, 1, ...`; four
+//!   of them per pass over the row.
+//! - **Blocks.** A gather nest over a matrix-matrix shape whose one sum runs
+//!   in lanes computes `BLOCK` rows of its largest operand together (the
+//!   block loop outermost), so each load of the other operand serves four
+//!   sums and the block's rows stay in L1.
+//! - **Lanes.** A sum over the innermost loop keeps several independent
+//!   accumulators ([`lanes`] of them, term `r` into lane `r mod lanes`, the
+//!   remainder into the first lanes, then a fixed pairwise combine), so that
+//!   LLVM vectorises it without fast-math; reads with the summed index last
+//!   are sliced to their row first, so no bounds check stays in the loop.
+
+use super::Float;
+use crate::ir::{Expr, IndexId, Program, Reduction, Sub, Value};
+
+/// How the loops of one definition run.
+#[derive(Debug, Clone, PartialEq)]
+pub(super) enum Order {
+    /// Row-major loops over the left-hand indices; each element computes
+    /// its own value, sums included.
+    Gather,
+    /// `v[J, j] = Σ_r body`: loops over `J`, the summed index `r`, then the
+    /// last left-hand index `j`; each term is added into the output,
+    /// `unroll` terms per pass over the row.
+    Scatter { index: IndexId, unroll: usize },
+}
+
+/// The schedule of one value's loop nest.
+#[derive(Debug, Clone, PartialEq)]
+pub(super) struct Nest {
+    pub(super) order: Order,
+    /// The number of accumulators of each sum, by the index it sums over
+    /// (the value's index table); 1 for a sequential sum or no sum.
+    pub(super) lanes: Vec<usize>,
+    /// A gather nest whose one sum runs in lanes may be register-blocked:
+    /// this left-hand index, looped over outermost, advances `BLOCK` at a
+    /// time, and the `BLOCK` sums share one loop, so that reads not indexed
+    /// by it are loaded once for all of them (a row of `x` for four rows
+    /// of `w1`).
+    pub(super) block: Option<IndexId>,
+}
+
+/// Rows computed together by a register-blocked nest.
+pub(super) const BLOCK: usize = 4;
+
+/// Terms a scatter adds into the output row per pass over it, in order
+/// (the summed index advances this many at a time).
+pub(super) const UNROLL: usize = 4;
+
+/// Independent accumulators of a vectorised sum: four vectors of two f64
+/// (SSE2, the default target) or of four f32, which hides the latency of
+/// the adds.
+pub(super) fn lanes(float: Float) -> usize {
+    match float {
+        Float::F64 => 8,
+        Float::F32 => 16,
+    }
+}
+
+/// The schedule of every value of the program, by id.
+pub(super) fn program(p: &Program, float: Float) -> Vec<Nest> {
+    p.values.iter().map(|v| nest(p, v, float)).collect()
+}
+
+/// The schedule of one value.
+fn nest(p: &Program, v: &Value, float: Float) -> Nest {
+    let mut lanes = vec![1; v.indices.len()];
+    let Some(rhs) = &v.rhs else {
+        return Nest {
+            order: Order::Gather,
+            lanes,
+            block: None,
+        };
+    };
+    if let Some(index) = scatter(v, rhs) {
+        // Several terms per pass where the row is long enough to vectorise.
+        let long = v.shape[v.rank() - 1].size >= 8;
+        let size = v.indices[index.index()].extent.size;
+        let unroll = if long && size >= UNROLL { UNROLL } else { 1 };
+        return Nest {
+            order: Order::Scatter { index, unroll },
+            lanes,
+            block: None,
+        };
+    }
+    let width = self::lanes(float);
+    reductions(rhs, &mut |op, index, body| {
+        let size = v.indices[index.index()].extent.size;
+        if op != Reduction::LogSumExp && size >= width && innermost(body) && mentions(body, index) {
+            lanes[index.index()] = width;
+        }
+    });
+    let block = blocked(p, v, rhs, &lanes);
+    if block.is_some() {
+        // BLOCK sums of width / 2 lanes: 16 accumulators in f64, in 8 SSE2
+        // registers, half of them.
+        for l in lanes.iter_mut().filter(|l| **l > 1) {
+            *l = width / 2;
+        }
+    }
+    Nest {
+        order: Order::Gather,
+        lanes,
+        block,
+    }
+}
+
+/// The left-hand index a gather nest is blocked over, when the right-hand
+/// side holds exactly one sum, in lanes: the index of the largest operand,
+/// so that a block of its rows stays in L1 while the smaller operand streams
+/// past (the block loop runs outermost). Some read of the sum must not use
+/// the index, so that blocking shares it.
+fn blocked(p: &Program, v: &Value, rhs: &Expr, lanes: &[usize]) -> Option<IndexId> {
+    if v.rank() < 2 {
+        return None;
+    }
+    let mut sums = Vec::new();
+    reductions(rhs, &mut |_, index, body| sums.push((index, body.clone())));
+    let [(index, body)] = sums.as_slice() else {
+        return None;
+    };
+    if lanes[index.index()] == 1 {
+        return None;
+    }
+    let mut best: Option<(usize, IndexId)> = None;
+    for c in (0..v.rank() as u32).map(IndexId) {
+        let (mut weight, mut shared) = (0, false);
+        body.for_each_read(&mut |u, subs| {
+            if subs.contains(&Sub::Var(c)) {
+                weight += p.value(u).len();
+            } else {
+                shared = true;
+            }
+        });
+        let fits = v.shape[c.index()].size >= BLOCK && shared && weight > 0;
+        if fits && best.is_none_or(|(w, _)| weight > w) {
+            best = Some((weight, c));
+        }
+    }
+    best.map(|(_, c)| c)
+}
+
+/// The summed index of a definition that runs faster in scatter form: a
+/// single sum, with no sum inside, whose reads stride through memory along
+/// the summed index more often than along the last left-hand index.
+fn scatter(v: &Value, rhs: &Expr) -> Option<IndexId> {
+    let Expr::Reduce {
+        op: Reduction::Sum,
+        index,
+        body,
+    } = rhs
+    else {
+        return None;
+    };
+    if v.rank() == 0 || !innermost(body) || !mentions(body, *index) {
+        return None;
+    }
+    let last = IndexId(v.rank() as u32 - 1);
+    (strided(body, last) < strided(body, *index)).then_some(*index)
+}
+
+/// How many reads of `e` would not walk memory with stride 1 if `index`
+/// were the innermost loop: those that use it other than as their last
+/// subscript.
+fn strided(e: &Expr, index: IndexId) -> usize {
+    let mut n = 0;
+    e.for_each_read(&mut |_, subs| {
+        let var = Sub::Var(index);
+        let (last, rest) = match subs.split_last() {
+            Some((last, rest)) => (*last, rest),
+            None => return,
+        };
+        if rest.contains(&var) || (last != var && subs.contains(&var)) {
+            n += 1;
+        }
+    });
+    n
+}
+
+/// Whether a read of `subs` is one row walked by `index`: the index is the
+/// last subscript and appears nowhere else, so the read can be sliced to
+/// that row before the loop.
+pub(super) fn row(subs: &[Sub], index: IndexId) -> bool {
+    let var = Sub::Var(index);
+    subs.last() == Some(&var) && subs.iter().filter(|s| **s == var).count() == 1
+}
+
+/// Calls `f` on every reduction of `e`, outermost first.
+fn reductions(e: &Expr, f: &mut impl FnMut(Reduction, IndexId, &Expr)) {
+    match e {
+        Expr::Num(_) | Expr::Read { .. } | Expr::Delta(..) => {}
+        Expr::Unary { arg, .. } => reductions(arg, f),
+        Expr::Binary { lhs, rhs, .. } => {
+            reductions(lhs, f);
+            reductions(rhs, f);
+        }
+        Expr::Reduce { op, index, body } => {
+            f(*op, *index, body);
+            reductions(body, f);
+        }
+    }
+}
+
+/// Whether `e` holds no sum of its own: the body of an innermost loop.
+fn innermost(e: &Expr) -> bool {
+    match e {
+        Expr::Num(_) | Expr::Read { .. } | Expr::Delta(..) => true,
+        Expr::Unary { arg, .. } => innermost(arg),
+        Expr::Binary { lhs, rhs, .. } => innermost(lhs) && innermost(rhs),
+        Expr::Reduce { .. } => false,
+    }
+}
+
+/// Whether `e` uses the index variable `index`.
+pub(super) fn mentions(e: &Expr, index: IndexId) -> bool {
+    let sub = |s: &Sub| *s == Sub::Var(index);
+    match e {
+        Expr::Num(_) => false,
+        Expr::Read { subs, .. } => subs.iter().any(sub),
+        Expr::Delta(a, b) => sub(a) || sub(b),
+        Expr::Unary { arg, .. } => mentions(arg, index),
+        Expr::Binary { lhs, rhs, .. } => mentions(lhs, index) || mentions(rhs, index),
+        Expr::Reduce { body, .. } => mentions(body, index),
+    }
+}
+
+/// The comment that names a loop nest's schedule, or none for a scalar
+/// computed without a loop.
+/// `names` are the index variables as the code names them.
+pub(super) fn describe(nest: &Nest, v: &Value, output: &str, names: &[String]) -> Option<String> {
+    let name = |i: usize| names[i].clone();
+    let lhs: Vec<String> = (0..v.rank()).map(name).collect();
+    let mut sums = Vec::new();
+    if let Some(rhs) = &v.rhs {
+        reductions(rhs, &mut |op, index, _| {
+            let what = match op {
+                Reduction::LogSumExp => "logsumexp",
+                Reduction::Mean => "mean",
+                Reduction::Sum => "sum",
+            };
+            let how = match nest.lanes[index.index()] {
+                1 => "sequential".to_string(),
+                n => format!("in {n} lanes"),
+            };
+            sums.push(format!("{what} over {} {how}", name(index.index())));
+        });
+    }
+    let text = match &nest.order {
+        Order::Scatter { index, unroll } => {
+            let mut loops = lhs.clone();
+            let last = loops.pop().expect("a scatter has a left-hand index");
+            if *unroll > 1 {
+                loops.push(format!("{} ({unroll} at a time)", name(index.index())));
+            } else {
+                loops.push(name(index.index()));
+            }
+            loops.push(last.clone());
+            format!(
+                "scatter, loops {}: each term added into rows of {output} (stride 1 in {last})",
+                loops.join(", ")
+            )
+        }
+        Order::Gather if lhs.is_empty() && sums.is_empty() => return None,
+        Order::Gather if lhs.is_empty() => sums.join("; "),
+        Order::Gather if sums.is_empty() => format!("gather, loops {}", lhs.join(", ")),
+        Order::Gather => {
+            let mut loops = lhs.clone();
+            if let Some(b) = nest.block {
+                let block = loops.remove(b.index());
+                loops.insert(0, format!("{block} (blocks of {BLOCK})"));
+            }
+            format!("gather, loops {}; {}", loops.join(", "), sums.join("; "))
+        }
+    };
+    Some(format!("schedule: {text}"))
+}
