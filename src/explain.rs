@@ -29,6 +29,10 @@ pub fn explain_with_steps(g: &Gradient, source: &str, format: Format) -> String 
     crate::on_own_stack(|| explain_here(g, source, format, true))
 }
 
+/// The most rewrite steps `--steps` prints for one definition; the rest are
+/// counted, and the simplified result follows.
+pub const MAX_STEPS: usize = 40;
+
 fn explain_here(g: &Gradient, source: &str, format: Format, steps: bool) -> String {
     let mut w = Writer {
         g,
@@ -317,7 +321,8 @@ impl Writer<'_> {
             match crate::simplify::steps(self.g, id) {
                 Some(steps) => {
                     self.text_line("Simplified, step by step (each line names its rule):");
-                    for step in steps {
+                    let shown = steps.len().min(MAX_STEPS);
+                    for step in &steps[..shown] {
                         let expr = expr_in(self.notation(), self.p, a, &step.expr);
                         let line = match self.format {
                             Format::Text => format!("= {expr}      [{}]", step.rule),
@@ -325,9 +330,21 @@ impl Writer<'_> {
                         };
                         self.display(&line);
                     }
-                    return;
+                    if steps.len() > shown {
+                        self.text_line(&format!(
+                            "… {} more steps (at most {MAX_STEPS} are shown per definition)",
+                            steps.len() - shown
+                        ));
+                    } else {
+                        return;
+                    }
                 }
-                None => self.text_line("(No explanation of these rewrites within the bounds.)"),
+                None => self.text_line(&format!(
+                    "(No step-by-step explanation: the expressions are larger than {} nodes, \
+                     or the rewrites are not found within the bounds. \
+                     `netgrad explain --no-simplify` shows the chain rule's form.)",
+                    crate::simplify::MAX_EXPLAINED
+                )),
             }
         }
         self.text_line("Simplified:");

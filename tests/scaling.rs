@@ -102,13 +102,13 @@ fn heavy_fan_out() {
 /// A tower of powers, `w^w^...^w` (item 2): 30 w's.
 #[test]
 fn power_tower() {
-    let text = format!("param w\nloss E = {}\n", vec!["w"; 30].join("^"));
+    let text = format!("param w\nloss E = {}\n", ["w"; 30].join("^"));
     assert_small("power tower", &text, 32 * MIB);
 }
 
 /// A long product (item 2): 100 factors.
 #[test]
 fn long_product() {
-    let text = format!("param w\nloss E = {}\n", vec!["w"; 100].join(" * "));
+    let text = format!("param w\nloss E = {}\n", ["w"; 100].join(" * "));
     assert_small("long product", &text, 32 * MIB);
 }
