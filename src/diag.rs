@@ -85,6 +85,7 @@ codes! {
     ConstDomain = "E0400", "a constant expression is outside a function's domain";
     ZeroDim = "E0401", "a size is 0";
     BadSize = "E0402", "a size is not a positive integer literal";
+    TooManyScalars = "E0403", "the file's values hold too many scalars in all";
     // Reserved for later versions.
     RuntimeDim = "E0500", "not supported yet: a dim without a size";
     AffineSubscript = "E0501", "not supported yet: an affine subscript such as x[i + 1]";

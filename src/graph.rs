@@ -6,7 +6,7 @@
 //! params and definitions in source order, each temporary just before the
 //! first value that reads it.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use petgraph::graph::{DiGraph, NodeIndex};
 use petgraph::visit::EdgeRef;
@@ -106,16 +106,24 @@ fn add_edges(
     }
 }
 
-/// A subterm up to the renaming of its index variables: variables are
-/// numbered in order of first appearance, and carry their range.
+/// One distinct subterm up to the renaming of its index variables, over the
+/// ids of its children: hash-consing is bottom-up, so a key is a few words and
+/// never a copy of the subterm. A subterm's free index variables are numbered
+/// in order of first appearance (preorder), and each key says how its
+/// children's numbers map to its own.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-enum Key {
+enum Node {
     Num(u64),
-    Read(ValueId, Vec<KeySub>),
-    Unary(Func, Box<Key>),
-    Binary(BinOp, Box<Key>, Box<Key>),
-    Reduce(Reduction, usize, Box<Key>),
+    /// A variable subscript is its number among the read's free variables, and its range.
+    Read(ValueId, Box<[KeySub]>),
     Delta(KeySub, KeySub),
+    Unary(Func, u32),
+    /// The right operand's free variable `k` is the node's variable `map[k]`;
+    /// the left operand's keep their numbers.
+    Binary(BinOp, u32, u32, Box<[u32]>),
+    /// The reduction's range, and the number of its index among the body's
+    /// free variables (`u32::MAX` when the body does not use it).
+    Reduce(Reduction, usize, u32, u32),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -124,149 +132,248 @@ enum KeySub {
     Lit(usize),
 }
 
-/// The canonical form of a subterm of `owner`, and its free index variables
-/// in canonical order.
-fn canon(e: &Expr, owner: &Value) -> (Key, Vec<IndexId>) {
-    let mut names: Vec<IndexId> = Vec::new();
-    let mut bound: Vec<IndexId> = Vec::new();
-    let key = canon_rec(e, owner, &mut names, &mut bound);
-    let free = names.into_iter().filter(|v| !bound.contains(v)).collect();
-    (key, free)
-}
-
-fn canon_rec(e: &Expr, owner: &Value, names: &mut Vec<IndexId>, bound: &mut Vec<IndexId>) -> Key {
-    let number = |v: IndexId, names: &mut Vec<IndexId>| match names.iter().position(|n| *n == v) {
-        Some(p) => p as u32,
-        None => {
-            names.push(v);
-            (names.len() - 1) as u32
-        }
-    };
-    match e {
-        Expr::Num(x) => Key::Num(x.to_bits()),
-        Expr::Delta(a, b) => {
-            let mut key_sub = |s: &Sub| match s {
-                Sub::Var(v) => KeySub::Var(number(*v, names), owner.indices[v.index()].extent.size),
-                Sub::Lit(n) => KeySub::Lit(*n),
-            };
-            let a = key_sub(a);
-            Key::Delta(a, key_sub(b))
-        }
-        Expr::Read { value, subs } => Key::Read(
-            *value,
-            subs.iter()
-                .map(|s| match s {
-                    Sub::Var(v) => {
-                        KeySub::Var(number(*v, names), owner.indices[v.index()].extent.size)
-                    }
-                    Sub::Lit(n) => KeySub::Lit(*n),
-                })
-                .collect(),
-        ),
-        Expr::Unary { func, arg } => {
-            Key::Unary(*func, Box::new(canon_rec(arg, owner, names, bound)))
-        }
-        Expr::Binary { op, lhs, rhs } => {
-            let l = canon_rec(lhs, owner, names, bound);
-            let r = canon_rec(rhs, owner, names, bound);
-            Key::Binary(*op, Box::new(l), Box::new(r))
-        }
-        Expr::Reduce { op, index, body } => {
-            number(*index, names);
-            bound.push(*index);
-            let size = owner.indices[index.index()].extent.size;
-            Key::Reduce(*op, size, Box::new(canon_rec(body, owner, names, bound)))
-        }
-    }
+/// The interned subterms: a node's id is its index, and children come before
+/// their parents, so decreasing ids are a topological order.
+#[derive(Default)]
+struct Interner {
+    ids: HashMap<Node, u32>,
+    nodes: Vec<Facts>,
 }
 
 /// What is known of one distinct subterm.
-struct Seen {
-    count: usize,
-    size: usize,
-    /// Program-order position of its first occurrence, to break ties.
-    first: usize,
-    /// The keys of its proper subterms, with multiplicity.
-    inner: Vec<Key>,
+struct Facts {
+    children: [Option<u32>; 2],
+    /// Whether it computes something from a value: only such terms are worth a node.
+    reads: bool,
+    leaf: bool,
+    /// Occurrences as the whole right-hand side of a value.
+    roots: usize,
+    /// A logsumexp inside a larger expression gets a node of its own, so that
+    /// its derivative, exp(x - lse), reads the value instead of recomputing it.
+    forced: bool,
+}
+
+/// Every subterm occurrence of one right-hand side, in postorder: its node,
+/// the size of its subtree (to find its children) and its free variables.
+#[derive(Default)]
+struct Occurrences {
+    node: Vec<u32>,
+    size: Vec<u32>,
+    /// `free[free_at[p]..free_at[p + 1]]` are occurrence p's free variables in canonical order.
+    free_at: Vec<u32>,
+    free: Vec<IndexId>,
+}
+
+impl Occurrences {
+    fn free(&self, p: usize) -> &[IndexId] {
+        &self.free[self.free_at[p] as usize..self.free_at[p + 1] as usize]
+    }
+
+    fn root(&self) -> usize {
+        self.node.len() - 1
+    }
+
+    /// The two children of a binary occurrence `p`.
+    fn operands(&self, p: usize) -> (usize, usize) {
+        let r = p - 1;
+        (r - self.size[r] as usize, r)
+    }
+}
+
+impl Interner {
+    /// Interns every subterm of `e`, an expression of `owner`, appending its
+    /// occurrences; returns the position of `e`.
+    fn walk(&mut self, e: &Expr, owner: &Value, occ: &mut Occurrences, root: bool) -> usize {
+        let size_of = |v: IndexId| owner.indices[v.index()].extent.size;
+        let mut free: Vec<IndexId> = Vec::new();
+        let key_sub = |s: &Sub, free: &mut Vec<IndexId>| match s {
+            Sub::Var(v) => {
+                let k = match free.iter().position(|f| f == v) {
+                    Some(k) => k,
+                    None => {
+                        free.push(*v);
+                        free.len() - 1
+                    }
+                };
+                KeySub::Var(k as u32, size_of(*v))
+            }
+            Sub::Lit(n) => KeySub::Lit(*n),
+        };
+        let (node, children) = match e {
+            Expr::Num(x) => (Node::Num(x.to_bits()), [None, None]),
+            Expr::Delta(a, b) => {
+                let a = key_sub(a, &mut free);
+                (Node::Delta(a, key_sub(b, &mut free)), [None, None])
+            }
+            Expr::Read { value, subs } => {
+                let subs = subs.iter().map(|s| key_sub(s, &mut free)).collect();
+                (Node::Read(*value, subs), [None, None])
+            }
+            Expr::Unary { func, arg } => {
+                let a = self.walk(arg, owner, occ, false);
+                free.extend_from_slice(occ.free(a));
+                (Node::Unary(*func, occ.node[a]), [Some(occ.node[a]), None])
+            }
+            Expr::Binary { op, lhs, rhs } => {
+                let l = self.walk(lhs, owner, occ, false);
+                let r = self.walk(rhs, owner, occ, false);
+                free.extend_from_slice(occ.free(l));
+                let map = occ
+                    .free(r)
+                    .iter()
+                    .map(|v| match free.iter().position(|f| f == v) {
+                        Some(k) => k as u32,
+                        None => {
+                            free.push(*v);
+                            (free.len() - 1) as u32
+                        }
+                    })
+                    .collect();
+                let (l, r) = (occ.node[l], occ.node[r]);
+                (Node::Binary(*op, l, r, map), [Some(l), Some(r)])
+            }
+            Expr::Reduce { op, index, body } => {
+                let b = self.walk(body, owner, occ, false);
+                let inner = occ.free(b);
+                let at = inner.iter().position(|f| f == index);
+                free.extend(inner.iter().filter(|f| *f != index));
+                let at = at.map_or(u32::MAX, |k| k as u32);
+                let b = occ.node[b];
+                (Node::Reduce(*op, size_of(*index), b, at), [Some(b), None])
+            }
+        };
+        let leaf = children[0].is_none();
+        let id = match self.ids.get(&node) {
+            Some(id) => *id,
+            None => {
+                let id = self.nodes.len() as u32;
+                let reads = matches!(node, Node::Read(..))
+                    || children
+                        .iter()
+                        .flatten()
+                        .any(|c| self.nodes[*c as usize].reads);
+                self.nodes.push(Facts {
+                    children,
+                    reads,
+                    leaf,
+                    roots: 0,
+                    forced: false,
+                });
+                self.ids.insert(node, id);
+                id
+            }
+        };
+        let facts = &mut self.nodes[id as usize];
+        if root {
+            facts.roots += 1;
+        }
+        if matches!(
+            e,
+            Expr::Reduce {
+                op: Reduction::LogSumExp,
+                ..
+            }
+        ) && !root
+        {
+            facts.forced = true;
+        }
+        // Children were pushed just before: the last position is the last child.
+        let last = occ.node.len().wrapping_sub(1);
+        let size = match e {
+            Expr::Binary { .. } => {
+                let r_size = occ.size[last];
+                1 + r_size + occ.size[last - r_size as usize]
+            }
+            Expr::Unary { .. } | Expr::Reduce { .. } => 1 + occ.size[last],
+            _ => 1,
+        };
+        occ.node.push(id);
+        occ.size.push(size);
+        occ.free.extend_from_slice(&free);
+        occ.free_at.push(occ.free.len() as u32);
+        occ.node.len() - 1
+    }
+
+    /// Which subterms to hoist: every one that reads a value and still occurs
+    /// more than once when each hoisted term above it is counted once.
+    fn hoisted(&self) -> Vec<bool> {
+        let n = self.nodes.len();
+        let mut count: Vec<usize> = self.nodes.iter().map(|f| f.roots).collect();
+        let mut hoisted = vec![false; n];
+        // Parents have larger ids than their children: every count is final
+        // when its node is reached.
+        for id in (0..n).rev() {
+            let facts = &self.nodes[id];
+            hoisted[id] = count[id] > 1 && facts.reads && !facts.leaf;
+            let passed = if hoisted[id] { 1 } else { count[id] };
+            for c in facts.children.iter().flatten() {
+                count[*c as usize] += passed;
+            }
+            hoisted[id] |= facts.forced;
+        }
+        hoisted
+    }
 }
 
 /// Hoists every subterm that occurs more than once (up to renaming of index
 /// variables, across all definitions) into a temporary, or into the
 /// definition whose whole right-hand side it is, when that comes first.
 /// Returns the new program and where each old value went.
+///
+/// Time and memory are linear in the size of the program (times the number
+/// of free index variables of a subterm): subterms are hash-consed bottom-up.
 pub fn hoist(mut program: Program) -> (Program, Vec<ValueId>) {
-    let mut seen: HashMap<Key, Seen> = HashMap::new();
-    let mut position = 0;
+    let mut interner = Interner::default();
+    let mut occurrences = Vec::with_capacity(program.values.len());
     for v in &program.values {
+        let mut occ = Occurrences {
+            free_at: vec![0],
+            ..Occurrences::default()
+        };
         if let Some(rhs) = &v.rhs {
-            count(rhs, v, &mut seen, &mut position);
+            interner.walk(rhs, v, &mut occ, true);
         }
+        occurrences.push(occ);
     }
-    // Largest first: hoisting a term leaves one copy of the terms inside it.
-    let mut repeated: Vec<(&Key, &Seen)> = seen
-        .iter()
-        .filter(|(k, s)| s.count > 1 && hoistable(k))
-        .collect();
-    repeated.sort_by_key(|(_, s)| (std::cmp::Reverse(s.size), s.first));
-    let order: Vec<Key> = repeated.into_iter().map(|(k, _)| k.clone()).collect();
-    let mut hoisted: HashMap<Key, Option<Home>> = HashMap::new();
-    for k in order {
-        let c = seen[&k].count;
-        if c < 2 {
-            continue;
-        }
-        for inner in seen[&k].inner.clone() {
-            if let Some(s) = seen.get_mut(&inner) {
-                s.count -= c - 1;
-            }
-        }
-        hoisted.insert(k, None);
-    }
-    // A logsumexp inside a larger expression gets a node of its own, so that
-    // its derivative, exp(x - lse), reads the value instead of recomputing it.
-    for v in &program.values {
-        if let Some(rhs) = &v.rhs {
-            nested_logsumexps(rhs, v, true, &mut |k| {
-                hoisted.entry(k).or_insert(None);
-            });
-        }
-    }
-    if hoisted.is_empty() {
+    let hoisted = interner.hoisted();
+    if !hoisted.contains(&true) {
         let identity = program.ids().collect();
         return (program, identity);
     }
+    drop(interner);
 
     // Rewriting works in the old id space, where temporary k is `n + k`, so
     // that keys stay comparable; one remap at the end gives the final order.
     let n = program.values.len();
-    let names: Vec<String> = program.values.iter().map(|v| v.name.clone()).collect();
+    let names: HashSet<String> = program.values.iter().map(|v| v.name.clone()).collect();
     let old = std::mem::take(&mut program.values);
     let mut h = Hoister {
+        home: vec![None; hoisted.len()],
         hoisted,
         first_temp: n,
         temps: Vec::new(),
         order: Vec::with_capacity(n),
         names,
     };
-    for (i, mut v) in old.into_iter().enumerate() {
+    for ((i, mut v), occ) in old.into_iter().enumerate().zip(occurrences) {
         if let Some(rhs) = v.rhs.take() {
-            let (key, free) = canon(&rhs, &v);
-            let whole = h.hoisted.get(&key).is_some_and(Option::is_none)
+            let root = occ.root();
+            let id = occ.node[root] as usize;
+            let free = occ.free(root);
+            let whole = h.hoisted[id]
+                && h.home[id].is_none()
                 && v.rank() == free.len()
                 && free.iter().all(|f| f.index() < v.rank());
             if whole {
                 // This definition is the first occurrence: later ones read it.
                 let map = free.iter().map(|f| f.index()).collect();
-                h.hoisted.insert(
-                    key,
-                    Some(Home {
-                        value: ValueId(i as u32),
-                        map,
-                    }),
-                );
-                v.rhs = Some(h.rewrite_inside(rhs, &v));
+                h.home[id] = Some(Home {
+                    value: ValueId(i as u32),
+                    map,
+                });
+                v.rhs = Some(h.rewrite_inside(rhs, root, &v, &occ));
             } else {
-                v.rhs = Some(h.rewrite(rhs, &v));
+                v.rhs = Some(h.rewrite(rhs, root, &v, &occ));
             }
         }
         h.order.push(Slot::Original(v));
@@ -317,78 +424,6 @@ enum Slot {
     Temp(usize),
 }
 
-/// Calls `f` with the key of every logsumexp in `e` that is not `e` itself.
-fn nested_logsumexps(e: &Expr, owner: &Value, root: bool, f: &mut impl FnMut(Key)) {
-    match e {
-        Expr::Num(_) | Expr::Read { .. } | Expr::Delta(..) => {}
-        Expr::Unary { arg, .. } => nested_logsumexps(arg, owner, false, f),
-        Expr::Binary { lhs, rhs, .. } => {
-            nested_logsumexps(lhs, owner, false, f);
-            nested_logsumexps(rhs, owner, false, f);
-        }
-        Expr::Reduce { op, body, .. } => {
-            if *op == Reduction::LogSumExp && !root {
-                f(canon(e, owner).0);
-            }
-            nested_logsumexps(body, owner, false, f);
-        }
-    }
-}
-
-/// Only subterms that compute something from a value are worth a node.
-fn hoistable(k: &Key) -> bool {
-    fn reads(k: &Key) -> bool {
-        match k {
-            Key::Num(_) | Key::Delta(..) => false,
-            Key::Read(..) => true,
-            Key::Unary(_, a) | Key::Reduce(_, _, a) => reads(a),
-            Key::Binary(_, a, b) => reads(a) || reads(b),
-        }
-    }
-    !matches!(k, Key::Num(_) | Key::Read(..) | Key::Delta(..)) && reads(k)
-}
-
-/// Counts every subterm of `e`; returns its key and size.
-fn count(
-    e: &Expr,
-    owner: &Value,
-    seen: &mut HashMap<Key, Seen>,
-    position: &mut usize,
-) -> (Key, usize) {
-    let mut inner = Vec::new();
-    let mut size = 1;
-    let mut child =
-        |c: &Expr, seen: &mut HashMap<Key, Seen>, position: &mut usize, inner: &mut Vec<Key>| {
-            let (k, s) = count(c, owner, seen, position);
-            size += s;
-            if let Some(ks) = seen.get(&k) {
-                inner.extend(ks.inner.iter().cloned());
-            }
-            inner.push(k);
-        };
-    match e {
-        Expr::Num(_) | Expr::Read { .. } | Expr::Delta(..) => {}
-        Expr::Unary { arg, .. } => child(arg, seen, position, &mut inner),
-        Expr::Binary { lhs, rhs, .. } => {
-            child(lhs, seen, position, &mut inner);
-            child(rhs, seen, position, &mut inner);
-        }
-        Expr::Reduce { body, .. } => child(body, seen, position, &mut inner),
-    }
-    let (key, _) = canon(e, owner);
-    *position += 1;
-    let first = *position;
-    seen.entry(key.clone())
-        .and_modify(|s| s.count += 1)
-        .or_insert(Seen {
-            count: 1,
-            size,
-            first,
-            inner,
-        });
-    (key, size)
-}
-
 /// Where a hoisted subterm lives: its value, and for each of its canonical
 /// free variables, the position of the value's index that it becomes.
 #[derive(Clone)]
@@ -398,29 +433,33 @@ struct Home {
 }
 
 struct Hoister {
-    /// Every hoisted key, with its home once the first occurrence made one.
-    hoisted: HashMap<Key, Option<Home>>,
+    /// Whether each interned subterm is hoisted, and its home once the
+    /// first occurrence made one.
+    hoisted: Vec<bool>,
+    home: Vec<Option<Home>>,
     /// The old id of the first temporary (the number of original values).
     first_temp: usize,
     /// Temporaries in creation order, taken when placed.
     temps: Vec<Option<Value>>,
     order: Vec<Slot>,
     /// Names in use, so a temporary's name never collides with the user's.
-    names: Vec<String>,
+    names: HashSet<String>,
 }
 
 impl Hoister {
-    /// Replaces hoisted subterms of `e`, an expression of `owner`, by reads.
-    fn rewrite(&mut self, e: Expr, owner: &Value) -> Expr {
-        let (key, free) = canon(&e, owner);
-        if !self.hoisted.contains_key(&key) {
-            return self.rewrite_inside(e, owner);
+    /// Replaces hoisted subterms of `e`, occurrence `p` of `occ`, an
+    /// expression of `owner`, by reads.
+    fn rewrite(&mut self, e: Expr, p: usize, owner: &Value, occ: &Occurrences) -> Expr {
+        let id = occ.node[p] as usize;
+        if !self.hoisted[id] {
+            return self.rewrite_inside(e, p, owner, occ);
         }
-        let home = match self.hoisted[&key].clone() {
+        let free = occ.free(p);
+        let home = match self.home[id].clone() {
             Some(home) => home,
             None => {
-                let home = self.make_temp(e, owner, &free);
-                self.hoisted.insert(key, Some(home.clone()));
+                let home = self.make_temp(e, p, owner, occ);
+                self.home[id] = Some(home.clone());
                 home
             }
         };
@@ -434,29 +473,33 @@ impl Hoister {
         }
     }
 
-    fn rewrite_inside(&mut self, e: Expr, owner: &Value) -> Expr {
+    fn rewrite_inside(&mut self, e: Expr, p: usize, owner: &Value, occ: &Occurrences) -> Expr {
         match e {
             Expr::Num(_) | Expr::Read { .. } | Expr::Delta(..) => e,
-            Expr::Unary { func, arg } => Expr::unary(func, self.rewrite(*arg, owner)),
+            Expr::Unary { func, arg } => Expr::unary(func, self.rewrite(*arg, p - 1, owner, occ)),
             Expr::Binary { op, lhs, rhs } => {
-                let l = self.rewrite(*lhs, owner);
-                let r = self.rewrite(*rhs, owner);
+                let (pl, pr) = occ.operands(p);
+                let l = self.rewrite(*lhs, pl, owner, occ);
+                let r = self.rewrite(*rhs, pr, owner, occ);
                 Expr::binary(op, l, r)
             }
             Expr::Reduce { op, index, body } => Expr::Reduce {
                 op,
                 index,
-                body: Box::new(self.rewrite(*body, owner)),
+                body: Box::new(self.rewrite(*body, p - 1, owner, occ)),
             },
         }
     }
 
     /// A new temporary `_tN[free...] = e`, pushed after any temporaries inside it.
-    fn make_temp(&mut self, e: Expr, owner: &Value, free: &[IndexId]) -> Home {
+    fn make_temp(&mut self, e: Expr, p: usize, owner: &Value, occ: &Occurrences) -> Home {
+        let free = occ.free(p);
         // The temporary's index table: its free variables, then the
         // reductions inside it, renumbered.
         let mut table: Vec<IndexId> = free.to_vec();
         collect_binders(&e, &mut table);
+        // Temporaries inside are made in the owner's index space first.
+        let body = self.rewrite_inside(e, p, owner, occ);
         let renumber = |v: IndexId| {
             IndexId(
                 table
@@ -465,7 +508,7 @@ impl Hoister {
                     .expect("every index of the subterm is in its table") as u32,
             )
         };
-        let body = map_expr(e, &mut |e| match e {
+        let body = map_expr(body, &mut |e| match e {
             Expr::Read { value, subs } => Expr::Read {
                 value,
                 subs: subs
@@ -476,6 +519,13 @@ impl Hoister {
                     })
                     .collect(),
             },
+            Expr::Delta(a, b) => {
+                let sub = |s| match s {
+                    Sub::Var(v) => Sub::Var(renumber(v)),
+                    lit => lit,
+                };
+                Expr::Delta(sub(a), sub(b))
+            }
             Expr::Reduce { op, index, body } => Expr::Reduce {
                 op,
                 index: renumber(index),
@@ -487,20 +537,17 @@ impl Hoister {
             .iter()
             .map(|v| owner.indices[v.index()].clone())
             .collect();
-        let mut temp = Value {
-            name: String::new(), // named once placed, so names follow definition order
+        let temp = Value {
+            name: self.fresh_name(),
             kind: ValueKind::Temp,
             shape: free
                 .iter()
                 .map(|v| owner.indices[v.index()].extent.clone())
                 .collect(),
             indices,
-            rhs: None,
+            rhs: Some(body),
             origin: Origin::Hoisted(owner.origin.span()),
         };
-        let body = self.rewrite_inside(body, &temp);
-        temp.rhs = Some(body);
-        temp.name = self.fresh_name();
         let k = self.temps.len();
         self.temps.push(Some(temp));
         self.order.push(Slot::Temp(k));
@@ -517,7 +564,7 @@ impl Hoister {
             n += 1;
             let name = format!("_t{n}");
             if !self.names.contains(&name) {
-                self.names.push(name.clone());
+                self.names.insert(name.clone());
                 return name;
             }
         }

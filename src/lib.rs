@@ -54,9 +54,14 @@ pub struct NotText {
     pub diagnostic: Diagnostic,
 }
 
-/// Decodes a file's bytes. Invalid UTF-8 gives a diagnostic at the first bad
-/// byte, along with a lossy text that the diagnostic can be rendered against.
-pub fn decode(bytes: Vec<u8>) -> Result<String, Box<NotText>> {
+/// Decodes a file's bytes. A UTF-8 byte order mark is skipped (the text,
+/// and every span and column, start after it). Invalid UTF-8 gives a
+/// diagnostic at the first bad byte, along with a lossy text that the
+/// diagnostic can be rendered against.
+pub fn decode(mut bytes: Vec<u8>) -> Result<String, Box<NotText>> {
+    if bytes.starts_with(b"\xEF\xBB\xBF") {
+        bytes.drain(..3);
+    }
     match String::from_utf8(bytes) {
         Ok(text) => Ok(text),
         Err(e) => {

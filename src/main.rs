@@ -61,7 +61,7 @@ enum Command {
         #[arg(long, default_value_t = 1)]
         seed: u64,
         /// Largest relative error accepted, |g - fd| / max(1, |g|, |fd|).
-        #[arg(long, default_value_t = 1e-6)]
+        #[arg(long, default_value_t = 1e-6, value_parser = positive_finite)]
         tol: f64,
         /// Elements checked per value: every element of a value with at most
         /// N, else N drawn with the seed.
@@ -388,6 +388,7 @@ fn run(command: Command) -> Result<(), Failure> {
             random,
             output,
         } => {
+            not_an_input(output.as_deref(), &[&file])?;
             let dag = load(&file)?;
             let fill = if zeros {
                 netgrad::values::Fill::Zeros
@@ -442,6 +443,7 @@ fn run(command: Command) -> Result<(), Failure> {
             stats,
             no_std,
         } => {
+            not_an_input(output.as_deref(), &[&file])?;
             let dag = load(&file)?;
             let (g, counts) = differentiate(dag, &Wrt { wrt, no_simplify })?;
             if stats {
@@ -465,6 +467,7 @@ fn run(command: Command) -> Result<(), Failure> {
             write_output(output.as_deref(), &code)
         }
         Command::Graph { file, output } => {
+            not_an_input(output.as_deref(), &[&file])?;
             let dag = load(&file)?;
             let name = match file.file_stem() {
                 Some(stem) if !is_stdin(&file) => stem.to_string_lossy(),
@@ -624,7 +627,75 @@ fn write_output(path: Option<&Path>, text: &str) -> Result<(), Failure> {
             }
             _ => Ok(()),
         },
-        Some(p) => std::fs::write(p, text)
+        Some(p) => write_atomically(p, text)
             .map_err(|e| format!("error: cannot write `{}`: {e}\n", p.display()).into()),
+    }
+}
+
+/// Writes a file through a temporary file in the same directory, renamed
+/// over it: a full disk or a crash leaves the old file or the new one,
+/// never a truncated one.
+fn write_atomically(path: &Path, text: &str) -> std::io::Result<()> {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    let name = path
+        .file_name()
+        .ok_or_else(|| std::io::Error::other("the path names no file"))?;
+    let mut temp_name = std::ffi::OsString::from(".");
+    temp_name.push(name);
+    temp_name.push(format!(".netgrad-{}.tmp", std::process::id()));
+    let temp = dir.join(temp_name);
+    let written = (|| {
+        let mut f = std::fs::File::create(&temp)?;
+        f.write_all(text.as_bytes())?;
+        f.sync_all()?;
+        std::fs::rename(&temp, path)
+    })();
+    if written.is_err() {
+        let _ = std::fs::remove_file(&temp);
+    }
+    written
+}
+
+/// Refuses an output path that is one of the command's input files (`compile
+/// -o x.net x.net` would replace the source by the module).
+fn not_an_input(output: Option<&Path>, inputs: &[&Path]) -> Result<(), Failure> {
+    let Some(out) = output else { return Ok(()) };
+    for input in inputs {
+        if !is_stdin(input) && same_file(out, input) {
+            return Err(format!(
+                "error: the output `{}` is the input file `{}`\n  = help: write the output to another path with `-o`\n",
+                out.display(),
+                input.display()
+            )
+            .into());
+        }
+    }
+    Ok(())
+}
+
+/// Whether two paths name one existing file (through links too).
+fn same_file(a: &Path, b: &Path) -> bool {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        if let (Ok(x), Ok(y)) = (std::fs::metadata(a), std::fs::metadata(b)) {
+            return x.dev() == y.dev() && x.ino() == y.ino();
+        }
+    }
+    matches!(
+        (a.canonicalize(), b.canonicalize()),
+        (Ok(x), Ok(y)) if x == y
+    )
+}
+
+/// `--tol`: a positive finite number.
+fn positive_finite(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(x) if x.is_finite() && x > 0.0 => Ok(x),
+        Ok(_) => Err("the tolerance must be a positive finite number".to_string()),
+        Err(e) => Err(format!("not a number: {e}")),
     }
 }

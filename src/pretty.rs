@@ -117,6 +117,30 @@ struct Printer<'a> {
     scope: RefCell<Vec<String>>,
 }
 
+/// Text that goes into a one-line comment of generated output (the
+/// `// @generated` stamp of generated Rust, the `%` header of LaTeX): control
+/// characters (a newline would end the comment) are written as `\u{..}`
+/// escapes, and `*/` as `*\/`, so no text can leave the comment.
+pub fn comment_text(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        if c.is_control() || matches!(c, '\u{2028}' | '\u{2029}' | '\u{85}') {
+            out.push_str(&format!("\\u{{{:x}}}", c as u32));
+        } else {
+            out.push(c);
+        }
+    }
+    out.replace("*/", "*\\/")
+}
+
+/// A size in the notation: a dim's name (escaped in LaTeX) or the number.
+pub fn extent_in(notation: Notation, e: &crate::ir::Extent) -> String {
+    match (&e.dim, notation) {
+        (Some(d), Notation::Latex) => latex_name(d),
+        _ => e.to_string(),
+    }
+}
+
 /// A name in LaTeX: one letter as it is, a longer name upright-italic as a word.
 fn latex_name(name: &str) -> String {
     let escaped = name.replace('_', "\\_");
@@ -431,7 +455,10 @@ impl<'a> Printer<'a> {
                 break;
             }
             binders.push(self.index(&Sub::Var(*index)));
-            sizes.push(self.owner.indices[index.index()].extent.to_string());
+            sizes.push(extent_in(
+                self.notation,
+                &self.owner.indices[index.index()].extent,
+            ));
             body = b;
         }
         let depth = self.scope.borrow().len();

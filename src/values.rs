@@ -12,6 +12,11 @@ use crate::ir::{Program, Value, ValueId};
 /// Reads values.json: every input and param, each of its declared shape.
 /// Returns the data by `ValueId`, or every problem found, one per line.
 pub fn parse(program: &Program, text: &str) -> Result<Vec<Option<Vec<f64>>>, String> {
+    // serde_json keeps the last of two equal keys: read once to find them.
+    let mut de = serde_json::Deserializer::from_str(text);
+    serde::Deserialize::deserialize(&mut de)
+        .and_then(|UniqueKeys| de.end())
+        .map_err(|e| format!("values are not valid JSON: {e}"))?;
     let json: Json =
         serde_json::from_str(text).map_err(|e| format!("values are not valid JSON: {e}"))?;
     let Json::Object(map) = json else {
@@ -298,5 +303,59 @@ fn write_nested(out: &mut String, shape: &[usize], data: &[f64], level: usize) {
             out.push_str(&"  ".repeat(level));
             out.push(']');
         }
+    }
+}
+
+/// Any JSON in which no object has a key twice.
+struct UniqueKeys;
+
+impl<'de> serde::Deserialize<'de> for UniqueKeys {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(UniqueKeysVisitor)
+    }
+}
+
+struct UniqueKeysVisitor;
+
+impl<'de> serde::de::Visitor<'de> for UniqueKeysVisitor {
+    type Value = UniqueKeys;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    fn visit_bool<E>(self, _: bool) -> Result<UniqueKeys, E> {
+        Ok(UniqueKeys)
+    }
+    fn visit_i64<E>(self, _: i64) -> Result<UniqueKeys, E> {
+        Ok(UniqueKeys)
+    }
+    fn visit_u64<E>(self, _: u64) -> Result<UniqueKeys, E> {
+        Ok(UniqueKeys)
+    }
+    fn visit_f64<E>(self, _: f64) -> Result<UniqueKeys, E> {
+        Ok(UniqueKeys)
+    }
+    fn visit_str<E>(self, _: &str) -> Result<UniqueKeys, E> {
+        Ok(UniqueKeys)
+    }
+    fn visit_unit<E>(self) -> Result<UniqueKeys, E> {
+        Ok(UniqueKeys)
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<UniqueKeys, A::Error> {
+        while seq.next_element::<UniqueKeys>()?.is_some() {}
+        Ok(UniqueKeys)
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<UniqueKeys, A::Error> {
+        let mut keys = std::collections::HashSet::new();
+        while let Some(key) = map.next_key::<String>()? {
+            if !keys.insert(key.clone()) {
+                return Err(serde::de::Error::custom(format!("duplicate key `{key}`")));
+            }
+            map.next_value::<UniqueKeys>()?;
+        }
+        Ok(UniqueKeys)
     }
 }

@@ -69,3 +69,47 @@ fn explain_is_identical_from_run_to_run() {
         }
     }
 }
+
+/// `explain --steps` of `text` in a thread of its own, or a failure after
+/// `secs` seconds (issue 13, item 8: a 100-factor product took 138 s).
+fn steps_within(text: &str, secs: u64) -> String {
+    let text = text.to_string();
+    let (send, receive) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let g = common::simplified(&text);
+        let _ = send.send(netgrad::explain::explain_with_steps(
+            &g,
+            "f.net",
+            Format::Text,
+        ));
+    });
+    receive
+        .recv_timeout(std::time::Duration::from_secs(secs))
+        .unwrap_or_else(|_| panic!("explain --steps took more than {secs} s"))
+}
+
+#[test]
+fn steps_have_a_budget_per_definition() {
+    let text = format!("param w\nloss E = {}\n", ["w"; 12].join(" * "));
+    let out = steps_within(&text, 30);
+    let steps = out.lines().filter(|l| l.starts_with("  = ")).count();
+    assert_eq!(steps, netgrad::explain::MAX_STEPS, "{out}");
+    assert!(out.contains("… 15 more steps (at most 40"), "{out}");
+    // The result is still shown.
+    assert!(out.contains("Simplified:"), "{out}");
+}
+
+#[test]
+fn steps_of_large_expressions_are_bounded() {
+    let product = format!("param w\nloss E = {}\n", ["w"; 100].join(" * "));
+    let mut nested = "w".to_string();
+    for _ in 0..40 {
+        nested = format!("max({nested}, w)");
+    }
+    let nested = format!("param w\nloss E = {nested}\n");
+    for text in [product, nested] {
+        let out = steps_within(&text, 30);
+        assert!(out.len() < 1 << 20, "{} bytes", out.len());
+        assert!(out.contains("No step-by-step explanation"), "{out}");
+    }
+}

@@ -38,8 +38,12 @@ pub const RESERVED: &[&str] = &[
     "min",
 ];
 
-/// The most scalars one value may hold (2^28, 2 GiB of f64).
-pub const MAX_ELEMENTS: usize = 1 << 28;
+/// The most scalars one value, or one dimension, may hold (2^26, 512 MiB of f64).
+pub const MAX_ELEMENTS: usize = 1 << 26;
+
+/// The most scalars all inputs, params and definitions may hold together
+/// (2^27, 1 GiB of f64): the interpreter and generated code keep them all.
+pub const MAX_TOTAL_ELEMENTS: usize = 1 << 27;
 
 /// Checks a parsed file. `source_len` places "no loss" at the end of the file.
 pub fn check(file: &ast::File, source_len: usize) -> Result<Program, Vec<Diagnostic>> {
@@ -106,6 +110,9 @@ struct Sema {
     misdeclared: Vec<String>,
     /// Whether the file writes a `loss` at all, usable name or not.
     loss_written: bool,
+    /// Scalars of the values checked so far, and whether their limit was reported.
+    total_elements: usize,
+    total_reported: bool,
 }
 
 impl Sema {
@@ -317,7 +324,8 @@ impl Sema {
             _ => {
                 self.error(
                     Diagnostic::error(Code::BadSize, span, format!("size {text} is too large"))
-                        .label(format!("at most {MAX_ELEMENTS}")),
+                        .label(format!("at most {MAX_ELEMENTS}"))
+                        .help("one value holds at most 2^26 scalars (512 MiB of f64)"),
                 );
                 None
             }
@@ -358,11 +366,33 @@ impl Sema {
             .iter()
             .try_fold(1usize, |acc, e| acc.checked_mul(e.size));
         match total {
-            Some(n) if n <= MAX_ELEMENTS => true,
+            Some(n) if n <= MAX_ELEMENTS => {
+                self.total_elements += n;
+                if self.total_elements > MAX_TOTAL_ELEMENTS && !self.total_reported {
+                    self.total_reported = true;
+                    self.error(
+                        Diagnostic::error(
+                            Code::TooManyScalars,
+                            span,
+                            "the file's values hold too many scalars in all",
+                        )
+                        .label(format!(
+                            "this value brings the total to {} scalars",
+                            self.total_elements
+                        ))
+                        .help(format!(
+                            "inputs, params and definitions may hold at most {MAX_TOTAL_ELEMENTS} \
+                             scalars together (1 GiB of f64): use smaller dims"
+                        )),
+                    );
+                }
+                true
+            }
             _ => {
                 self.error(
                     Diagnostic::error(Code::BadSize, span, "this value has too many scalars")
-                        .label(format!("more than {MAX_ELEMENTS}")),
+                        .label(format!("more than {MAX_ELEMENTS}"))
+                        .help("one value holds at most 2^26 scalars (512 MiB of f64)"),
                 );
                 false
             }

@@ -158,6 +158,10 @@ impl Stats {
     }
 }
 
+/// The largest expression (in e-graph nodes) whose simplification `steps`
+/// explains.
+pub const MAX_EXPLAINED: usize = 400;
+
 /// One step of a simplification: the rule applied and the expression after it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Step {
@@ -199,6 +203,11 @@ pub fn steps(g: &Gradient, id: ValueId) -> Option<Vec<Step>> {
         let extents: Vec<usize> = v.indices.iter().map(|x| x.extent.size).collect();
         let start = lang::to_rec(&known);
         let goal = lang::to_rec(target);
+        // egg's explanations grow much faster than the expressions they
+        // explain: past this size, explaining would take minutes.
+        if start.as_ref().len() > MAX_EXPLAINED || goal.as_ref().len() > MAX_EXPLAINED {
+            return None;
+        }
         let mut runner = runner(&extents)
             .with_explanations_enabled()
             .with_expr(&start)

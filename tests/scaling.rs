@@ -1,0 +1,114 @@
+//! Large valid programs stay within a memory budget: every command's
+//! pipeline (front end, autodiff, simplification, and the backends: summary,
+//! DOT, explain, generated code) runs on scaled-down versions of the bombs of
+//! issue 13 under a counting allocator, and its peak heap must stay small.
+//! BENCHMARKS.md has the growth measured at 1x, 4x and 16x.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
+
+/// The system allocator, counting live bytes and their peak.
+struct Counting;
+
+static LIVE: AtomicUsize = AtomicUsize::new(0);
+static PEAK: AtomicUsize = AtomicUsize::new(0);
+/// Past this, allocation fails (an abort) rather than taking the machine down.
+const CEILING: usize = 512 << 20;
+
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        let live = LIVE.fetch_add(layout.size(), Ordering::Relaxed) + layout.size();
+        if live > CEILING {
+            LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
+            return std::ptr::null_mut();
+        }
+        PEAK.fetch_max(live, Ordering::Relaxed);
+        // SAFETY: the caller's layout is passed on unchanged.
+        unsafe { System.alloc(layout) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
+        // SAFETY: `ptr` was allocated by `System` with this layout.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+}
+
+#[global_allocator]
+static ALLOCATOR: Counting = Counting;
+
+/// One measurement at a time: the peak is process-wide.
+static SERIAL: Mutex<()> = Mutex::new(());
+
+/// Runs every command's pipeline on `text` and returns the peak heap in bytes
+/// above what was live before.
+fn peak_of(text: &str) -> usize {
+    let _guard = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let before = LIVE.load(Ordering::Relaxed);
+    PEAK.store(before, Ordering::Relaxed);
+    let dag = netgrad::front_end(text).expect("the program is valid");
+    let _ = netgrad::summary::summary(&dag);
+    let _ = netgrad::dot::dot(&dag, "n");
+    let (g, _) = netgrad::derive(dag, &[], true).expect("every param");
+    let _ = netgrad::explain::explain(&g, text, netgrad::explain::Format::Text);
+    let options = netgrad::codegen::Options {
+        float: netgrad::Float::F64,
+        source: "bomb.net".into(),
+        share: true,
+        no_std: false,
+    };
+    netgrad::codegen::generate(&g, &options).expect("code");
+    drop(g);
+    PEAK.load(Ordering::Relaxed) - before
+}
+
+const MIB: usize = 1 << 20;
+
+fn assert_small(name: &str, text: &str, budget: usize) {
+    let peak = peak_of(text);
+    assert!(
+        peak < budget,
+        "{name}: peak heap {} KiB, budget {} KiB",
+        peak / 1024,
+        budget / 1024
+    );
+}
+
+/// Definitions that are long sums of the same term (issue 13, item 1):
+/// 10 definitions of 120 terms.
+#[test]
+fn long_sums() {
+    let mut text = String::from("param w\n");
+    for d in 0..10 {
+        text += &format!("a{d} = {}*w{}\n", d + 1, " + w".repeat(119));
+    }
+    text += "loss E = a0\n";
+    assert_small("long sums", &text, 32 * MIB);
+}
+
+/// A value used many times, so that its adjoint is a long sum (item 2):
+/// 200 uses.
+#[test]
+fn heavy_fan_out() {
+    let mut text = String::from("param w\nh0 = w\n");
+    for i in 1..200 {
+        text += &format!("h{i} = tanh(h{}) + w\n", i - 1);
+    }
+    text += "loss E = h199\n";
+    assert_small("fan-out", &text, 32 * MIB);
+}
+
+/// A tower of powers, `w^w^...^w` (item 2): 30 w's.
+#[test]
+fn power_tower() {
+    let text = format!("param w\nloss E = {}\n", ["w"; 30].join("^"));
+    assert_small("power tower", &text, 32 * MIB);
+}
+
+/// A long product (item 2): 100 factors.
+#[test]
+fn long_product() {
+    let text = format!("param w\nloss E = {}\n", ["w"; 100].join(" * "));
+    assert_small("long product", &text, 32 * MIB);
+}
