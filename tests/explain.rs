@@ -71,7 +71,9 @@ fn explain_is_identical_from_run_to_run() {
 }
 
 /// `explain --steps` of `text` in a thread of its own, or a failure after
-/// `secs` seconds (issue 13, item 8: a 100-factor product took 138 s).
+/// `secs` seconds. This is a guard against a hang (a 100-factor product took
+/// 138 s, 40 nested `max` never finished), not a speed target: the bounds
+/// themselves are checked on the output, and the time is far above any run.
 fn steps_within(text: &str, secs: u64) -> String {
     let text = text.to_string();
     let (send, receive) = std::sync::mpsc::channel();
@@ -91,7 +93,7 @@ fn steps_within(text: &str, secs: u64) -> String {
 #[test]
 fn steps_have_a_budget_per_definition() {
     let text = format!("param w\nloss E = {}\n", ["w"; 12].join(" * "));
-    let out = steps_within(&text, 30);
+    let out = steps_within(&text, 300);
     let steps = out.lines().filter(|l| l.starts_with("  = ")).count();
     assert_eq!(steps, netgrad::explain::MAX_STEPS, "{out}");
     assert!(out.contains("… 15 more steps (at most 40"), "{out}");
@@ -108,7 +110,7 @@ fn steps_of_large_expressions_are_bounded() {
     }
     let nested = format!("param w\nloss E = {nested}\n");
     for text in [product, nested] {
-        let out = steps_within(&text, 30);
+        let out = steps_within(&text, 300);
         assert!(out.len() < 1 << 20, "{} bytes", out.len());
         assert!(out.contains("No step-by-step explanation"), "{out}");
     }
