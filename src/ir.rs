@@ -275,6 +275,20 @@ impl Expr {
             Expr::Reduce { body, .. } => body.for_each_read(f),
         }
     }
+
+    /// Calls `f` on every constant, in preorder.
+    pub fn for_each_num(&self, f: &mut impl FnMut(f64)) {
+        match self {
+            Expr::Num(x) => f(*x),
+            Expr::Read { .. } | Expr::Delta(..) => {}
+            Expr::Unary { arg, .. } => arg.for_each_num(f),
+            Expr::Binary { lhs, rhs, .. } => {
+                lhs.for_each_num(f);
+                rhs.for_each_num(f);
+            }
+            Expr::Reduce { body, .. } => body.for_each_num(f),
+        }
+    }
 }
 
 /// What a value is.

@@ -75,6 +75,24 @@ pub fn stamp_path(path: &std::path::Path) -> String {
     relative.display().to_string().replace('\\', "/")
 }
 
+/// The first finite constant of the program that f32 cannot hold (it would
+/// become infinite, and rustc rejects such a literal).
+fn beyond_f32(g: &Gradient) -> Option<f64> {
+    let mut found = None;
+    crate::on_own_stack(|| {
+        for v in &g.dag.program.values {
+            if let Some(rhs) = &v.rhs {
+                rhs.for_each_num(&mut |x| {
+                    if found.is_none() && x.is_finite() && (x as f32).is_infinite() {
+                        found = Some(x);
+                    }
+                });
+            }
+        }
+    });
+    found
+}
+
 /// Generates the module for a gradient. The gradient must be taken with
 /// respect to params only: the flat API returns dE/dparams.
 pub fn generate(g: &Gradient, options: &Options) -> Result<String, String> {
@@ -88,6 +106,13 @@ pub fn generate(g: &Gradient, options: &Options) -> Result<String, String> {
             "compile: --wrt takes params only (`{}` is an input); `netgrad eval` gives input gradients",
             p.value(*w).name
         ));
+    }
+    if options.float == Float::F32 {
+        if let Some(x) = beyond_f32(g) {
+            return Err(format!(
+                "--float f32: the constant {x:e} (as written, or folded from the file's constants) is beyond the range of f32, whose largest number is about 3.4e38; compile with --float f64, or rescale the formula"
+            ));
+        }
     }
     Ok(crate::on_own_stack(|| {
         // Subterms shared across definitions, the gradient's included, are
