@@ -450,3 +450,33 @@ fn the_builder_writes_no_std_code_on_request() {
     ));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Issue 13, item 5: every name the language accepts makes a module that
+/// compiles: Rust keywords, the module's own items, the prelude's variants,
+/// the generated functions' parameters, and index variables named like the
+/// generator's accumulators and temporaries.
+#[test]
+fn names_that_rust_or_the_generator_reserve_still_compile() {
+    let text = "\
+dim N_INPUTS = 3
+dim inputs = 2
+dim struct = 9
+dim Self = 2
+input x[N_INPUTS], grad[inputs]
+param Ok[struct, N_INPUTS], Some[struct], None[Self, struct], Inputs
+Err[acc1] = tanh(sum(t1, Ok[acc1, t1] * x[t1]) + Some[acc1])
+lengths[acc2] = sum(acc1, None[acc2, acc1] * Err[acc1]) * Inputs
+loss E = sum(lane0, (lengths[lane0] - grad[lane0])^2)
+output lengths
+";
+    for (float, no_std) in [(Float::F64, false), (Float::F32, true)] {
+        let dir = std::env::temp_dir().join(format!(
+            "netgrad-codegen-{}-names-{float:?}-{no_std}",
+            std::process::id()
+        ));
+        let err = check_source("names.net", text, float, no_std, &dir);
+        let _ = std::fs::remove_dir_all(&dir);
+        let tolerance = if float == Float::F64 { 1e-12 } else { 1e-4 };
+        assert!(err <= tolerance, "{float:?}: off by {err:e}");
+    }
+}

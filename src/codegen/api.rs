@@ -11,15 +11,15 @@ impl Generator<'_> {
             level: 0,
         };
         let real = self.float.name();
-        for d in &self.p.dims {
+        for (d, ident) in self.p.dims.iter().zip(&self.dim_idents) {
             w.line(&format!("/// The size of dim `{}`.", d.name));
             // An `include!`d module in a private `mod` must not warn about what it does not use.
-            if d.name.chars().any(|c| c.is_ascii_lowercase()) {
+            if ident.chars().any(|c| c.is_ascii_lowercase()) {
                 w.line("#[allow(dead_code, non_upper_case_globals)]");
             } else {
                 w.line("#[allow(dead_code)]");
             }
-            w.line(&format!("pub const {}: usize = {};", d.name, d.size));
+            w.line(&format!("pub const {ident}: usize = {};", d.size));
         }
         for (name, what, layout, total) in [
             (
@@ -199,8 +199,10 @@ impl Generator<'_> {
             .rev()
             .fold(self.float.name().to_string(), |inner, e| {
                 let size = match &e.dim {
-                    Some(d) if self.p.dims.iter().any(|x| x.name == *d) => d.clone(),
-                    _ => e.size.to_string(),
+                    Some(d) => self
+                        .dim_ident(d)
+                        .map_or_else(|| e.size.to_string(), str::to_string),
+                    None => e.size.to_string(),
                 };
                 format!("[{inner}; {size}]")
             })

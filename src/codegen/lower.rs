@@ -216,7 +216,7 @@ impl Generator<'_> {
             let mut vn = names.to_vec();
             vn[b] = name;
             body.fresh += 1;
-            let acc = unique(&format!("acc{}", body.fresh), &self.taken);
+            let acc = self.internal(&format!("acc{}", body.fresh));
             variants.push((vn, acc));
         }
         for m in &others {
@@ -294,7 +294,7 @@ impl Generator<'_> {
             return op;
         }
         body.fresh += 1;
-        let name = unique(&format!("t{}", body.fresh), &self.taken);
+        let name = self.internal(&format!("t{}", body.fresh));
         body.w.line(&format!("let {name} = {};", op.text));
         Operand::atom(name)
     }
@@ -304,7 +304,7 @@ impl Generator<'_> {
     pub(super) fn fit(&self, body: &mut Body, l: Operand, r: Operand) -> (Operand, Operand) {
         let bind = |body: &mut Body, op: Operand| {
             body.fresh += 1;
-            let name = unique(&format!("t{}", body.fresh), &self.taken);
+            let name = self.internal(&format!("t{}", body.fresh));
             body.w.line(&format!("let {name} = {};", op.text));
             Operand::atom(name)
         };
@@ -457,7 +457,7 @@ impl Generator<'_> {
             "_"
         };
         body.fresh += 1;
-        let acc = unique(&format!("acc{}", body.fresh), &self.taken);
+        let acc = self.internal(&format!("acc{}", body.fresh));
         let lanes = self.schedule[self.id_of(owner).index()].lanes[index.index()];
         let done = match &body.done {
             Some((i, acc)) if *i == index => Some(acc.clone()),
@@ -624,7 +624,7 @@ impl Generator<'_> {
             body.w.line(&format!("{row}[{j}] += {};", value.text));
         } else {
             body.fresh += 1;
-            let acc = unique(&format!("acc{}", body.fresh), &self.taken);
+            let acc = self.internal(&format!("acc{}", body.fresh));
             body.w.line(&format!("let mut {acc} = {row}[{j}];"));
             for vn in variants {
                 let value = self.lower(body, inner, v, vn);

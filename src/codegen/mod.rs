@@ -149,6 +149,43 @@ const OWN_NAMES: &[&str] = &[
     "inputs", "params", "outputs", "grad", "scratch", "ops", "lengths", "libm",
 ];
 
+/// Names of the module's own items, and of the prelude and primitive types
+/// the code mentions: a user name equal to one would be read as that item
+/// (`let Ok = ...` is a pattern), so it gets a suffix.
+const ITEM_NAMES: &[&str] = &[
+    "N_INPUTS",
+    "N_PARAMS",
+    "N_OUTPUTS",
+    "SCRATCH_LEN",
+    "Inputs",
+    "Params",
+    "Outputs",
+    "Gradients",
+    "loss",
+    "gradient",
+    "forward",
+    "loss_flat",
+    "gradient_flat",
+    "forward_flat",
+    "loss_core",
+    "forward_core",
+    "gradient_core",
+    "Ok",
+    "Err",
+    "Some",
+    "None",
+    "Option",
+    "Result",
+    "Vec",
+    "Box",
+    "String",
+    "f32",
+    "f64",
+    "usize",
+    "core",
+    "std",
+];
+
 /// The three computations of the module, each one private core function.
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum Core {
@@ -190,6 +227,11 @@ struct Generator<'a> {
     idents: Vec<String>,
     /// Every identifier of the functions' scope, so index variables avoid them.
     taken: HashSet<String>,
+    /// The Rust identifier of each dim's const, by position in `p.dims`.
+    dim_idents: Vec<String>,
+    /// The identifiers index variables may take, which accumulators and
+    /// temporaries avoid.
+    index_names: HashSet<String>,
     /// Offsets of inputs in `inputs` and params in `params`.
     offsets: Vec<usize>,
     /// The gradient (adjoint value) of each param, when it has one.
@@ -237,6 +279,29 @@ fn unique(base: &str, taken: &HashSet<String>) -> String {
         .expect("some suffix is free")
 }
 
+impl Generator<'_> {
+    /// A fresh name for an accumulator or temporary: `base`, or `base_2`, ...
+    /// if a value, a dim or an index variable has that name.
+    fn internal(&self, base: &str) -> String {
+        (1..)
+            .map(|n| {
+                if n == 1 {
+                    base.to_string()
+                } else {
+                    format!("{base}_{n}")
+                }
+            })
+            .find(|c| !self.taken.contains(c) && !self.index_names.contains(c))
+            .expect("some suffix is free")
+    }
+
+    /// The identifier of the dim named `name`.
+    fn dim_ident(&self, name: &str) -> Option<&str> {
+        let at = self.p.dims.iter().position(|d| d.name == name)?;
+        Some(&self.dim_idents[at])
+    }
+}
+
 /// The state of one function being generated.
 struct Body<'a> {
     w: &'a mut Writer,
@@ -272,8 +337,24 @@ impl<'a> Generator<'a> {
         original: Vec<Option<ValueId>>,
         options: &Options,
     ) -> Generator<'a> {
-        let mut taken: HashSet<String> = OWN_NAMES.iter().map(|s| s.to_string()).collect();
-        taken.extend(p.dims.iter().map(|d| d.name.clone()));
+        let mut taken: HashSet<String> = OWN_NAMES
+            .iter()
+            .chain(ITEM_NAMES)
+            .map(|s| s.to_string())
+            .collect();
+        let mut dim_idents = Vec::with_capacity(p.dims.len());
+        for d in &p.dims {
+            let ident = unique(&sanitize(&d.name), &taken);
+            taken.insert(ident.clone());
+            dim_idents.push(ident);
+        }
+        // Accumulators and temporaries avoid every index variable's name too.
+        let index_names: HashSet<String> = p
+            .values
+            .iter()
+            .flat_map(|v| &v.indices)
+            .map(|var| sanitize(&var.name.replace('\'', "_")))
+            .collect();
         let mut idents = Vec::with_capacity(p.values.len());
         for id in p.ids() {
             let v = p.value(id);
@@ -322,6 +403,8 @@ impl<'a> Generator<'a> {
             source: options.source.clone(),
             idents,
             taken,
+            dim_idents,
+            index_names,
             offsets,
             grad_of,
             out_offsets,
