@@ -168,15 +168,7 @@ impl Generator<'_> {
             "fn lengths(inputs: &[{real}], params: &[{real}]) {{"
         ));
         for (slice, n) in [("inputs", "N_INPUTS"), ("params", "N_PARAMS")] {
-            w.open("assert!(");
-            w.line(&format!("{slice}.len() == {n},"));
-            w.line(&format!(
-                "\"netgrad: `{slice}` holds {{}} scalars; {n} is {{}}\","
-            ));
-            w.line(&format!("{slice}.len(),"));
-            w.line(n);
-            w.level -= 1;
-            w.line(");");
+            Self::length_check(w, slice, n);
         }
         w.close();
     }

@@ -180,6 +180,42 @@ impl Generator<'_> {
         body.w.line(&format!("{out}[{at}] = {};", value.text));
     }
 
+    /// Opens `for {i}_block in 0..size / count` over index `at` (named
+    /// `names[at]` = `i`) and binds its `count` consecutive values
+    /// (`let i0 = i_block * 4;`, `let i1 = i_block * 4 + 1;`, ...). Returns
+    /// one copy of `names` per value, with it at `at`, and every name now in
+    /// scope.
+    fn unrolled(
+        &self,
+        body: &mut Body,
+        names: &[String],
+        at: usize,
+        size: usize,
+        count: usize,
+    ) -> (Vec<Vec<String>>, Vec<String>) {
+        let base = &names[at];
+        let block = self.fresh_name(body, &format!("{base}_block"), names);
+        body.w
+            .open(&format!("for {block} in 0..{} {{", size / count));
+        let mut variants = Vec::new();
+        let mut taken: Vec<String> = names.to_vec();
+        for u in 0..count {
+            let name = self.fresh_name(body, &format!("{base}{u}"), &taken);
+            taken.push(name.clone());
+            let offset = if u == 0 {
+                String::new()
+            } else {
+                format!(" + {u}")
+            };
+            body.w
+                .line(&format!("let {name} = {block} * {count}{offset};"));
+            let mut vn = names.to_vec();
+            vn[at] = name;
+            variants.push(vn);
+        }
+        (variants, taken)
+    }
+
     /// A register-blocked gather nest (`Nest::block`): the left-hand index
     /// `b`, outermost, advances `BLOCK` at a time, and the `BLOCK` elements'
     /// one sum runs in one loop, each in its own lanes; leftover rows run
@@ -198,27 +234,14 @@ impl Generator<'_> {
         let size = v.shape[b].size;
         let whole = size / BLOCK * BLOCK;
         let others: Vec<usize> = (0..v.rank()).filter(|m| *m != b).collect();
-        let block = self.fresh_name(body, &format!("{}_block", names[b]), names);
-        body.w
-            .open(&format!("for {block} in 0..{} {{", size / BLOCK));
-        let mut variants = Vec::new();
-        let mut taken: Vec<String> = names.to_vec();
-        for u in 0..BLOCK {
-            let name = self.fresh_name(body, &format!("{}{u}", names[b]), &taken);
-            taken.push(name.clone());
-            let offset = if u == 0 {
-                String::new()
-            } else {
-                format!(" + {u}")
-            };
-            body.w
-                .line(&format!("let {name} = {block} * {BLOCK}{offset};"));
-            let mut vn = names.to_vec();
-            vn[b] = name;
-            body.fresh += 1;
-            let acc = self.internal(&format!("acc{}", body.fresh));
-            variants.push((vn, acc));
-        }
+        let (rows, _) = self.unrolled(body, names, b, size, BLOCK);
+        let variants: Vec<(Vec<String>, String)> = rows
+            .into_iter()
+            .map(|vn| {
+                body.fresh += 1;
+                (vn, self.internal(&format!("acc{}", body.fresh)))
+            })
+            .collect();
         for m in &others {
             body.w
                 .open(&format!("for {} in 0..{} {{", names[*m], v.shape[*m].size));
@@ -563,25 +586,7 @@ impl Generator<'_> {
             // Four terms per pass over the row, added in the order r, r + 1,
             // ...: the same sums as one term per pass, a quarter of the
             // loads and stores of the output row.
-            let block = self.fresh_name(body, &format!("{r}_block"), names);
-            body.w
-                .open(&format!("for {block} in 0..{} {{", size / unroll));
-            let mut variants = Vec::new();
-            let mut taken: Vec<String> = names.to_vec();
-            for u in 0..unroll {
-                let name = self.fresh_name(body, &format!("{r}{u}"), &taken);
-                taken.push(name.clone());
-                let offset = if u == 0 {
-                    String::new()
-                } else {
-                    format!(" + {u}")
-                };
-                body.w
-                    .line(&format!("let {name} = {block} * {unroll}{offset};"));
-                let mut vn = names.to_vec();
-                vn[index.index()] = name;
-                variants.push(vn);
-            }
+            let (variants, taken) = self.unrolled(body, names, index.index(), size, unroll);
             self.scatter_row(body, v, inner, &variants, out, &taken);
         }
         if whole < size {
