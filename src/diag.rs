@@ -228,16 +228,27 @@ pub fn render_styled(file_name: &str, source: &str, diags: &[Diagnostic], color:
 pub fn report(file_name: &str, source: &str, diags: &[Diagnostic], color: bool) -> String {
     let mut s = render_styled(file_name, source, diags, color);
     let n = diags.iter().filter(|d| d.is_error()).count();
-    let (error, colon) = if color {
-        ("\x1b[1;31merror\x1b[0m", "\x1b[1m:\x1b[0m")
-    } else {
-        ("error", ":")
-    };
-    s.push_str(&format!(
-        "{error}{colon} could not check `{file_name}`: {n} error{}\n",
+    let summary = format!(
+        "error: could not check `{file_name}`: {n} error{}\n",
         if n == 1 { "" } else { "s" }
-    ));
+    );
+    s.push_str(&if color {
+        paint_errors(&summary)
+    } else {
+        summary
+    });
     s
+}
+
+/// Plain `error: ...` lines with `error:` in bold red, as rustc and cargo
+/// print them on a terminal; other lines unchanged.
+pub fn paint_errors(text: &str) -> String {
+    text.lines()
+        .map(|l| match l.strip_prefix("error:") {
+            Some(rest) => format!("\x1b[1;31merror\x1b[0m\x1b[1m:\x1b[0m{rest}\n"),
+            None => format!("{l}\n"),
+        })
+        .collect()
 }
 
 fn render_one(

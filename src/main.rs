@@ -263,7 +263,7 @@ fn main() -> ExitCode {
             let text = match failure {
                 Failure::Diagnostics(text) => text,
                 Failure::Message(text) if style.json => message_json(&text),
-                Failure::Message(text) if style.color => color_message(&text),
+                Failure::Message(text) if style.color => netgrad::diag::paint_errors(&text),
                 Failure::Message(text) => text,
             };
             // Nothing useful can be done if standard error is gone.
@@ -306,16 +306,6 @@ fn message_json(text: &str) -> String {
                 "rendered": format!("{p}\n"),
             });
             format!("{object}\n")
-        })
-        .collect()
-}
-
-/// `error:` in bold red, as rustc and cargo print it.
-fn color_message(text: &str) -> String {
-    text.lines()
-        .map(|l| match l.strip_prefix("error:") {
-            Some(rest) => format!("\x1b[1;31merror\x1b[0m\x1b[1m:\x1b[0m{rest}\n"),
-            None => format!("{l}\n"),
         })
         .collect()
 }
