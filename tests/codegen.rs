@@ -124,6 +124,19 @@ fn check_example(path: &Path, float: Float, no_std: bool, dir: &Path) -> f64 {
 /// Checks the code generated for a program; returns the worst relative
 /// error of the loss, gradient and outputs.
 fn check_source(name: &str, text: &str, float: Float, no_std: bool, dir: &Path) -> f64 {
+    check_source_on_stack(name, text, float, no_std, dir, None)
+}
+
+/// [`check_source`], the harness run with its main thread's stack limited
+/// to `stack_kib` KiB (`ulimit -s`) when given.
+fn check_source_on_stack(
+    name: &str,
+    text: &str,
+    float: Float,
+    no_std: bool,
+    dir: &Path,
+    stack_kib: Option<u32>,
+) -> f64 {
     let path = Path::new(name);
     let g = common::simplified(text);
     let options = Options {
@@ -209,12 +222,22 @@ fn check_source(name: &str, text: &str, float: Float, no_std: bool, dir: &Path) 
         }
     }
     std::fs::write(dir.join("values.bin"), bytes).unwrap();
-    let out = run(
-        Command::new(dir.join("harness"))
-            .arg("values.bin")
-            .current_dir(dir),
-        "the harness",
-    );
+    let mut harness = match stack_kib {
+        Some(kib) => {
+            let mut sh = Command::new("sh");
+            sh.args([
+                "-c",
+                &format!("ulimit -s {kib} && exec ./harness values.bin"),
+            ]);
+            sh
+        }
+        None => {
+            let mut direct = Command::new(dir.join("harness"));
+            direct.arg("values.bin");
+            direct
+        }
+    };
+    let out = run(harness.current_dir(dir), "the harness");
     let numbers: Vec<f64> = out.lines().map(|l| l.parse().unwrap()).collect();
 
     let data = netgrad::eval::run(p, &given);
@@ -475,6 +498,30 @@ output lengths
             std::process::id()
         ));
         let err = check_source("names.net", text, float, no_std, &dir);
+        let _ = std::fs::remove_dir_all(&dir);
+        let tolerance = if float == Float::F64 { 1e-12 } else { 1e-4 };
+        assert!(err <= tolerance, "{float:?}: off by {err:e}");
+    }
+}
+
+/// Generated functions keep at most 64 KiB of arrays on the stack: a chain
+/// of 40 definitions of 4,096 scalars (1.3 MiB of arrays in the loss alone,
+/// twice that in the gradient) runs on a 512 KiB stack. Before the budget,
+/// every array of up to 4,096 scalars was on the stack and this overflowed
+/// it ("fatal runtime error: stack overflow").
+#[test]
+fn generated_code_keeps_within_its_stack_budget() {
+    let mut text = String::from("dim N = 4096\ninput x[N]\nparam w[N]\nh0[i] = w[i] * x[i]\n");
+    for k in 1..40 {
+        text.push_str(&format!("h{k}[i] = tanh(h{}[i]) * x[i]\n", k - 1));
+    }
+    text.push_str("loss E = sum(i, h39[i])\n");
+    for (float, no_std) in [(Float::F64, false), (Float::F32, true)] {
+        let dir = std::env::temp_dir().join(format!(
+            "netgrad-codegen-{}-stack-{float:?}-{no_std}",
+            std::process::id()
+        ));
+        let err = check_source_on_stack("stack.net", &text, float, no_std, &dir, Some(512));
         let _ = std::fs::remove_dir_all(&dir);
         let tolerance = if float == Float::F64 { 1e-12 } else { 1e-4 };
         assert!(err <= tolerance, "{float:?}: off by {err:e}");

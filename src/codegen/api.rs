@@ -64,10 +64,12 @@ impl Generator<'_> {
             w.blank();
             w.line("/// The length of the scratch buffer that every function takes: the tensors");
             w.line(&format!(
-                "/// of more than {} scalars, which live there instead of on the stack",
-                super::STACK_LIMIT
+                "/// of more than {} scalars, and those beyond {} KiB of arrays per function,",
+                super::STACK_LIMIT,
+                super::STACK_BUDGET / 1024
             ));
-            w.line("/// (there is no heap). Its contents on entry do not matter.");
+            w.line("/// live there instead of on the stack (there is no heap). Its contents on");
+            w.line("/// entry do not matter.");
             w.line("#[allow(dead_code)]");
             w.line(&format!("pub const SCRATCH_LEN: usize = {scratch};"));
         }
@@ -136,8 +138,9 @@ impl Generator<'_> {
         }
         if self.heap.get() {
             why.push(format!(
-                "`Vec` (tensors of more than {} scalars)",
-                super::STACK_LIMIT
+                "`Vec` (tensors of more than {} scalars, or beyond {} KiB of arrays per function)",
+                super::STACK_LIMIT,
+                super::STACK_BUDGET / 1024
             ));
         }
         if why.is_empty() {
@@ -441,7 +444,19 @@ impl Generator<'_> {
             loss,
             &names,
         );
-        body.w.line(&value.text);
+        // A loss that is one vectorised sum returns the combined lanes
+        // directly (`let acc = ops::lanes(acc); acc` is clippy's
+        // `let_and_return`).
+        let combine = format!("let {0} = ops::lanes({0});\n", value.text);
+        let indent = "    ".repeat(body.w.level);
+        match body.w.out.strip_suffix(&format!("{indent}{combine}")) {
+            Some(rest) => {
+                let len = rest.len();
+                body.w.out.truncate(len);
+                body.w.line(&format!("ops::lanes({})", value.text));
+            }
+            None => body.w.line(&value.text),
+        }
     }
 
     pub(super) fn forward_fns(&self, w: &mut Writer) {

@@ -1,10 +1,8 @@
 //! Statement lowering: definitions to loop nests, reductions to
 //! accumulators, long expressions to `let` temporaries.
 
-use std::collections::HashSet;
-
 use super::schedule::{self, mentions, Order};
-use super::{sanitize, unique, Body, Core, Generator, Store, MAX_EXPR, STACK_LIMIT};
+use super::{sanitize, unique, Body, Core, Generator, Store, MAX_EXPR};
 use crate::ir::{BinOp, Expr, Func, IndexId, Reduction, Sub, Value, ValueId, ValueKind};
 
 /// A generated expression and how tightly it binds.
@@ -50,6 +48,17 @@ impl Generator<'_> {
     }
 
     pub(super) fn store(&self, id: ValueId, core: Core) -> Store {
+        let store = self.home(id, core);
+        if store == Store::Local && self.no_std && self.off_stack[core as usize][id.index()] {
+            Store::Scratch
+        } else {
+            store
+        }
+    }
+
+    /// Where a value lives before the stack budget is applied: a local
+    /// tensor may still move to the heap or the scratch buffer.
+    pub(super) fn home(&self, id: ValueId, core: Core) -> Store {
         let v = self.p.value(id);
         if core == Core::Gradient {
             if let Some((w, _)) = self.wrt.iter().find(|(_, a)| *a == id) {
@@ -61,8 +70,6 @@ impl Generator<'_> {
             Store::Scalar
         } else if core == Core::Forward && self.p.outputs.contains(&id) {
             Store::Out
-        } else if self.no_std && v.len() > STACK_LIMIT {
-            Store::Scratch
         } else {
             Store::Local
         }
@@ -82,16 +89,19 @@ impl Generator<'_> {
     }
 
     /// The index variables of a value, as Rust identifiers unique in scope.
+    /// Only this value's own names are collected (a handful), never a copy of
+    /// the scope's table, so lowering stays linear in the number of
+    /// definitions.
     pub(super) fn index_idents(&self, v: &Value) -> Vec<String> {
-        let mut used = self.taken.clone();
-        v.indices
-            .iter()
-            .map(|var| {
-                let ident = unique(&sanitize(&var.name.replace('\'', "_")), &used);
-                used.insert(ident.clone());
-                ident
-            })
-            .collect()
+        let mut own: Vec<String> = Vec::with_capacity(v.indices.len());
+        for var in &v.indices {
+            let base = sanitize(&var.name.replace('\'', "_"));
+            let ident = unique(&base, |c| {
+                self.taken.contains(c) || own.iter().any(|o| o == c)
+            });
+            own.push(ident);
+        }
+        own
     }
 
     /// One definition, forward or adjoint: a comment, its storage, and loops
@@ -139,7 +149,7 @@ impl Generator<'_> {
             return;
         }
         match store {
-            Store::Local if v.len() > STACK_LIMIT => {
+            Store::Local if self.off_stack[core as usize][id.index()] => {
                 self.heap.set(true);
                 body.w
                     .line(&format!("let mut {ident} = vec![0.0; {}];", v.len()))
@@ -735,10 +745,11 @@ impl Generator<'_> {
     /// A name for a local of the innermost loops, unique among the
     /// function's names, the value's index variables and the rows in scope.
     fn fresh_name(&self, body: &Body, base: &str, names: &[String]) -> String {
-        let mut taken: HashSet<String> = self.taken.clone();
-        taken.extend(names.iter().cloned());
-        taken.extend(body.rows.iter().map(|(_, r)| r.clone()));
-        unique(base, &taken)
+        unique(base, |c| {
+            self.taken.contains(c)
+                || names.iter().any(|n| n == c)
+                || body.rows.iter().any(|(_, r)| r == c)
+        })
     }
 }
 

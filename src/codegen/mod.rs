@@ -53,8 +53,15 @@ pub struct Options {
 
 /// Tensors with more scalars than this live on the heap (a `Vec` per call),
 /// or with `no_std` in the caller's scratch buffer; smaller ones are arrays
-/// on the stack.
+/// on the stack while the function's [`STACK_BUDGET`] lasts.
 pub const STACK_LIMIT: usize = 4096;
+
+/// Bytes of arrays one generated function keeps on its stack, at most: the
+/// tensors that fit, in the order they are computed; every later one goes
+/// where a tensor above [`STACK_LIMIT`] goes. 64 KiB leaves room on a
+/// spawned thread's 2 MiB stack, and on smaller embedded stacks, for the
+/// caller and the rest of the frame.
+pub const STACK_BUDGET: usize = 64 * 1024;
 
 /// Expressions longer than this are split into `let` temporaries, so that no
 /// line reaches rustfmt's limit of 100 columns.
@@ -131,7 +138,10 @@ pub fn generate(g: &Gradient, options: &Options) -> Result<String, String> {
             .iter()
             .map(|(w, a)| (remap[w.index()], remap[a.index()]))
             .collect();
-        Generator::new(g, &program, wrt, original, options).module()
+        let mut generator = Generator::new(g, &program, wrt, original, options);
+        generator.off_stack =
+            [Core::Loss, Core::Forward, Core::Gradient].map(|c| generator.off_stack(c));
+        generator.module()
     }))
 }
 
@@ -189,6 +199,7 @@ const ITEM_NAMES: &[&str] = &[
 /// The three computations of the module, each one private core function.
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum Core {
+    // The order indexes `Generator::off_stack`.
     /// The loss alone (`loss_core`).
     Loss,
     /// The loss and every output (`forward_core`).
@@ -246,6 +257,9 @@ struct Generator<'a> {
     heap: Cell<bool>,
     /// The schedule of each value's loop nest (`schedule.rs`), by id.
     schedule: Vec<schedule::Nest>,
+    /// For each core function (by `Core as usize`), the tensors that do not
+    /// fit its stack budget and so live in a `Vec` or the scratch buffer.
+    off_stack: [Vec<bool>; 3],
 }
 
 fn sanitize(name: &str) -> String {
@@ -268,14 +282,16 @@ fn sanitize(name: &str) -> String {
     s
 }
 
-/// A unique identifier: `base`, else `base_2`, `base_3`, ...
-fn unique(base: &str, taken: &HashSet<String>) -> String {
-    if !taken.contains(base) {
+/// A unique identifier: `base`, else `base_2`, `base_3`, ..., the first
+/// that `taken` does not claim. A predicate rather than a set, so callers
+/// check their scope's tables in place instead of merging copies of them.
+fn unique(base: &str, taken: impl Fn(&str) -> bool) -> String {
+    if !taken(base) {
         return base.to_string();
     }
     (2..)
         .map(|n| format!("{base}_{n}"))
-        .find(|c| !taken.contains(c))
+        .find(|c| !taken(c))
         .expect("some suffix is free")
 }
 
@@ -344,7 +360,7 @@ impl<'a> Generator<'a> {
             .collect();
         let mut dim_idents = Vec::with_capacity(p.dims.len());
         for d in &p.dims {
-            let ident = unique(&sanitize(&d.name), &taken);
+            let ident = unique(&sanitize(&d.name), |c| taken.contains(c));
             taken.insert(ident.clone());
             dim_idents.push(ident);
         }
@@ -364,7 +380,7 @@ impl<'a> Generator<'a> {
                 }
                 _ => sanitize(&v.name),
             };
-            let ident = unique(&base, &taken);
+            let ident = unique(&base, |c| taken.contains(c));
             taken.insert(ident.clone());
             idents.push(ident);
         }
@@ -412,7 +428,33 @@ impl<'a> Generator<'a> {
             math: RefCell::new(BTreeSet::new()),
             heap: Cell::new(false),
             schedule: schedule::program(p, options.float),
+            off_stack: Default::default(),
         }
+    }
+
+    /// The local tensors of a core function that stay off its stack: those
+    /// above [`STACK_LIMIT`] scalars, and those that come after the arrays
+    /// before them have used up [`STACK_BUDGET`].
+    fn off_stack(&self, core: Core) -> Vec<bool> {
+        let need = self.needed(&self.targets(core));
+        let bytes = match self.float {
+            Float::F64 => 8,
+            Float::F32 => 4,
+        };
+        let mut used = 0;
+        let mut off = vec![false; self.p.values.len()];
+        for id in self.p.ids() {
+            let v = self.p.value(id);
+            if !need[id.index()] || v.rank() == 0 || self.home(id, core) != Store::Local {
+                continue;
+            }
+            if v.len() <= STACK_LIMIT && used + v.len() * bytes <= STACK_BUDGET {
+                used += v.len() * bytes;
+            } else {
+                off[id.index()] = true;
+            }
+        }
+        off
     }
 
     /// The id of a value of the program, from a reference to it.
@@ -500,7 +542,7 @@ impl<'a> Generator<'a> {
     fn out_name(&self, id: ValueId) -> String {
         let ident = &self.idents[id.index()];
         if self.p.value(id).rank() == 0 {
-            unique(&format!("{ident}_out"), &self.taken)
+            unique(&format!("{ident}_out"), |c| self.taken.contains(c))
         } else {
             ident.clone()
         }
@@ -510,7 +552,9 @@ impl<'a> Generator<'a> {
     fn grad_name(&self, param: ValueId) -> String {
         match self.grad_of[param.index()] {
             Some(adj) => self.idents[adj.index()].clone(),
-            None => unique(&format!("d_{}", self.idents[param.index()]), &self.taken),
+            None => unique(&format!("d_{}", self.idents[param.index()]), |c| {
+                self.taken.contains(c)
+            }),
         }
     }
 }
