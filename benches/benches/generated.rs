@@ -1,7 +1,9 @@
 //! Per-call time of the generated `loss_flat` and `gradient_flat` of every
-//! example, beside hand-written references for `mlp_mnist` and
-//! `mlp_mnist_batch` and `matrixmultiply`'s GEMM on the batched net's three
-//! contraction shapes, all in one run so that ratios are meaningful.
+//! example, beside a hand-written reference for each (`hand_written::NAME_loss`
+//! pairs with `NAME::loss`, `hand_written::NAME_gradient` with
+//! `NAME::gradient`, at the same values) and `matrixmultiply`'s GEMM on the
+//! batched net's three contraction shapes, all in one run so that ratios are
+//! meaningful.
 
 use divan::black_box;
 use netgrad_benches::{hand, values};
@@ -13,17 +15,29 @@ fn main() {
     divan::main();
 }
 
+/// Calls `f` a few times before a bench starts. The first call of a
+/// function page-faults on its code and on the `grad` buffer's fresh page (a
+/// few µs); when that lands in divan's calibration, divan settles on one call
+/// per sample, and a bench of a few tens of ns then mostly times the timer.
+fn warm_up<T>(mut f: impl FnMut() -> T) {
+    for _ in 0..3 {
+        black_box(f());
+    }
+}
+
 /// A `loss` and a `gradient` bench for each generated module.
 macro_rules! generated {
     ($($name:ident),*) => {
         $(
             mod $name {
+                use super::warm_up;
                 use divan::black_box;
                 use netgrad_benches::{$name as net, values};
 
                 #[divan::bench]
                 fn loss(b: divan::Bencher) {
                     let (inputs, params) = (values(net::N_INPUTS, 1), values(net::N_PARAMS, 2));
+                    warm_up(|| net::loss_flat(&inputs, &params));
                     b.bench(|| net::loss_flat(black_box(&inputs), black_box(&params)));
                 }
 
@@ -31,6 +45,7 @@ macro_rules! generated {
                 fn gradient(b: divan::Bencher) {
                     let (inputs, params) = (values(net::N_INPUTS, 1), values(net::N_PARAMS, 2));
                     let mut grad = vec![0.0; net::N_PARAMS];
+                    warm_up(|| net::gradient_flat(&inputs, &params, &mut grad));
                     b.bench_local(|| {
                         net::gradient_flat(
                             black_box(&inputs),
@@ -56,10 +71,52 @@ generated!(
     xor
 );
 
-/// The hand-written references (`netgrad_benches::hand`).
+/// The hand-written references (`netgrad_benches::hand` and
+/// `netgrad_benches::hand_small`), named after the generated benches they pair with.
 mod hand_written {
     use super::*;
-    use netgrad_benches::{mlp_mnist, mlp_mnist_batch};
+    use netgrad_benches::{hand_small, mlp_mnist, mlp_mnist_batch};
+
+    /// `NAME_loss` and `NAME_gradient` benches of `hand_small`'s references,
+    /// at the values the generated `NAME::loss` and `NAME::gradient` get.
+    macro_rules! small {
+        ($($net:ident: $loss:ident, $gradient:ident;)*) => {
+            $(
+                #[divan::bench]
+                fn $loss(b: divan::Bencher) {
+                    use netgrad_benches::$net as net;
+                    let (inputs, params) = (values(net::N_INPUTS, 1), values(net::N_PARAMS, 2));
+                    warm_up(|| hand_small::$loss(&inputs, &params));
+                    b.bench(|| hand_small::$loss(black_box(&inputs), black_box(&params)));
+                }
+
+                #[divan::bench]
+                fn $gradient(b: divan::Bencher) {
+                    use netgrad_benches::$net as net;
+                    let (inputs, params) = (values(net::N_INPUTS, 1), values(net::N_PARAMS, 2));
+                    let mut grad = vec![0.0; net::N_PARAMS];
+                    warm_up(|| hand_small::$gradient(&inputs, &params, &mut grad));
+                    b.bench_local(|| {
+                        hand_small::$gradient(
+                            black_box(&inputs),
+                            black_box(&params),
+                            black_box(&mut grad),
+                        )
+                    });
+                }
+            )*
+        };
+    }
+
+    small! {
+        batch_mlp: batch_mlp_loss, batch_mlp_gradient;
+        bishop: bishop_loss, bishop_gradient;
+        fanout: fanout_loss, fanout_gradient;
+        softmax_regression: softmax_regression_loss, softmax_regression_gradient;
+        tied_autoencoder: tied_autoencoder_loss, tied_autoencoder_gradient;
+        weight_decay: weight_decay_loss, weight_decay_gradient;
+        xor: xor_loss, xor_gradient;
+    }
 
     #[divan::bench]
     fn mlp_mnist_loss(b: divan::Bencher) {

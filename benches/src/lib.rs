@@ -63,3 +63,4 @@ pub fn raw_gradient(text: &str) -> netgrad::autodiff::Gradient {
 }
 
 pub mod hand;
+pub mod hand_small;

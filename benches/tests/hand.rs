@@ -4,16 +4,24 @@
 //! the GEMM shapes with a naive triple loop.
 
 use netgrad_benches::hand::{self, D, H, K, N};
-use netgrad_benches::{mlp_mnist, mlp_mnist_batch, values};
+use netgrad_benches::{hand_small, mlp_mnist, mlp_mnist_batch, values};
 
 #[path = "../src/gemm.rs"]
 mod gemm;
 
-fn assert_close(what: &str, got: &[f64], want: &[f64]) {
-    assert_eq!(got.len(), want.len(), "{what}");
-    for (k, (g, w)) in got.iter().zip(want).enumerate() {
+/// The first index where `got` and `want` differ by more than 1e-10
+/// relative (absolute below 1), if any.
+fn mismatch(got: &[f64], want: &[f64]) -> Option<usize> {
+    assert_eq!(got.len(), want.len());
+    got.iter().zip(want).position(|(g, w)| {
         let err = (g - w).abs() / w.abs().max(1.0);
-        assert!(err <= 1e-10, "{what}[{k}]: {g} against {w}");
+        err.is_nan() || err > 1e-10
+    })
+}
+
+fn assert_close(what: &str, got: &[f64], want: &[f64]) {
+    if let Some(k) = mismatch(got, want) {
+        panic!("{what}[{k}]: {} against {}", got[k], want[k]);
     }
 }
 
@@ -107,4 +115,63 @@ fn the_build_script_compiles_every_example() {
         .filter(|e| e.as_ref().unwrap().path().extension() == Some("net".as_ref()))
         .count();
     assert_eq!(files, netgrad_benches::EXAMPLES.len());
+}
+
+/// The small examples' references against their generated modules at several
+/// points (params and inputs uniform in [-1, 1) and in [-3, 3)), with garbage
+/// in the gradient buffer; and, so that the comparison can fail, at each of
+/// those points every gradient value with its sign flipped must be caught.
+macro_rules! small {
+    ($($test:ident: $net:ident, $loss:ident, $gradient:ident;)*) => {
+        $(
+            #[test]
+            fn $test() {
+                use netgrad_benches::$net as net;
+                for point in 0..6u64 {
+                    let scale = if point < 4 { 1.0 } else { 3.0 };
+                    let scaled = |n, seed| -> Vec<f64> {
+                        values(n, seed).into_iter().map(|v| v * scale).collect()
+                    };
+                    let inputs = scaled(net::N_INPUTS, 10 + point);
+                    let params = scaled(net::N_PARAMS, 20 + point);
+                    let what = format!("{} at point {point}", stringify!($net));
+                    let want = net::loss_flat(&inputs, &params);
+                    let got = hand_small::$loss(&inputs, &params);
+                    assert_close(&format!("{what}: loss"), &[got], &[want]);
+
+                    let (mut got, mut want) = (vec![7.0; net::N_PARAMS], vec![0.0; net::N_PARAMS]);
+                    let loss = hand_small::$gradient(&inputs, &params, &mut got);
+                    let want_loss = net::gradient_flat(&inputs, &params, &mut want);
+                    assert_close(&format!("{what}: gradient's loss"), &[loss], &[want_loss]);
+                    assert_close(&format!("{what}: gradient"), &got, &want);
+                    for k in 0..got.len() {
+                        let mut wrong = got.clone();
+                        wrong[k] = -wrong[k];
+                        assert_eq!(
+                            mismatch(&wrong, &want),
+                            Some(k),
+                            "{what}: a wrong sign of gradient[{k}] would pass"
+                        );
+                    }
+                }
+            }
+        )*
+    };
+}
+
+small! {
+    the_hand_written_bishop_agrees_with_the_generated_code:
+        bishop, bishop_loss, bishop_gradient;
+    the_hand_written_xor_agrees_with_the_generated_code:
+        xor, xor_loss, xor_gradient;
+    the_hand_written_fanout_agrees_with_the_generated_code:
+        fanout, fanout_loss, fanout_gradient;
+    the_hand_written_softmax_regression_agrees_with_the_generated_code:
+        softmax_regression, softmax_regression_loss, softmax_regression_gradient;
+    the_hand_written_tied_autoencoder_agrees_with_the_generated_code:
+        tied_autoencoder, tied_autoencoder_loss, tied_autoencoder_gradient;
+    the_hand_written_weight_decay_agrees_with_the_generated_code:
+        weight_decay, weight_decay_loss, weight_decay_gradient;
+    the_hand_written_batch_mlp_agrees_with_the_generated_code:
+        batch_mlp, batch_mlp_loss, batch_mlp_gradient;
 }
