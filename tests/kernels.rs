@@ -35,13 +35,10 @@ fn variants() -> Vec<(String, Float, TargetFeatures, bool, String)> {
 /// Runs a command; panics with its output if it fails.
 fn run(cmd: &mut Command, what: &str) -> String {
     let out = cmd.output().unwrap_or_else(|e| panic!("{what}: {e}"));
-    assert!(
-        out.status.success(),
-        "{what} failed:\n{}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
+    let [stdout, stderr] =
+        [out.stdout, out.stderr].map(|b| String::from_utf8_lossy(&b).into_owned());
+    assert!(out.status.success(), "{what} failed:\n{stdout}\n{stderr}");
+    stdout
 }
 
 fn scratch_dir(what: &str) -> std::path::PathBuf {

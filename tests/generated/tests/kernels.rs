@@ -50,23 +50,12 @@ impl Real for f32 {
     }
 }
 
-/// The signature of `gemm`.
-type Gemm<R> = fn(
-    usize,
-    usize,
-    usize,
-    &[R],
-    usize,
-    usize,
-    &[R],
-    usize,
-    usize,
-    &mut [R],
-    usize,
-    usize,
-    bool,
-    &mut [R],
-);
+/// Short for the many sizes and strides of a signature.
+type U = usize;
+
+/// `gemm`, its operands as (slice, row stride, column stride); build.rs wraps each
+/// variant's `gemm` so.
+type Gemm<R> = fn([U; 3], (&[R], U, U), (&[R], U, U), (&mut [R], U, U), bool, &mut [R]);
 
 /// The signature of `pack_len`.
 type PackLen = fn(usize, usize, usize) -> usize;
@@ -203,7 +192,12 @@ fn check_one<R: Real>(
     }
     let mut pack = vec![R::from_f64(f64::NAN); pack_len(m, n, k)];
     gemm(
-        m, n, k, &a, rsa, csa, &b, rsb, csb, &mut c, rsc, csc, accumulate, &mut pack,
+        [m, n, k],
+        (&a, rsa, csa),
+        (&b, rsb, csb),
+        (&mut c, rsc, csc),
+        accumulate,
+        &mut pack,
     );
     let case = format!(
         "{what}: m {m}, n {n}, k {k}, A {la:?}, B {lb:?}, C {lc:?}, accumulate {accumulate}"
@@ -239,25 +233,12 @@ fn check_one<R: Real>(
 
 #[test]
 fn the_portable_micro_kernel_agrees_with_the_naive_product() {
-    let n = check::<f64>(
-        "f64 portable",
-        |m, n, k, a, rsa, csa, b, rsb, csb, c, rsc, csc, acc, pack| {
-            f64_kernels::gemm_with(
-                false, m, n, k, a, rsa, csa, b, rsb, csb, c, rsc, csc, acc, pack,
-            )
-        },
-        f64_kernels::pack_len,
-    );
-    assert!(n > 1000);
-    check::<f32>(
-        "f32 portable",
-        |m, n, k, a, rsa, csa, b, rsb, csb, c, rsc, csc, acc, pack| {
-            f32_kernels::gemm_with(
-                false, m, n, k, a, rsa, csa, b, rsb, csb, c, rsc, csc, acc, pack,
-            )
-        },
-        f32_kernels::pack_len,
-    );
+    let f64_portable: Gemm<f64> =
+        |d, a, b, c, acc, pack| f64_kernels::gemm_with(false, d, a, b, c, acc, pack);
+    assert!(check("f64 portable", f64_portable, f64_kernels::pack_len) > 1000);
+    let f32_portable: Gemm<f32> =
+        |d, a, b, c, acc, pack| f32_kernels::gemm_with(false, d, a, b, c, acc, pack);
+    check("f32 portable", f32_portable, f32_kernels::pack_len);
 }
 
 #[test]
@@ -266,77 +247,26 @@ fn the_avx2_micro_kernel_agrees_with_the_naive_product() {
         eprintln!("skipped: this CPU has no AVX2 or no FMA");
         return;
     }
-    check::<f64>(
-        "f64 AVX2",
-        |m, n, k, a, rsa, csa, b, rsb, csb, c, rsc, csc, acc, pack| {
-            f64_kernels::gemm_with(
-                true, m, n, k, a, rsa, csa, b, rsb, csb, c, rsc, csc, acc, pack,
-            )
-        },
-        f64_kernels::pack_len,
-    );
-    check::<f32>(
-        "f32 AVX2",
-        |m, n, k, a, rsa, csa, b, rsb, csb, c, rsc, csc, acc, pack| {
-            f32_kernels::gemm_with(
-                true, m, n, k, a, rsa, csa, b, rsb, csb, c, rsc, csc, acc, pack,
-            )
-        },
-        f32_kernels::pack_len,
-    );
+    let f64_avx2: Gemm<f64> =
+        |d, a, b, c, acc, pack| f64_kernels::gemm_with(true, d, a, b, c, acc, pack);
+    check("f64 AVX2", f64_avx2, f64_kernels::pack_len);
+    let f32_avx2: Gemm<f32> =
+        |d, a, b, c, acc, pack| f32_kernels::gemm_with(true, d, a, b, c, acc, pack);
+    check("f32 AVX2", f32_avx2, f32_kernels::pack_len);
 }
 
 #[test]
 fn every_variant_agrees_with_the_naive_product() {
-    let f64s: [(&str, Gemm<f64>, PackLen); 6] = [
-        ("f64 portable", f64_portable::gemm, f64_portable::pack_len),
-        (
-            "f64 portable no_std",
-            f64_portable_no_std::gemm,
-            f64_portable_no_std::pack_len,
-        ),
-        ("f64 native", f64_native::gemm, f64_native::pack_len),
-        (
-            "f64 native no_std",
-            f64_native_no_std::gemm,
-            f64_native_no_std::pack_len,
-        ),
-        ("f64 dispatch", f64_dispatch::gemm, f64_dispatch::pack_len),
-        (
-            "f64 dispatch no_std",
-            f64_dispatch_no_std::gemm,
-            f64_dispatch_no_std::pack_len,
-        ),
-    ];
-    for (what, gemm, pack_len) in f64s {
-        check(what, gemm, pack_len);
+    for (what, gemm, pack_len) in F64_VARIANTS {
+        check(what, *gemm, *pack_len);
     }
-    let f32s: [(&str, Gemm<f32>, PackLen); 6] = [
-        ("f32 portable", f32_portable::gemm, f32_portable::pack_len),
-        (
-            "f32 portable no_std",
-            f32_portable_no_std::gemm,
-            f32_portable_no_std::pack_len,
-        ),
-        ("f32 native", f32_native::gemm, f32_native::pack_len),
-        (
-            "f32 native no_std",
-            f32_native_no_std::gemm,
-            f32_native_no_std::pack_len,
-        ),
-        ("f32 dispatch", f32_dispatch::gemm, f32_dispatch::pack_len),
-        (
-            "f32 dispatch no_std",
-            f32_dispatch_no_std::gemm,
-            f32_dispatch_no_std::pack_len,
-        ),
-    ];
-    for (what, gemm, pack_len) in f32s {
-        check(what, gemm, pack_len);
+    for (what, gemm, pack_len) in F32_VARIANTS {
+        check(what, *gemm, *pack_len);
     }
 }
 
-/// The batched MNIST net's three shapes with the strides generated code passes.
+/// Dispatch picks the AVX2 kernel here: its result has the AVX2 kernel's bits, which differ
+/// from the portable one's (FMA rounds once, a multiply and an add twice).
 #[test]
 fn dispatch_runs_the_avx2_kernel_where_the_cpu_has_it() {
     if !f64_kernels::has_avx2() {
@@ -345,26 +275,24 @@ fn dispatch_runs_the_avx2_kernel_where_the_cpu_has_it() {
     }
     let (m, n, k) = (64, 128, 784);
     let (a, b) = (values::<f64>(m * k, 1), values::<f64>(k * n, 2));
-    let mut pack = vec![0.0; f64_dispatch::pack_len(m, n, k)];
-    let run = |gemm: &dyn Fn(&mut [f64], &mut [f64])| {
-        let mut c = vec![0.0; m * n];
-        gemm(&mut c, &mut pack.clone());
+    let product = |gemm: Gemm<f64>| {
+        let (mut c, mut pack) = (vec![0.0; m * n], vec![0.0; f64_kernels::pack_len(m, n, k)]);
+        gemm(
+            [m, n, k],
+            (&a, k, 1),
+            (&b, 1, k),
+            (&mut c, n, 1),
+            false,
+            &mut pack,
+        );
         c
     };
-    let dispatch =
-        run(&|c, pack| f64_dispatch::gemm(m, n, k, &a, k, 1, &b, 1, k, c, n, 1, false, pack));
-    let avx2 = run(&|c, pack| {
-        f64_kernels::gemm_with(true, m, n, k, &a, k, 1, &b, 1, k, c, n, 1, false, pack)
-    });
-    let portable = run(&|c, pack| {
-        f64_kernels::gemm_with(false, m, n, k, &a, k, 1, &b, 1, k, c, n, 1, false, pack)
-    });
-    assert_eq!(dispatch, avx2, "Dispatch gives the AVX2 kernel's bits");
-    assert_ne!(
-        avx2, portable,
-        "FMA rounds differently from a multiply and an add"
-    );
-    pack.clear();
+    let (_, dispatch, _) = F64_VARIANTS.iter().find(|v| v.0 == "f64_dispatch").unwrap();
+    let avx2 = product(|d, a, b, c, acc, pack| f64_kernels::gemm_with(true, d, a, b, c, acc, pack));
+    assert_eq!(product(*dispatch), avx2);
+    let portable =
+        product(|d, a, b, c, acc, pack| f64_kernels::gemm_with(false, d, a, b, c, acc, pack));
+    assert_ne!(avx2, portable);
 }
 
 #[test]

@@ -9,25 +9,17 @@ pub fn has_avx2() -> bool {
     false
 }
 
-/// `gemm` with the AVX2+FMA micro-kernel (`avx2`) or the portable one.
+/// `gemm` with the AVX2+FMA micro-kernel (`avx2`) or the portable one; the operands as
+/// (slice, row stride, column stride).
 ///
 /// # Panics
 /// For `avx2` where the CPU does not have AVX2 and FMA.
-#[allow(clippy::too_many_arguments)]
 pub fn gemm_with(
     avx2: bool,
-    m: usize,
-    n: usize,
-    k: usize,
-    a: &[F],
-    rsa: usize,
-    csa: usize,
-    b: &[F],
-    rsb: usize,
-    csb: usize,
-    c: &mut [F],
-    rsc: usize,
-    csc: usize,
+    dims: [usize; 3],
+    (a, rsa, csa): (&[F], usize, usize),
+    (b, rsb, csb): (&[F], usize, usize),
+    c: (&mut [F], usize, usize),
     accumulate: bool,
     pack: &mut [F],
 ) {
@@ -42,5 +34,5 @@ pub fn gemm_with(
         Kernel::Portable
     };
     let (a, b) = (Matrix { data: a, rs: rsa, cs: csa }, Matrix { data: b, rs: rsb, cs: csb });
-    run(kernel, [m, n, k], a, b, (c, rsc, csc), accumulate, pack);
+    run(kernel, dims, a, b, c, accumulate, pack);
 }

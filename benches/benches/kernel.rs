@@ -1,0 +1,384 @@
+//! netgrad's GEMM module (src/codegen/kernels) next to `matrixmultiply` on the batched MNIST
+//! net's three shapes, with the strides generated code passes, in f64 and f32, with the
+//! run-time dispatch (AVX2+FMA here) and with the portable micro-kernel; and on small
+//! shapes next to a plain triple loop, to find the size above which the generator should call
+//! `gemm`. Throughputs are in FLOP/s (items: floating-point operations, 2·m·n·k).
+//!
+//! The modules are assembled from the templates as `gemm_module` assembles them (the bench
+//! crate has no build step for them): the float's piece, gemm.rs, then the selection pieces.
+
+use divan::counter::ItemsCount;
+use divan::{black_box, Bencher};
+use netgrad_benches::hand::{D, H, K, N};
+use netgrad_benches::values;
+
+fn main() {
+    divan::main();
+}
+
+/// The f64 module with run-time dispatch (`TargetFeatures::Dispatch`).
+mod f64_dispatch {
+    include!("../../src/codegen/kernels/f64.rs");
+    include!("../../src/codegen/kernels/gemm.rs");
+    include!("../../src/codegen/kernels/x86.rs");
+    include!("../../src/codegen/kernels/dispatch.rs");
+    #[cfg(target_arch = "x86_64")]
+    mod avx2 {
+        use core::arch::x86_64::{
+            _mm256_add_pd as add, _mm256_fmadd_pd as fmadd, _mm256_loadu_pd as load,
+            _mm256_set1_pd as splat, _mm256_setzero_pd as zero, _mm256_storeu_pd as store,
+        };
+        include!("../../src/codegen/kernels/avx2.rs");
+    }
+}
+
+/// The f64 module with the portable kernel only (`TargetFeatures::Portable`).
+mod f64_portable {
+    include!("../../src/codegen/kernels/f64.rs");
+    include!("../../src/codegen/kernels/gemm.rs");
+    include!("../../src/codegen/kernels/portable.rs");
+}
+
+/// The f32 module with run-time dispatch.
+mod f32_dispatch {
+    include!("../../src/codegen/kernels/f32.rs");
+    include!("../../src/codegen/kernels/gemm.rs");
+    include!("../../src/codegen/kernels/x86.rs");
+    include!("../../src/codegen/kernels/dispatch.rs");
+    #[cfg(target_arch = "x86_64")]
+    mod avx2 {
+        use core::arch::x86_64::{
+            _mm256_add_ps as add, _mm256_fmadd_ps as fmadd, _mm256_loadu_ps as load,
+            _mm256_set1_ps as splat, _mm256_setzero_ps as zero, _mm256_storeu_ps as store,
+        };
+        include!("../../src/codegen/kernels/avx2.rs");
+    }
+}
+
+/// The f32 module with the portable kernel only.
+mod f32_portable {
+    include!("../../src/codegen/kernels/f32.rs");
+    include!("../../src/codegen/kernels/gemm.rs");
+    include!("../../src/codegen/kernels/portable.rs");
+}
+
+/// A product C (m × n, row-major) = A·B with A's and B's strides.
+#[derive(Debug)]
+struct Shape {
+    name: &'static str,
+    m: usize,
+    n: usize,
+    k: usize,
+    a: (usize, usize),
+    b: (usize, usize),
+}
+
+impl std::fmt::Display for Shape {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name)
+    }
+}
+
+/// The batched net's shapes, with generated code's strides (see benches/src/gemm.rs).
+const NET: &[Shape] = &[
+    Shape {
+        name: "1_forward",
+        m: N,
+        n: H,
+        k: D,
+        a: (D, 1),
+        b: (1, D),
+    },
+    Shape {
+        name: "2_weight_gradient",
+        m: H,
+        n: D,
+        k: N,
+        a: (1, H),
+        b: (D, 1),
+    },
+    Shape {
+        name: "3_backprop",
+        m: N,
+        n: H,
+        k: K,
+        a: (K, 1),
+        b: (H, 1),
+    },
+];
+
+/// Small row-major shapes, m × n × k.
+const SMALL: &[Shape] = &[
+    Shape {
+        name: "4x4x4",
+        m: 4,
+        n: 4,
+        k: 4,
+        a: (4, 1),
+        b: (4, 1),
+    },
+    Shape {
+        name: "8x8x8",
+        m: 8,
+        n: 8,
+        k: 8,
+        a: (8, 1),
+        b: (8, 1),
+    },
+    Shape {
+        name: "16x16x16",
+        m: 16,
+        n: 16,
+        k: 16,
+        a: (16, 1),
+        b: (16, 1),
+    },
+    Shape {
+        name: "24x24x24",
+        m: 24,
+        n: 24,
+        k: 24,
+        a: (24, 1),
+        b: (24, 1),
+    },
+    Shape {
+        name: "32x32x32",
+        m: 32,
+        n: 32,
+        k: 32,
+        a: (32, 1),
+        b: (32, 1),
+    },
+    Shape {
+        name: "64x64x64",
+        m: 64,
+        n: 64,
+        k: 64,
+        a: (64, 1),
+        b: (64, 1),
+    },
+    Shape {
+        name: "10x128x1",
+        m: 10,
+        n: 128,
+        k: 1,
+        a: (1, 1),
+        b: (128, 1),
+    },
+    Shape {
+        name: "64x128x4",
+        m: 64,
+        n: 128,
+        k: 4,
+        a: (4, 1),
+        b: (128, 1),
+    },
+];
+
+/// The signature of `gemm`.
+type Gemm<R> = fn(
+    usize,
+    usize,
+    usize,
+    &[R],
+    usize,
+    usize,
+    &[R],
+    usize,
+    usize,
+    &mut [R],
+    usize,
+    usize,
+    bool,
+    &mut [R],
+);
+
+/// The signature of `matrixmultiply::dgemm` and `sgemm`.
+type Blas<R> = unsafe fn(
+    usize,
+    usize,
+    usize,
+    R,
+    *const R,
+    isize,
+    isize,
+    *const R,
+    isize,
+    isize,
+    R,
+    *mut R,
+    isize,
+    isize,
+);
+
+/// A float of the benchmarks.
+trait Real: Copy + Default + 'static {
+    const ONE: Self;
+    fn of(x: f64) -> Self;
+}
+
+impl Real for f64 {
+    const ONE: Self = 1.0;
+    fn of(x: f64) -> Self {
+        x
+    }
+}
+
+impl Real for f32 {
+    const ONE: Self = 1.0;
+    fn of(x: f64) -> Self {
+        x as f32
+    }
+}
+
+/// Times C = A·B with `gemm`, or with `blas` (matrixmultiply) if it is given.
+fn bench<R: Real>(
+    bencher: Bencher,
+    s: &Shape,
+    gemm: Gemm<R>,
+    pack_len: usize,
+    blas: Option<Blas<R>>,
+) {
+    let (m, n, k) = (s.m, s.n, s.k);
+    let a: Vec<R> = values(m * k, 1).into_iter().map(R::of).collect();
+    let b: Vec<R> = values(k * n, 2).into_iter().map(R::of).collect();
+    let (mut c, mut pack) = (vec![R::default(); m * n], vec![R::default(); pack_len]);
+    let bencher = bencher.counter(ItemsCount::new(2 * m * n * k));
+    match blas {
+        None => bencher.bench_local(|| {
+            let (a, b, c) = (black_box(&a), black_box(&b), black_box(&mut c));
+            gemm(
+                m, n, k, a, s.a.0, s.a.1, b, s.b.0, s.b.1, c, n, 1, false, &mut pack,
+            )
+        }),
+        // SAFETY: A, B and C are dense m × k, k × n and m × n matrices with these strides.
+        Some(blas) => bencher.bench_local(|| unsafe {
+            let (a, b, c) = (black_box(&a), black_box(&b), black_box(&mut c));
+            let [rsa, csa, rsb, csb] = [s.a.0, s.a.1, s.b.0, s.b.1].map(|x| x as isize);
+            let (a, b, c) = (a.as_ptr(), b.as_ptr(), c.as_mut_ptr());
+            blas(
+                m,
+                k,
+                n,
+                R::ONE,
+                a,
+                rsa,
+                csa,
+                b,
+                rsb,
+                csb,
+                R::default(),
+                c,
+                n as isize,
+                1,
+            )
+        }),
+    }
+}
+
+/// The plain triple loop generated code would use without `gemm`: C's row i is the sum over
+/// p of A(i, p) times B's row p, so the inner loop runs along rows with stride 1.
+#[allow(clippy::too_many_arguments)]
+fn triple_loop(
+    m: usize,
+    n: usize,
+    k: usize,
+    a: &[f64],
+    rsa: usize,
+    csa: usize,
+    b: &[f64],
+    rsb: usize,
+    csb: usize,
+    c: &mut [f64],
+    rsc: usize,
+    csc: usize,
+    _accumulate: bool,
+    _pack: &mut [f64],
+) {
+    assert!(csb == 1 && csc == 1);
+    for i in 0..m {
+        let row = &mut c[i * rsc..][..n];
+        row.fill(0.0);
+        for p in 0..k {
+            let x = a[i * rsa + p * csa];
+            for (c, &b) in row.iter_mut().zip(&b[p * rsb..][..n]) {
+                *c += x * b;
+            }
+        }
+    }
+}
+
+#[divan::bench(args = NET)]
+fn f64_dispatch(b: Bencher, s: &Shape) {
+    bench(
+        b,
+        s,
+        f64_dispatch::gemm,
+        f64_dispatch::pack_len(s.m, s.n, s.k),
+        None,
+    );
+}
+
+#[divan::bench(args = NET)]
+fn f64_matrixmultiply(b: Bencher, s: &Shape) {
+    bench(b, s, f64_dispatch::gemm, 0, Some(matrixmultiply::dgemm));
+}
+
+#[divan::bench(args = NET)]
+fn f64_portable(b: Bencher, s: &Shape) {
+    bench(
+        b,
+        s,
+        f64_portable::gemm,
+        f64_portable::pack_len(s.m, s.n, s.k),
+        None,
+    );
+}
+
+#[divan::bench(args = NET)]
+fn f32_dispatch(b: Bencher, s: &Shape) {
+    bench(
+        b,
+        s,
+        f32_dispatch::gemm,
+        f32_dispatch::pack_len(s.m, s.n, s.k),
+        None,
+    );
+}
+
+#[divan::bench(args = NET)]
+fn f32_matrixmultiply(b: Bencher, s: &Shape) {
+    bench(b, s, f32_dispatch::gemm, 0, Some(matrixmultiply::sgemm));
+}
+
+#[divan::bench(args = NET)]
+fn f32_portable(b: Bencher, s: &Shape) {
+    bench(
+        b,
+        s,
+        f32_portable::gemm,
+        f32_portable::pack_len(s.m, s.n, s.k),
+        None,
+    );
+}
+
+#[divan::bench(args = SMALL)]
+fn small_f64_dispatch(b: Bencher, s: &Shape) {
+    bench(
+        b,
+        s,
+        f64_dispatch::gemm,
+        f64_dispatch::pack_len(s.m, s.n, s.k),
+        None,
+    );
+}
+
+#[divan::bench(args = SMALL)]
+fn small_f64_matrixmultiply(b: Bencher, s: &Shape) {
+    bench(b, s, f64_dispatch::gemm, 0, Some(matrixmultiply::dgemm));
+}
+
+#[divan::bench(args = SMALL)]
+fn small_f64_triple_loop(b: Bencher, s: &Shape) {
+    bench(b, s, triple_loop, 0, None);
+}
