@@ -79,137 +79,51 @@ impl std::fmt::Display for Shape {
     }
 }
 
+/// A shape: its name, m, n, k, and A's and B's row and column strides.
+const fn shape(
+    name: &'static str,
+    [m, n, k]: [usize; 3],
+    a: (usize, usize),
+    b: (usize, usize),
+) -> Shape {
+    Shape {
+        name,
+        m,
+        n,
+        k,
+        a,
+        b,
+    }
+}
+
 /// The batched net's shapes, with generated code's strides (see benches/src/gemm.rs).
 const NET: &[Shape] = &[
-    Shape {
-        name: "1_forward",
-        m: N,
-        n: H,
-        k: D,
-        a: (D, 1),
-        b: (1, D),
-    },
-    Shape {
-        name: "2_weight_gradient",
-        m: H,
-        n: D,
-        k: N,
-        a: (1, H),
-        b: (D, 1),
-    },
-    Shape {
-        name: "3_backprop",
-        m: N,
-        n: H,
-        k: K,
-        a: (K, 1),
-        b: (H, 1),
-    },
+    shape("1_forward", [N, H, D], (D, 1), (1, D)),
+    shape("2_weight_gradient", [H, D, N], (1, H), (D, 1)),
+    shape("3_backprop", [N, H, K], (K, 1), (H, 1)),
 ];
 
 /// Small row-major shapes, m × n × k.
 const SMALL: &[Shape] = &[
-    Shape {
-        name: "4x4x4",
-        m: 4,
-        n: 4,
-        k: 4,
-        a: (4, 1),
-        b: (4, 1),
-    },
-    Shape {
-        name: "8x8x8",
-        m: 8,
-        n: 8,
-        k: 8,
-        a: (8, 1),
-        b: (8, 1),
-    },
-    Shape {
-        name: "16x16x16",
-        m: 16,
-        n: 16,
-        k: 16,
-        a: (16, 1),
-        b: (16, 1),
-    },
-    Shape {
-        name: "24x24x24",
-        m: 24,
-        n: 24,
-        k: 24,
-        a: (24, 1),
-        b: (24, 1),
-    },
-    Shape {
-        name: "32x32x32",
-        m: 32,
-        n: 32,
-        k: 32,
-        a: (32, 1),
-        b: (32, 1),
-    },
-    Shape {
-        name: "64x64x64",
-        m: 64,
-        n: 64,
-        k: 64,
-        a: (64, 1),
-        b: (64, 1),
-    },
-    Shape {
-        name: "10x128x1",
-        m: 10,
-        n: 128,
-        k: 1,
-        a: (1, 1),
-        b: (128, 1),
-    },
-    Shape {
-        name: "64x128x4",
-        m: 64,
-        n: 128,
-        k: 4,
-        a: (4, 1),
-        b: (128, 1),
-    },
+    shape("4x4x4", [4, 4, 4], (4, 1), (4, 1)),
+    shape("8x8x8", [8, 8, 8], (8, 1), (8, 1)),
+    shape("16x16x16", [16, 16, 16], (16, 1), (16, 1)),
+    shape("24x24x24", [24, 24, 24], (24, 1), (24, 1)),
+    shape("32x32x32", [32, 32, 32], (32, 1), (32, 1)),
+    shape("64x64x64", [64, 64, 64], (64, 1), (64, 1)),
+    shape("10x128x1", [10, 128, 1], (1, 1), (128, 1)),
+    shape("64x128x4", [64, 128, 4], (4, 1), (128, 1)),
 ];
 
+/// Short for the many sizes and strides of a signature.
+type U = usize;
+
 /// The signature of `gemm`.
-type Gemm<R> = fn(
-    usize,
-    usize,
-    usize,
-    &[R],
-    usize,
-    usize,
-    &[R],
-    usize,
-    usize,
-    &mut [R],
-    usize,
-    usize,
-    bool,
-    &mut [R],
-);
+type Gemm<R> = fn(U, U, U, &[R], U, U, &[R], U, U, &mut [R], U, U, bool, &mut [R]);
 
 /// The signature of `matrixmultiply::dgemm` and `sgemm`.
-type Blas<R> = unsafe fn(
-    usize,
-    usize,
-    usize,
-    R,
-    *const R,
-    isize,
-    isize,
-    *const R,
-    isize,
-    isize,
-    R,
-    *mut R,
-    isize,
-    isize,
-);
+type Blas<R> =
+    unsafe fn(U, U, U, R, *const R, isize, isize, *const R, isize, isize, R, *mut R, isize, isize);
 
 /// A float of the benchmarks.
 trait Real: Copy + Default + 'static {
@@ -273,38 +187,6 @@ fn bench<R: Real>(
                 1,
             )
         }),
-    }
-}
-
-/// The plain triple loop generated code would use without `gemm`: C's row i is the sum over
-/// p of A(i, p) times B's row p, so the inner loop runs along rows with stride 1.
-#[allow(clippy::too_many_arguments)]
-fn triple_loop(
-    m: usize,
-    n: usize,
-    k: usize,
-    a: &[f64],
-    rsa: usize,
-    csa: usize,
-    b: &[f64],
-    rsb: usize,
-    csb: usize,
-    c: &mut [f64],
-    rsc: usize,
-    csc: usize,
-    _accumulate: bool,
-    _pack: &mut [f64],
-) {
-    assert!(csb == 1 && csc == 1);
-    for i in 0..m {
-        let row = &mut c[i * rsc..][..n];
-        row.fill(0.0);
-        for p in 0..k {
-            let x = a[i * rsa + p * csa];
-            for (c, &b) in row.iter_mut().zip(&b[p * rsb..][..n]) {
-                *c += x * b;
-            }
-        }
     }
 }
 
@@ -378,7 +260,22 @@ fn small_f64_matrixmultiply(b: Bencher, s: &Shape) {
     bench(b, s, f64_dispatch::gemm, 0, Some(matrixmultiply::dgemm));
 }
 
+/// The plain triple loop generated code would use without `gemm`: C's row i is the sum over
+/// p of A(i, p) times B's row p, so the inner loop runs along rows with stride 1.
 #[divan::bench(args = SMALL)]
 fn small_f64_triple_loop(b: Bencher, s: &Shape) {
+    let triple_loop: Gemm<f64> = |m, n, k, a, rsa, csa, b, rsb, csb, c, rsc, csc, _, _| {
+        assert!(csb == 1 && csc == 1);
+        for i in 0..m {
+            let row = &mut c[i * rsc..][..n];
+            row.fill(0.0);
+            for p in 0..k {
+                let x = a[i * rsa + p * csa];
+                for (c, &b) in row.iter_mut().zip(&b[p * rsb..][..n]) {
+                    *c += x * b;
+                }
+            }
+        }
+    };
     bench(b, s, triple_loop, 0, None);
 }
