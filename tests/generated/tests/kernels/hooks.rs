@@ -23,16 +23,11 @@ pub fn gemm_with(
     accumulate: bool,
     pack: &mut [F],
 ) {
-    let kernel = if avx2 {
-        assert!(has_avx2(), "this CPU has no AVX2 or no FMA");
-        #[cfg(target_arch = "x86_64")]
-        let avx2 = Kernel::Avx2;
-        #[cfg(not(target_arch = "x86_64"))]
-        let avx2 = unreachable!();
-        avx2
-    } else {
-        Kernel::Portable
-    };
+    assert!(!avx2 || has_avx2(), "this CPU has no AVX2 or no FMA");
+    #[cfg(target_arch = "x86_64")]
+    let kernel = if avx2 { Kernel::Avx2 } else { Kernel::Portable };
+    #[cfg(not(target_arch = "x86_64"))]
+    let kernel = Kernel::Portable;
     let (a, b) = (Matrix { data: a, rs: rsa, cs: csa }, Matrix { data: b, rs: rsb, cs: csb });
     run(kernel, dims, a, b, c, accumulate, pack);
 }
