@@ -100,7 +100,7 @@ const NET: [Shape; 3] = [
 ];
 
 /// Small row-major shapes, m × n × k.
-const SMALL: [Shape; 8] = [
+const SMALL: [Shape; 10] = [
     shape("4x4x4", [4, 4, 4], (4, 1), (4, 1)),
     shape("8x8x8", [8, 8, 8], (8, 1), (8, 1)),
     shape("16x16x16", [16, 16, 16], (16, 1), (16, 1)),
@@ -108,6 +108,8 @@ const SMALL: [Shape; 8] = [
     shape("32x32x32", [32, 32, 32], (32, 1), (32, 1)),
     shape("64x64x64", [64, 64, 64], (64, 1), (64, 1)),
     shape("10x128x1", [10, 128, 1], (1, 1), (128, 1)),
+    shape("64x128x1", [64, 128, 1], (1, 1), (128, 1)),
+    shape("64x128x2", [64, 128, 2], (2, 1), (128, 1)),
     shape("64x128x4", [64, 128, 4], (4, 1), (128, 1)),
 ];
 
@@ -156,7 +158,7 @@ const fn cases<const C: usize>(shapes: &[Shape], who: &[Who]) -> [Case; C] {
 }
 
 const NET_CASES: [Case; 9] = cases(&NET, &[Who::Dispatch, Who::Matrixmultiply, Who::Portable]);
-const SMALL_CASES: [Case; 24] = cases(
+const SMALL_CASES: [Case; 30] = cases(
     &SMALL,
     &[Who::Dispatch, Who::Matrixmultiply, Who::TripleLoop],
 );
