@@ -26,17 +26,21 @@ const MC: usize = 96;
 const NC: usize = 1024;
 
 /// Scratch `gemm` needs for these sizes: a packed block of A and one of B, for the product
-/// as given or transposed (`gemm` computes Cᵀ = Bᵀ·Aᵀ when C is column-major).
+/// as given or transposed (`gemm` computes Cᵀ = Bᵀ·Aᵀ when C is column-major), and room to
+/// start B's on a cache line. None for an empty product.
 pub const fn pack_len(m: usize, n: usize, k: usize) -> usize {
+    if m == 0 || n == 0 || k == 0 {
+        return 0;
+    }
     let depth = if k < KC { k } else { KC };
     let straight = panels(m, MR, MC) + panels(n, NR, NC);
     let swapped = panels(n, MR, MC) + panels(m, NR, NC);
-    depth
-        * if straight > swapped {
-            straight
-        } else {
-            swapped
-        }
+    let most = if straight > swapped {
+        straight
+    } else {
+        swapped
+    };
+    depth * most + NR - 1
 }
 
 /// `len` rounded up to whole panels of `width`, or `max` (a multiple of `width`) if that
@@ -242,7 +246,13 @@ fn blocked(
     let kc_max = block(k, KC, 1);
     let mc_max = block(m, MC, MR);
     let nc_max = block(n, NC, NR);
-    let (pa, pb) = pack.split_at_mut(mc_max * kc_max);
+    // A row of a panel of B is NR elements, 64 bytes: on a cache line of its own when the
+    // panel starts on one (the scratch has room to move).
+    let line = pack
+        .as_ptr()
+        .align_offset(NR * core::mem::size_of::<F>())
+        .min(NR - 1);
+    let (pb, pa) = pack[line..].split_at_mut(nc_max * kc_max);
     for jc in (0..n).step_by(nc_max) {
         let nc = nc_max.min(n - jc);
         for pc in (0..k).step_by(kc_max) {

@@ -295,6 +295,52 @@ fn dispatch_runs_the_avx2_kernel_where_the_cpu_has_it() {
     assert_ne!(avx2, portable);
 }
 
+/// Scratch of exactly `pack_len` at every alignment (`gemm` starts B's panels on a cache
+/// line inside it) gives the same bits; an empty product needs none.
+#[test]
+fn scratch_of_exactly_pack_len_at_any_alignment() {
+    let (m, n, k) = (13, 21, 300);
+    let (a, b) = (values::<f32>(m * k, 1), values::<f32>(k * n, 2));
+    let len = f32_dispatch::pack_len(m, n, k);
+    let mut first = None;
+    for offset in 0..16 {
+        let mut buffer = vec![f32::NAN; len + 16];
+        let pack = &mut buffer[offset..offset + len];
+        let mut c = vec![0.0; m * n];
+        f32_dispatch::gemm(m, n, k, &a, k, 1, &b, n, 1, &mut c, n, 1, false, pack);
+        assert!(c.iter().all(|x| x.is_finite()));
+        assert_eq!(
+            *first.get_or_insert_with(|| c.clone()),
+            c,
+            "offset {offset}"
+        );
+    }
+    for (m, n, k) in [(0, 4, 5), (4, 0, 5), (4, 5, 0)] {
+        assert_eq!(f64_portable::pack_len(m, n, k), 0);
+        let mut c = [1.0; 20];
+        f64_portable::gemm(
+            m,
+            n,
+            k,
+            &[0.0; 20],
+            5,
+            1,
+            &[0.0; 25],
+            5,
+            1,
+            &mut c,
+            5,
+            1,
+            false,
+            &mut [],
+        );
+        assert_eq!(
+            c.iter().filter(|x| **x == 0.0).count(),
+            if k == 0 { m * n } else { 0 }
+        );
+    }
+}
+
 #[test]
 #[should_panic(expected = "gemm: slice too short for its sizes and strides: a (m × k, rsa, csa)")]
 fn a_short_a_panics() {
