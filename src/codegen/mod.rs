@@ -7,6 +7,7 @@
 //! expressions are split into `let` temporaries.
 
 mod api;
+pub mod kernels;
 mod lower;
 mod ops;
 mod schedule;

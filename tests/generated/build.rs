@@ -43,5 +43,48 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     let out = PathBuf::from(std::env::var_os("OUT_DIR").ok_or("OUT_DIR is not set")?);
     std::fs::write(out.join("nets.rs"), table)?;
+    kernels(&out)?;
+    Ok(())
+}
+
+/// The GEMM module of generated code (`netgrad::codegen::kernels`) for every float, target
+/// features and std or not, and `kernels.rs`, which includes each as a module of its own and
+/// lists them (`F64_VARIANTS`, `F32_VARIANTS`: name, `gemm`, `pack_len`); and,
+/// for tests/kernels.rs to call each micro-kernel explicitly, the Dispatch module's body (the
+/// text without its first line, `mod gemm {`, its docs and its last, `}`).
+fn kernels(out: &std::path::Path) -> Result<(), Box<dyn std::error::Error>> {
+    use netgrad::codegen::kernels::{gemm_module, TargetFeatures};
+    println!("cargo:rerun-if-changed=../../src/codegen/kernels");
+    let mut table = String::new();
+    for (float, real) in [(netgrad::Float::F64, "f64"), (netgrad::Float::F32, "f32")] {
+        let mut variants = String::new();
+        for features in [
+            TargetFeatures::Portable,
+            TargetFeatures::Native,
+            TargetFeatures::Dispatch,
+        ] {
+            for no_std in [false, true] {
+                let name = format!("{real}_{features:?}{}", if no_std { "_no_std" } else { "" })
+                    .to_lowercase();
+                let text = gemm_module(float, features, no_std);
+                std::fs::write(out.join(format!("gemm_{name}.rs")), &text)?;
+                writeln!(table, "pub mod {name} {{\n    include!(concat!(env!(\"OUT_DIR\"), \"/gemm_{name}.rs\"));\n    pub use gemm::{{gemm, pack_len}};\n}}")?;
+                let gemm = format!("|[m, n, k], a, b, c, acc, pack| {name}::gemm(m, n, k, a.0, a.1, a.2, b.0, b.1, b.2, c.0, c.1, c.2, acc, pack)");
+                writeln!(variants, "    (\"{name}\", {gemm}, {name}::pack_len),")?;
+            }
+        }
+        let upper = real.to_uppercase();
+        writeln!(
+            table,
+            "pub const {upper}_VARIANTS: &[(&str, Gemm<{real}>, PackLen)] = &[\n{variants}];"
+        )?;
+        let text = gemm_module(float, TargetFeatures::Dispatch, false);
+        let start = text.find("mod gemm {\n").ok_or("no `mod gemm {`")? + "mod gemm {\n".len();
+        let body = text[start..]
+            .strip_suffix("}\n")
+            .ok_or("no closing brace")?;
+        std::fs::write(out.join(format!("gemm_{real}_body.rs")), body)?;
+    }
+    std::fs::write(out.join("kernels.rs"), table)?;
     Ok(())
 }

@@ -1,0 +1,7 @@
+// Template: the float of an f64 module. See mod.rs. This comment is not emitted.
+
+/// The float of this module.
+type F = f64;
+
+/// Lanes of one AVX2 vector (256 bits) of `F`.
+const LANES: usize = 4;

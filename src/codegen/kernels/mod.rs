@@ -1,0 +1,184 @@
+//! The GEMM kernel that generated code carries for its matrix products: the text of a
+//! module `mod gemm`, assembled from the template files beside this one.
+//!
+//! # The kernel
+//! BLIS's design, as in the `matrixmultiply` crate: C = A·B is cut into blocks of B's
+//! columns (`NC`), of the depth (`KC`) and of A's rows (`MC`), sized for the L3, L1 and L2
+//! caches; each block of A and of B is packed into panels of `MR` rows or `NR` columns, in
+//! the order the micro-kernel reads them, zero-padded at the edges; and the micro-kernel
+//! computes one `MR` × `NR` tile of C from a panel of each, its accumulators in registers.
+//! When C's rows are closer in memory than its columns, `gemm` computes Cᵀ = Bᵀ·Aᵀ, so that
+//! the micro-kernels always store rows of C. Depth and row blocks are split evenly rather
+//! than cut into full blocks and a thin rest (k = 784 becomes 4 × 196, not 3 × 256 + 16).
+//!
+//! There are two micro-kernels, both 6 × 2 vectors (6 × 8 in f64, 6 × 16 in f32):
+//! - the portable one (`tile_portable`), safe Rust on fixed-size arrays that LLVM vectorises
+//!   for SSE2 (or for whatever the crate is compiled for);
+//! - an AVX2+FMA one (`avx2::tile`), `#[target_feature(enable = "avx2,fma")]` with the
+//!   `core::arch::x86_64` intrinsics, on x86_64 only.
+//!
+//! [`TargetFeatures`] says which a module carries and how it picks one. Everything but the
+//! AVX2 micro-kernel's loads and stores of whole vectors is safe code with bounds-checked
+//! slices, so the entry checks (one assertion per operand) give clear messages but are not
+//! what memory safety rests on; the `Portable` text contains no `unsafe` at all.
+//!
+//! # Templates
+//! The templates are real Rust, compiled and tested as they are (tests/generated, and the
+//! kernel bench, `include!` them), and emitted verbatim but for their leading `//` comment
+//! and a four-space indent. One template serves both floats: the code names the float `F`
+//! and the vector's lane count `LANES`, defined by f64.rs or f32.rs, and the AVX2 kernel
+//! calls its intrinsics through short aliases (`zero`, `splat`, `load`, `store`, `add`,
+//! `fmadd`) that [`gemm_module`] imports under those names from `_mm256_*_pd` or `_ps`.
+//! The emitted module is, in this order:
+//!
+//! | piece | Portable | Native | Dispatch |
+//! |---|---|---|---|
+//! | f64.rs or f32.rs: `F`, `LANES` | ✓ | ✓ | ✓ |
+//! | gemm.rs: constants, `pack_len`, `gemm`, blocking, packing, portable kernel | ✓ | ✓ | ✓ |
+//! | portable.rs: `Kernel` (portable only), `select`, `tile` | ✓ | | |
+//! | x86.rs: `Kernel` (portable or AVX2), `tile` | | ✓ | ✓ |
+//! | native.rs: `select` by `cfg!(target_feature)` | | ✓ | |
+//! | dispatch.rs: `select` by `is_x86_feature_detected!`, cached | | | ✓ |
+//! | `mod avx2`: the intrinsics' `use`, then avx2.rs | | ✓ | ✓ |
+//!
+//! # Left out
+//! - AVX-512 and NEON micro-kernels: the machine this was written and measured on (an AMD
+//!   EPYC with AVX2 and FMA) can run neither, and a kernel that was never run is not shipped.
+//!   Adding one is a new `Kernel` variant, a `mod` like `avx2`, and a line in `select`.
+//! - Threads: generated code is single-threaded by contract.
+//! - Alignment of the packed panels: the kernels use unaligned loads, whose cost on aligned
+//!   data is nil; the scratch is whatever the caller passes.
+//! - Alpha and beta other than 1 and 0 or 1: generated code only needs C = A·B and C += A·B.
+
+use super::Float;
+
+/// Which kernels generated code carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum TargetFeatures {
+    /// The portable micro-kernel only, and no `unsafe` (for `#![forbid(unsafe_code)]`).
+    Portable,
+    /// The AVX2+FMA micro-kernel where the crate is compiled with both features enabled
+    /// (`-C target-cpu=native` on such a CPU), else the portable one; no run-time check.
+    Native,
+    /// The AVX2+FMA micro-kernel if the CPU has both, checked once at run time, else the
+    /// portable one. Needs `std`; for `no_std` it is `Native`.
+    #[default]
+    Dispatch,
+}
+
+const F64: &str = include_str!("f64.rs");
+const F32: &str = include_str!("f32.rs");
+const GEMM: &str = include_str!("gemm.rs");
+const PORTABLE: &str = include_str!("portable.rs");
+const X86: &str = include_str!("x86.rs");
+const NATIVE: &str = include_str!("native.rs");
+const DISPATCH: &str = include_str!("dispatch.rs");
+const AVX2: &str = include_str!("avx2.rs");
+
+/// The text of a module `mod gemm { ... }` for generated code, for this float, these target
+/// features, and `no_std` (true: no `std`, so `Dispatch` behaves as `Native`). It defines
+/// `pub fn gemm` and `pub const fn pack_len`; see gemm.rs.
+pub fn gemm_module(float: Float, features: TargetFeatures, no_std: bool) -> String {
+    let features = match features {
+        TargetFeatures::Dispatch if no_std => TargetFeatures::Native,
+        f => f,
+    };
+    let (float_piece, suffix) = match float {
+        Float::F64 => (F64, "pd"),
+        Float::F32 => (F32, "ps"),
+    };
+    let chooses = match features {
+        TargetFeatures::Portable => "a portable\n/// micro-kernel only, all safe code",
+        TargetFeatures::Native => {
+            "an AVX2+FMA\n/// micro-kernel where the crate is compiled with both features (x86_64), else a portable one"
+        }
+        TargetFeatures::Dispatch => {
+            "an AVX2+FMA\n/// micro-kernel where the CPU has both features (x86_64, detected once), else a portable one"
+        }
+    };
+    let mut out = format!(
+        "/// Matrix products C = A·B and C += A·B: a packed, cache-blocked GEMM, with {chooses}.\n\
+         /// Written by netgrad from its kernel templates (src/codegen/kernels/).\n\
+         mod gemm {{\n"
+    );
+    let mut pieces = vec![body(float_piece), body(GEMM)];
+    match features {
+        TargetFeatures::Portable => pieces.push(body(PORTABLE)),
+        TargetFeatures::Native | TargetFeatures::Dispatch => {
+            pieces.push(body(X86));
+            pieces.push(body(if features == TargetFeatures::Native {
+                NATIVE
+            } else {
+                DISPATCH
+            }));
+            let imports = ["add", "fmadd", "loadu", "set1", "setzero", "storeu"]
+                .map(|f| {
+                    let alias = match f {
+                        "loadu" => "load",
+                        "set1" => "splat",
+                        "setzero" => "zero",
+                        "storeu" => "store",
+                        other => other,
+                    };
+                    format!("_mm256_{f}_{suffix} as {alias}")
+                })
+                .join(", ");
+            pieces.push(format!(
+                "/// The AVX2+FMA micro-kernel. Its intrinsics have short names here, the same\n\
+                 /// for both floats.\n\
+                 #[cfg(target_arch = \"x86_64\")]\n\
+                 mod avx2 {{\n{}}}\n",
+                indent(&format!(
+                    "use core::arch::x86_64::{{\n{}}};\n\n{}",
+                    wrap(&imports),
+                    body(AVX2)
+                ))
+            ));
+        }
+    }
+    out.push_str(&indent(&pieces.join("\n")));
+    out.push_str("}\n");
+    out
+}
+
+/// A template without its leading comment (which is about the template, not the code).
+fn body(template: &str) -> String {
+    let mut lines = template
+        .lines()
+        .skip_while(|l| l.starts_with("//"))
+        .peekable();
+    while lines.peek().is_some_and(|l| l.is_empty()) {
+        lines.next();
+    }
+    lines.map(|l| format!("{l}\n")).collect()
+}
+
+/// Four more spaces before every line that is not empty.
+fn indent(text: &str) -> String {
+    text.lines()
+        .map(|l| {
+            if l.is_empty() {
+                "\n".to_string()
+            } else {
+                format!("    {l}\n")
+            }
+        })
+        .collect()
+}
+
+/// A list of imports in rustfmt's layout: indented, as many a line as fit in 100 columns
+/// (at two levels of indentation), and a trailing comma.
+fn wrap(list: &str) -> String {
+    let mut out = String::new();
+    let mut line = String::new();
+    for item in list.split(", ") {
+        if !line.is_empty() && 8 + line.len() + item.len() + 2 > 100 {
+            out.push_str(&format!("    {}\n", line.trim_end()));
+            line.clear();
+        }
+        line.push_str(item);
+        line.push_str(", ");
+    }
+    out.push_str(&format!("    {}\n", line.trim_end()));
+    out
+}
