@@ -20,7 +20,7 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use crate::codegen::{Float, Options};
+use crate::codegen::{Float, Options, TargetFeatures};
 
 /// Options for compiling `.net` files to Rust.
 #[derive(Debug, Clone)]
@@ -32,6 +32,7 @@ pub struct Builder {
     cargo: bool,
     simplify: bool,
     no_std: bool,
+    features: TargetFeatures,
 }
 
 impl Default for Builder {
@@ -77,6 +78,7 @@ impl Builder {
             cargo: true,
             simplify: true,
             no_std: false,
+            features: TargetFeatures::Dispatch,
         }
     }
 
@@ -126,6 +128,17 @@ impl Builder {
         self
     }
 
+    /// The instruction sets the generated matrix-product kernel may use:
+    /// [`TargetFeatures::Dispatch`] (the default) picks AVX2+FMA at run time
+    /// when the CPU has them; [`TargetFeatures::Native`] decides at compile
+    /// time from the crate's own target features (`-C target-cpu=native`);
+    /// [`TargetFeatures::Portable`] is plain Rust without `unsafe`, for
+    /// crates that forbid it. See docs/codegen.md, "Matrix products".
+    pub fn target_features(mut self, features: TargetFeatures) -> Builder {
+        self.features = features;
+        self
+    }
+
     /// Compiles one `.net` file; returns the path of the generated module.
     /// Nothing is written when the file has errors.
     pub fn compile(&self, file: impl AsRef<Path>) -> Result<PathBuf, Error> {
@@ -148,6 +161,7 @@ impl Builder {
             source: crate::codegen::stamp_path(file),
             share: self.simplify,
             no_std: self.no_std,
+            features: self.features,
         };
         let code = crate::codegen::generate(&gradient, &options)
             .map_err(|e| error(format!("error: {name}: {e}\n")))?;

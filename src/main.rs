@@ -151,6 +151,12 @@ enum Command {
         /// no heap (every function takes a `scratch` slice of `SCRATCH_LEN`).
         #[arg(long)]
         no_std: bool,
+        /// The instruction sets of the matrix-product kernel: chosen at run
+        /// time (dispatch: AVX2+FMA when the CPU has them), at compile time from
+        /// the crate's target features (native), or plain Rust without `unsafe`
+        /// (portable).
+        #[arg(long, value_enum, default_value_t = Features::Dispatch)]
+        target_features: Features,
     },
     /// Print the expression DAG as Graphviz DOT (multi-use values in red).
     ///
@@ -181,6 +187,13 @@ enum Command {
         #[arg(short, long, value_name = "OUT.1")]
         output: Option<PathBuf>,
     },
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum Features {
+    Portable,
+    Native,
+    Dispatch,
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
@@ -432,6 +445,7 @@ fn run(command: Command) -> Result<(), Failure> {
             no_simplify,
             stats,
             no_std,
+            target_features,
         } => {
             not_an_input(output.as_deref(), &[&file])?;
             let dag = load(&file)?;
@@ -451,6 +465,11 @@ fn run(command: Command) -> Result<(), Failure> {
                 },
                 share: !no_simplify,
                 no_std,
+                features: match target_features {
+                    Features::Portable => netgrad::codegen::TargetFeatures::Portable,
+                    Features::Native => netgrad::codegen::TargetFeatures::Native,
+                    Features::Dispatch => netgrad::codegen::TargetFeatures::Dispatch,
+                },
             };
             let code =
                 netgrad::codegen::generate(&g, &options).map_err(|e| format!("error: {e}\n"))?;

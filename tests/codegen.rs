@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
 
-use netgrad::codegen::{generate, Float, Options};
+use netgrad::codegen::{generate, Float, Options, TargetFeatures};
 
 /// The harness: reads f64 values (inputs then params) from the file named by
 /// its argument, prints the loss twice, the gradient, the loss again and the
@@ -121,22 +121,45 @@ fn check_example(path: &Path, float: Float, no_std: bool, dir: &Path) -> f64 {
     check_source(&common::relative(path), &text, float, no_std, dir)
 }
 
+/// How a test generates, builds and runs a module.
+#[derive(Clone, Copy)]
+struct Setup<'a> {
+    float: Float,
+    no_std: bool,
+    features: TargetFeatures,
+    /// Extra flags for rustc (and clippy), e.g. target features.
+    rustflags: &'a [&'a str],
+    /// The harness's main-thread stack (`ulimit -s`, KiB), when limited.
+    stack_kib: Option<u32>,
+}
+
+impl Setup<'_> {
+    fn new(float: Float, no_std: bool) -> Setup<'static> {
+        Setup {
+            float,
+            no_std,
+            features: TargetFeatures::default(),
+            rustflags: &[],
+            stack_kib: None,
+        }
+    }
+}
+
 /// Checks the code generated for a program; returns the worst relative
 /// error of the loss, gradient and outputs.
 fn check_source(name: &str, text: &str, float: Float, no_std: bool, dir: &Path) -> f64 {
-    check_source_on_stack(name, text, float, no_std, dir, None)
+    check_with(name, text, Setup::new(float, no_std), dir)
 }
 
-/// [`check_source`], the harness run with its main thread's stack limited
-/// to `stack_kib` KiB (`ulimit -s`) when given.
-fn check_source_on_stack(
-    name: &str,
-    text: &str,
-    float: Float,
-    no_std: bool,
-    dir: &Path,
-    stack_kib: Option<u32>,
-) -> f64 {
+/// [`check_source`] with every setting of [`Setup`].
+fn check_with(name: &str, text: &str, setup: Setup, dir: &Path) -> f64 {
+    let Setup {
+        float,
+        no_std,
+        features,
+        rustflags,
+        stack_kib,
+    } = setup;
     let path = Path::new(name);
     let g = common::simplified(text);
     let options = Options {
@@ -144,6 +167,7 @@ fn check_source_on_stack(
         source: name.to_string(),
         share: true,
         no_std,
+        features,
     };
     let code = generate(&g, &options).unwrap();
     let real = if float == Float::F64 { "f64" } else { "f32" };
@@ -199,6 +223,7 @@ fn check_source_on_stack(
             ])
             .args(["--emit", "metadata", "-o", "clippy.rmeta", root])
             .args(externs)
+            .args(rustflags)
             .current_dir(dir),
         &format!("clippy on {} ({real}, {mode})", path.display()),
     );
@@ -207,6 +232,7 @@ fn check_source_on_stack(
             .args(["--edition", "2021", "-O", "-D", "warnings"])
             .args(["main.rs", "-o", "harness"])
             .args(externs)
+            .args(rustflags)
             .current_dir(dir),
         &format!("rustc on {} ({real}, {mode})", path.display()),
     );
@@ -303,6 +329,7 @@ fn generated_code_matches_its_snapshot_and_is_deterministic() {
                 source: common::relative(path),
                 share: true,
                 no_std: false,
+                features: Default::default(),
             };
             generate(&g, &options).unwrap()
         };
@@ -406,6 +433,7 @@ fn transposed_and_repeated_reads_agree_with_the_interpreter() {
             source: "tests/schedule/shapes.net".into(),
             share: true,
             no_std: false,
+            features: Default::default(),
         },
     )
     .unwrap();
@@ -521,9 +549,81 @@ fn generated_code_keeps_within_its_stack_budget() {
             "netgrad-codegen-{}-stack-{float:?}-{no_std}",
             std::process::id()
         ));
-        let err = check_source_on_stack("stack.net", &text, float, no_std, &dir, Some(512));
+        let setup = Setup {
+            stack_kib: Some(512),
+            ..Setup::new(float, no_std)
+        };
+        let err = check_with("stack.net", &text, setup, &dir);
         let _ = std::fs::remove_dir_all(&dir);
         let tolerance = if float == Float::F64 { 1e-12 } else { 1e-4 };
         assert!(err <= tolerance, "{float:?}: off by {err:e}");
+    }
+}
+
+/// Matrix products run through the generated module's kernel in every
+/// variant the machine can run: portable, run-time dispatch, and compile-time
+/// selection both without and (when the CPU has them) with AVX2 and FMA
+/// enabled, in f64 and f32; on the batched MNIST net and on odd shapes with
+/// transposed operands, a product inside a formula, a product of a value
+/// with itself, and products into param gradients.
+#[test]
+fn matrix_products_agree_in_every_kernel_variant() {
+    let mut variants: Vec<(TargetFeatures, &[&str])> = vec![
+        (TargetFeatures::Portable, &[]),
+        (TargetFeatures::Dispatch, &[]),
+        (TargetFeatures::Native, &[]),
+    ];
+    #[cfg(target_arch = "x86_64")]
+    if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
+        variants.push((TargetFeatures::Native, &["-C", "target-feature=+avx2,+fma"]));
+    }
+    let files = [
+        "examples/mlp_mnist_batch.net",
+        "tests/schedule/products.net",
+    ];
+    let mut cases = Vec::new();
+    for file in files {
+        for (features, rustflags) in &variants {
+            for float in [Float::F64, Float::F32] {
+                cases.push((file, *features, *rustflags, float));
+            }
+        }
+    }
+    let results = common::on_two_threads(&cases, |&(file, features, rustflags, float)| {
+        let text = std::fs::read_to_string(file).unwrap();
+        let code = generate(
+            &common::simplified(&text),
+            &Options {
+                float,
+                source: file.to_string(),
+                share: true,
+                no_std: false,
+                features,
+            },
+        )
+        .unwrap();
+        assert!(code.contains("gemm::gemm("), "{file}: no matrix product");
+        let dir = std::env::temp_dir().join(format!(
+            "netgrad-codegen-{}-gemm-{}-{features:?}-{}-{float:?}",
+            std::process::id(),
+            Path::new(file).file_stem().unwrap().to_string_lossy(),
+            rustflags.len()
+        ));
+        let setup = Setup {
+            features,
+            rustflags,
+            ..Setup::new(float, false)
+        };
+        let err = check_with(file, &text, setup, &dir);
+        let _ = std::fs::remove_dir_all(&dir);
+        (file, features, rustflags.join(" "), float, err)
+    });
+    for (file, features, flags, float, err) in results {
+        eprintln!("{file} {features:?} {flags} {float:?}: {err:e}");
+        let tolerance = if float == Float::F64 { 1e-12 } else { 1e-4 };
+        assert!(
+            err <= tolerance,
+            "{file} {features:?} {flags} {float:?}: off by {err:e}"
+        );
     }
 }

@@ -137,6 +137,7 @@ fn no_path_leaves_a_comment() {
         source: evil.into(),
         share: true,
         no_std: false,
+        features: Default::default(),
     };
     let code = netgrad::codegen::generate(&g, &options).unwrap();
     let first = code.lines().next().unwrap();

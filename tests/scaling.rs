@@ -57,6 +57,7 @@ fn peak_of(text: &str) -> usize {
         source: "bomb.net".into(),
         share: true,
         no_std: false,
+        features: Default::default(),
     };
     netgrad::codegen::generate(&g, &options).expect("code");
     drop(g);

@@ -19,6 +19,7 @@ fn compile(b: divan::Bencher, name: &str) {
             source: name.to_string(),
             share: true,
             no_std: false,
+            features: Default::default(),
         };
         netgrad::codegen::generate(&g, &options).unwrap()
     });

@@ -97,6 +97,11 @@ impl Generator<'_> {
         w.line("");
         self.gradient_fns(&mut w);
         self.ops_module(&mut w, real);
+        if self.gemm_used.get() {
+            let kernel = super::kernels::gemm_module(self.float, self.features, self.no_std);
+            w.out.push('\n');
+            w.out.push_str(kernel.trim_start_matches('\n'));
+        }
         // The header says what the module needs, known once it is written.
         let mut head = Writer {
             out: String::new(),
@@ -323,6 +328,10 @@ impl Generator<'_> {
             params.push(format!("scratch: &mut [{real}]"));
         }
         Self::allows(w);
+        // Inlined into each entry point, where every slice's length is a
+        // known constant (the flat API splits checked slices, the typed API
+        // passes arrays), so LLVM drops the bounds checks of the loops.
+        w.line("#[inline(always)]");
         w.signature(&format!("fn {name}"), &params, real);
         for (k, id) in scratch.iter().enumerate() {
             let rest = if k + 1 == scratch.len() {

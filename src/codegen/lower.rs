@@ -38,6 +38,24 @@ impl Generator<'_> {
     /// Computes every needed definition, in order. Inputs and params are the
     /// core function's parameters.
     pub(super) fn values(&self, body: &mut Body, need: &[bool], core: Core) {
+        // One packing buffer for every matrix product of the function,
+        // allocated once per call.
+        let pack_len = self
+            .p
+            .ids()
+            .filter(|id| need[id.index()])
+            .filter_map(|id| match &self.schedule[id.index()].order {
+                Order::Gemm(g) => Some(super::kernels::pack_len(self.float, g.m, g.n, g.k)),
+                _ => None,
+            })
+            .max();
+        if let Some(len) = pack_len {
+            let pack = self.internal("pack");
+            body.w
+                .line("// The matrix products' packed panels (`gemm::pack_len`, the largest).");
+            body.w.line(&format!("let mut {pack} = vec![0.0; {len}];"));
+            self.heap.set(true);
+        }
         for id in self.p.ids() {
             if need[id.index()]
                 && !matches!(self.p.value(id).kind, ValueKind::Input | ValueKind::Param)
@@ -159,6 +177,10 @@ impl Generator<'_> {
                 .line(&format!("let mut {ident} = [0.0; {}];", v.len())),
             _ => {}
         }
+        if let Order::Gemm(gemm) = &nest.order {
+            self.gemm(body, (id, core), gemm, store, &names, &out);
+            return;
+        }
         if let Order::Scatter { index, unroll } = nest.order {
             let Some(Expr::Reduce { body: inner, .. }) = &v.rhs else {
                 unreachable!("a scatter is scheduled for a sum");
@@ -188,6 +210,97 @@ impl Generator<'_> {
         let own: Vec<Sub> = (0..v.rank() as u32).map(|i| Sub::Var(IndexId(i))).collect();
         let at = self.flat_index(v, &own, names);
         body.w.line(&format!("{out}[{at}] = {};", value.text));
+    }
+
+    /// A matrix product by the module's kernel, then the rest of the
+    /// formula, if any, elementwise over the product in place.
+    fn gemm(
+        &self,
+        body: &mut Body,
+        (id, core): (ValueId, Core),
+        gemm: &schedule::Gemm,
+        store: Store,
+        names: &[String],
+        out: &str,
+    ) {
+        self.gemm_used.set(true);
+        let operand = |u: ValueId| {
+            let name = &self.idents[u.index()];
+            match self.p.value(u).kind {
+                ValueKind::Input | ValueKind::Param => name.clone(),
+                _ if self.store(u, core) == Store::Local => format!("&{name}"),
+                _ => name.clone(),
+            }
+        };
+        let target = match store {
+            Store::Local => format!("&mut {out}"),
+            _ => out.to_string(),
+        };
+        let pack = self.internal("pack");
+        let (m, n, k) = (gemm.m, gemm.n, gemm.k);
+        let (a, rsa, csa) = gemm.a;
+        let (b, rsb, csb) = gemm.b;
+        let args = [
+            m.to_string(),
+            n.to_string(),
+            k.to_string(),
+            operand(a),
+            rsa.to_string(),
+            csa.to_string(),
+            operand(b),
+            rsb.to_string(),
+            csb.to_string(),
+            target,
+            n.to_string(),
+            "1".to_string(),
+            "false".to_string(),
+            format!("&mut {pack}"),
+        ];
+        body.w.simple_call("gemm::gemm", &args);
+        if !gemm.epilogue {
+            return;
+        }
+        let v = self.p.value(id);
+        let own = vec![Sub::Var(IndexId(0)), Sub::Var(IndexId(1))];
+        let product = Expr::Read {
+            value: id,
+            subs: own.clone(),
+        };
+        let rest = replace_sum(v.rhs.as_ref().expect("a product is a definition"), &product);
+        for (m, extent) in v.shape.iter().enumerate() {
+            body.w
+                .open(&format!("for {} in 0..{} {{", names[m], extent.size));
+        }
+        // `c += b1[j]` where the rest is one operation on the product.
+        let assign = match &rest {
+            Expr::Binary { op, lhs, rhs } if **lhs == product => {
+                let sign = match op {
+                    BinOp::Add => Some("+="),
+                    BinOp::Sub => Some("-="),
+                    BinOp::Mul => Some("*="),
+                    BinOp::Div => Some("/="),
+                    _ => None,
+                };
+                sign.map(|s| (s, &**rhs))
+            }
+            Expr::Binary { op, lhs, rhs } if **rhs == product => match op {
+                BinOp::Add => Some(("+=", &**lhs)),
+                BinOp::Mul => Some(("*=", &**lhs)),
+                _ => None,
+            },
+            _ => None,
+        };
+        match assign {
+            Some((sign, other)) => {
+                let value = self.lower(body, other, v, names);
+                let at = self.flat_index(v, &own, names);
+                body.w.line(&format!("{out}[{at}] {sign} {};", value.text));
+            }
+            None => self.element(body, v, &rest, names, out),
+        }
+        for _ in 0..v.rank() {
+            body.w.close();
+        }
     }
 
     /// Opens `for {i}_block in 0..size / count` over index `at` (named
@@ -750,6 +863,18 @@ impl Generator<'_> {
                 || names.iter().any(|n| n == c)
                 || body.rows.iter().any(|(_, r)| r == c)
         })
+    }
+}
+
+/// `e` with its one sum replaced by `by`.
+fn replace_sum(e: &Expr, by: &Expr) -> Expr {
+    match e {
+        Expr::Reduce { .. } => by.clone(),
+        Expr::Unary { func, arg } => Expr::unary(*func, replace_sum(arg, by)),
+        Expr::Binary { op, lhs, rhs } => {
+            Expr::binary(*op, replace_sum(lhs, by), replace_sum(rhs, by))
+        }
+        other => other.clone(),
     }
 }
 

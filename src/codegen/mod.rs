@@ -16,6 +16,7 @@ mod writer;
 use std::cell::{Cell, RefCell};
 use std::collections::{BTreeSet, HashSet};
 
+pub use kernels::TargetFeatures;
 use writer::Writer;
 
 use crate::autodiff::Gradient;
@@ -50,6 +51,9 @@ pub struct Options {
     /// `libm` crate, and large tensors in a caller's scratch buffer instead
     /// of a `Vec`.
     pub no_std: bool,
+    /// The instruction sets the matrix-product kernel may use (see
+    /// [`TargetFeatures`]).
+    pub features: TargetFeatures,
 }
 
 /// Tensors with more scalars than this live on the heap (a `Vec` per call),
@@ -256,6 +260,9 @@ struct Generator<'a> {
     math: RefCell<BTreeSet<&'static str>>,
     /// Whether the code allocates a `Vec` (std only).
     heap: Cell<bool>,
+    /// Whether some definition calls the matrix-product kernel.
+    gemm_used: Cell<bool>,
+    features: TargetFeatures,
     /// The schedule of each value's loop nest (`schedule.rs`), by id.
     schedule: Vec<schedule::Nest>,
     /// For each core function (by `Core as usize`), the tensors that do not
@@ -428,7 +435,9 @@ impl<'a> Generator<'a> {
             no_std: options.no_std,
             math: RefCell::new(BTreeSet::new()),
             heap: Cell::new(false),
-            schedule: schedule::program(p, options.float),
+            gemm_used: Cell::new(false),
+            features: options.features,
+            schedule: schedule::program(p, options.float, !options.no_std),
             off_stack: Default::default(),
         }
     }

@@ -23,7 +23,7 @@
 //!   are sliced to their row first, so no bounds check stays in the loop.
 
 use super::Float;
-use crate::ir::{Expr, IndexId, Program, Reduction, Sub, Value};
+use crate::ir::{BinOp, Expr, IndexId, Program, Reduction, Sub, Value, ValueId};
 
 /// How the loops of one definition run.
 #[derive(Debug, Clone, PartialEq)]
@@ -35,7 +35,44 @@ pub(super) enum Order {
     /// last left-hand index `j`; each term is added into the output,
     /// `unroll` terms per pass over the row.
     Scatter { index: IndexId, unroll: usize },
+    /// `v[p, q] = Σ_r A[p, r] B[r, q]` (either operand's subscripts in
+    /// either order), possibly inside an elementwise formula: one call of
+    /// the generated module's packed, cache-blocked matrix product (`mod
+    /// gemm`), then, if the formula is more than the sum, a pass over `v`
+    /// that applies the rest in place.
+    Gemm(Gemm),
 }
+
+/// A matrix product as the kernel takes it: C (m × n) = A (m × k) · B
+/// (k × n), each operand a value read with its row and column strides.
+#[derive(Debug, Clone, PartialEq)]
+pub(super) struct Gemm {
+    /// The summed index.
+    pub(super) index: IndexId,
+    /// Rows, columns and terms per element.
+    pub(super) m: usize,
+    pub(super) n: usize,
+    pub(super) k: usize,
+    /// The operand indexed by the row index `p`, and its strides along `p`
+    /// and along the summed index.
+    pub(super) a: (ValueId, usize, usize),
+    /// The operand indexed by the column index `q`, and its strides along
+    /// the summed index and along `q`.
+    pub(super) b: (ValueId, usize, usize),
+    /// Whether the right-hand side is more than the sum.
+    pub(super) epilogue: bool,
+}
+
+/// Multiply-adds below which a matrix product stays a loop nest: a call of
+/// the kernel costs 130 to 180 ns before any work (packing, dispatch), so it
+/// pays from about 8 × 8 × 8 against a plain triple loop (benches/benches/kernel.rs)
+/// and, against the blocked loops of this schedule, from somewhat above.
+pub(super) const GEMM_MIN_WORK: usize = 16 * 16 * 16;
+
+/// Terms per element below which a matrix product stays a loop nest: an
+/// outer product or a sum of a few terms is a pass or two over memory,
+/// which packing would only repeat.
+pub(super) const GEMM_MIN_TERMS: usize = 4;
 
 /// The schedule of one value's loop nest.
 #[derive(Debug, Clone, PartialEq)]
@@ -70,12 +107,14 @@ pub(super) fn lanes(float: Float) -> usize {
 }
 
 /// The schedule of every value of the program, by id.
-pub(super) fn program(p: &Program, float: Float) -> Vec<Nest> {
-    p.values.iter().map(|v| nest(p, v, float)).collect()
+/// Matrix products go to the kernel only when `kernel` is set (std code:
+/// the kernel's packing buffer is a `Vec`).
+pub(super) fn program(p: &Program, float: Float, kernel: bool) -> Vec<Nest> {
+    p.values.iter().map(|v| nest(p, v, float, kernel)).collect()
 }
 
 /// The schedule of one value.
-fn nest(p: &Program, v: &Value, float: Float) -> Nest {
+fn nest(p: &Program, v: &Value, float: Float, kernel: bool) -> Nest {
     let mut lanes = vec![1; v.indices.len()];
     let Some(rhs) = &v.rhs else {
         return Nest {
@@ -84,6 +123,13 @@ fn nest(p: &Program, v: &Value, float: Float) -> Nest {
             block: None,
         };
     };
+    if let Some(gemm) = gemm(p, v, rhs).filter(|_| kernel) {
+        return Nest {
+            order: Order::Gemm(gemm),
+            lanes,
+            block: None,
+        };
+    }
     if let Some(index) = scatter(v, rhs) {
         // Several terms per pass where the row is long enough to vectorise.
         let long = v.shape[v.rank() - 1].size >= 8;
@@ -150,6 +196,67 @@ fn blocked(p: &Program, v: &Value, rhs: &Expr, lanes: &[usize]) -> Option<IndexI
         }
     }
     best.map(|(_, c)| c)
+}
+
+/// The matrix product a definition of rank 2 computes, when its right-hand
+/// side holds exactly one sum, of the product of two reads of rank 2 whose
+/// subscripts are the row index `p` or the column index `q` and the summed
+/// index, large enough to be worth packing.
+fn gemm(p: &Program, v: &Value, rhs: &Expr) -> Option<Gemm> {
+    if v.rank() != 2 {
+        return None;
+    }
+    let mut sums = Vec::new();
+    reductions(rhs, &mut |op, index, body| {
+        sums.push((op, index, body.clone()))
+    });
+    let [(Reduction::Sum, index, body)] = sums.as_slice() else {
+        return None;
+    };
+    let Expr::Binary {
+        op: BinOp::Mul,
+        lhs,
+        rhs: other,
+    } = body
+    else {
+        return None;
+    };
+    let (Expr::Read { value: x, subs: sx }, Expr::Read { value: y, subs: sy }) = (&**lhs, &**other)
+    else {
+        return None;
+    };
+    // Each operand: its value, and its strides along `p` or `q` and along
+    // the summed index.
+    let operand = |value: ValueId, subs: &[Sub], other: IndexId| {
+        let strides = crate::eval::strides(p.value(value));
+        match subs {
+            [Sub::Var(a), Sub::Var(b)] if (*a, *b) == (other, *index) => {
+                Some((value, strides[0], strides[1]))
+            }
+            [Sub::Var(a), Sub::Var(b)] if (*a, *b) == (*index, other) => {
+                Some((value, strides[1], strides[0]))
+            }
+            _ => None,
+        }
+    };
+    let (row, col) = (IndexId(0), IndexId(1));
+    let (a, b) = match (operand(*x, sx, row), operand(*y, sy, col)) {
+        (Some(a), Some(b)) => (a, b),
+        _ => (operand(*y, sy, row)?, operand(*x, sx, col)?),
+    };
+    let (m, n) = (v.shape[0].size, v.shape[1].size);
+    let k = v.indices[index.index()].extent.size;
+    // The kernel's B is indexed (summed, column): swap its strides.
+    let b = (b.0, b.2, b.1);
+    (m * n * k >= GEMM_MIN_WORK && k >= GEMM_MIN_TERMS).then(|| Gemm {
+        index: *index,
+        m,
+        n,
+        k,
+        a,
+        b,
+        epilogue: !matches!(rhs, Expr::Reduce { .. }),
+    })
 }
 
 /// The summed index of a definition that runs faster in scatter form: a
@@ -270,6 +377,20 @@ pub(super) fn describe(nest: &Nest, v: &Value, output: &str, names: &[String]) -
             format!(
                 "scatter, loops {}: each term added into rows of {output} (stride 1 in {last})",
                 loops.join(", ")
+            )
+        }
+        Order::Gemm(g) => {
+            let then = if g.epilogue {
+                format!(", then the rest of the formula in place over {output}")
+            } else {
+                String::new()
+            };
+            format!(
+                "matrix product ({} × {}, {} terms each, sum over {}) by the packed kernel of mod gemm{then}",
+                g.m,
+                g.n,
+                g.k,
+                name(g.index.index())
             )
         }
         Order::Gather if lhs.is_empty() && sums.is_empty() => return None,

@@ -53,6 +53,42 @@ impl Writer {
         self.open(&format!(") -> {ret} {{"));
     }
 
+    /// A call statement whose arguments are all simple (literals, names,
+    /// borrows of names), laid out as rustfmt lays out such lists: on one
+    /// line when the arguments take at most 60 columns; else, when no argument is longer than 10 characters, packed into
+    /// lines of at most 100 columns; else one argument a line.
+    pub(super) fn simple_call(&mut self, callee: &str, args: &[String]) {
+        let joined = args.join(", ");
+        let one = format!("{callee}({joined});");
+        if joined.len() <= 60 && 4 * self.level + one.len() <= 100 {
+            self.line(&one);
+            return;
+        }
+        self.open(&format!("{callee}("));
+        if args.iter().all(|a| a.len() <= 10) {
+            let width = 100 - 4 * self.level;
+            let mut line = String::new();
+            for a in args {
+                if !line.is_empty() && line.len() + 1 + a.len() + 1 > width {
+                    self.line(&line);
+                    line.clear();
+                }
+                if !line.is_empty() {
+                    line.push(' ');
+                }
+                line.push_str(a);
+                line.push(',');
+            }
+            self.line(&line);
+        } else {
+            for a in args {
+                self.line(&format!("{a},"));
+            }
+        }
+        self.level -= 1;
+        self.line(");");
+    }
+
     /// A call as a tail expression: on one line, or one argument a line.
     pub(super) fn call(&mut self, callee: &str, args: &[String]) {
         let joined = args.join(", ");

@@ -66,6 +66,25 @@ pub enum TargetFeatures {
     Dispatch,
 }
 
+/// What the emitted `gemm::pack_len(m, n, k)` returns for this float: the generator sizes
+/// one scratch buffer for all of a function's products with it. The same formula as
+/// gemm.rs's (`MR` = 6, `NR` = 2 vectors, `KC` = 256, `MC` = 96, `NC` = 1024); the
+/// tests in tests/generated/tests/kernels.rs check that the two agree.
+pub fn pack_len(float: Float, m: usize, n: usize, k: usize) -> usize {
+    let lanes = match float {
+        Float::F64 => 4,
+        Float::F32 => 8,
+    };
+    let (mr, nr, kc, mc, nc) = (6, 2 * lanes, 256, 96, 1024);
+    if m == 0 || n == 0 || k == 0 {
+        return 0;
+    }
+    let panels = |len: usize, width: usize, max: usize| (len.div_ceil(width) * width).min(max);
+    let straight = panels(m, mr, mc) + panels(n, nr, nc);
+    let swapped = panels(n, mr, mc) + panels(m, nr, nc);
+    k.min(kc) * straight.max(swapped) + nr - 1
+}
+
 const F64: &str = include_str!("f64.rs");
 const F32: &str = include_str!("f32.rs");
 const GEMM: &str = include_str!("gemm.rs");

@@ -440,3 +440,33 @@ fn huge_strides_panic_rather_than_overflow() {
     });
     assert!(result.is_err());
 }
+
+/// The generator sizes its scratch with `netgrad::codegen::kernels::pack_len`, which must
+/// agree with every emitted `pack_len`.
+#[test]
+fn the_generator_knows_each_modules_pack_len() {
+    let sizes = [
+        0, 1, 2, 5, 6, 7, 13, 64, 95, 96, 97, 255, 256, 257, 784, 1023, 1024, 1500,
+    ];
+    for (float, variants) in [
+        (
+            netgrad::Float::F64,
+            F64_VARIANTS.iter().map(|v| v.2).collect::<Vec<_>>(),
+        ),
+        (
+            netgrad::Float::F32,
+            F32_VARIANTS.iter().map(|v| v.2).collect(),
+        ),
+    ] {
+        for m in sizes {
+            for n in sizes {
+                for k in [0, 1, 3, 64, 256, 300, 784] {
+                    let want = netgrad::codegen::kernels::pack_len(float, m, n, k);
+                    for pack_len in &variants {
+                        assert_eq!(pack_len(m, n, k), want, "{float:?} {m} × {n} × {k}");
+                    }
+                }
+            }
+        }
+    }
+}
