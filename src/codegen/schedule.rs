@@ -248,7 +248,7 @@ fn gemm(p: &Program, v: &Value, rhs: &Expr) -> Option<Gemm> {
     let k = v.indices[index.index()].extent.size;
     // The kernel's B is indexed (summed, column): swap its strides.
     let b = (b.0, b.2, b.1);
-    (m * n * k >= GEMM_MIN_WORK && k >= GEMM_MIN_TERMS).then(|| Gemm {
+    (m * n * k >= GEMM_MIN_WORK && k >= GEMM_MIN_TERMS).then_some(Gemm {
         index: *index,
         m,
         n,
