@@ -563,7 +563,8 @@ fn generated_code_keeps_within_its_stack_budget() {
 /// Matrix products run through the generated module's kernel in every
 /// variant the machine can run: portable, run-time dispatch, and compile-time
 /// selection both without and (when the CPU has them) with AVX2 and FMA
-/// enabled, in f64 and f32; on the batched MNIST net and on odd shapes with
+/// enabled, in f64 and f32, the compile-time ones also as `--no-std` code
+/// (the packing buffer in the scratch); on the batched MNIST net and on odd shapes with
 /// transposed operands, a product inside a formula, a product of a value
 /// with itself, and products into param gradients.
 #[test]
@@ -585,11 +586,15 @@ fn matrix_products_agree_in_every_kernel_variant() {
     for file in files {
         for (features, rustflags) in &variants {
             for float in [Float::F64, Float::F32] {
-                cases.push((file, *features, *rustflags, float));
+                for no_std in [false, true] {
+                    if !no_std || *features != TargetFeatures::Dispatch {
+                        cases.push((file, *features, *rustflags, float, no_std));
+                    }
+                }
             }
         }
     }
-    let results = common::on_two_threads(&cases, |&(file, features, rustflags, float)| {
+    let results = common::on_two_threads(&cases, |&(file, features, rustflags, float, no_std)| {
         let text = std::fs::read_to_string(file).unwrap();
         let code = generate(
             &common::simplified(&text),
@@ -597,14 +602,14 @@ fn matrix_products_agree_in_every_kernel_variant() {
                 float,
                 source: file.to_string(),
                 share: true,
-                no_std: false,
+                no_std,
                 features,
             },
         )
         .unwrap();
         assert!(code.contains("gemm::gemm("), "{file}: no matrix product");
         let dir = std::env::temp_dir().join(format!(
-            "netgrad-codegen-{}-gemm-{}-{features:?}-{}-{float:?}",
+            "netgrad-codegen-{}-gemm-{}-{features:?}-{}-{float:?}-{no_std}",
             std::process::id(),
             Path::new(file).file_stem().unwrap().to_string_lossy(),
             rustflags.len()
@@ -612,18 +617,17 @@ fn matrix_products_agree_in_every_kernel_variant() {
         let setup = Setup {
             features,
             rustflags,
-            ..Setup::new(float, false)
+            ..Setup::new(float, no_std)
         };
         let err = check_with(file, &text, setup, &dir);
         let _ = std::fs::remove_dir_all(&dir);
-        (file, features, rustflags.join(" "), float, err)
+        let mode = if no_std { "no-std" } else { "std" };
+        (file, features, rustflags.join(" "), float, mode, err)
     });
-    for (file, features, flags, float, err) in results {
-        eprintln!("{file} {features:?} {flags} {float:?}: {err:e}");
+    for (file, features, flags, float, mode, err) in results {
+        let case = format!("{file} {features:?} {flags} {float:?} {mode}");
+        eprintln!("{case}: {err:e}");
         let tolerance = if float == Float::F64 { 1e-12 } else { 1e-4 };
-        assert!(
-            err <= tolerance,
-            "{file} {features:?} {flags} {float:?}: off by {err:e}"
-        );
+        assert!(err <= tolerance, "{case}: off by {err:e}");
     }
 }

@@ -289,6 +289,7 @@ impl Generator<'_> {
                     .iter()
                     .map(|id| self.p.value(*id).len())
                     .sum::<usize>()
+                    + self.scratch_pack(*core).unwrap_or(0)
             })
             .max()
             .unwrap_or(0)
@@ -323,8 +324,15 @@ impl Generator<'_> {
     /// buffer, which it takes last when it needs any.
     fn core_head(&self, w: &mut Writer, core: Core, name: &str, mut params: Vec<String>) {
         let real = self.float.name();
-        let scratch = self.in_scratch(core);
-        if !scratch.is_empty() {
+        // The matrix products' packing buffer first, then the tensors.
+        let mut pieces: Vec<(String, usize)> = Vec::new();
+        if let Some(len) = self.scratch_pack(core) {
+            pieces.push((self.internal("pack"), len));
+        }
+        for id in self.in_scratch(core) {
+            pieces.push((self.idents[id.index()].clone(), self.p.value(id).len()));
+        }
+        if !pieces.is_empty() {
             params.push(format!("scratch: &mut [{real}]"));
         }
         Self::allows(w);
@@ -333,23 +341,28 @@ impl Generator<'_> {
         // passes arrays), so LLVM drops the bounds checks of the loops.
         w.line("#[inline(always)]");
         w.signature(&format!("fn {name}"), &params, real);
-        for (k, id) in scratch.iter().enumerate() {
-            let rest = if k + 1 == scratch.len() {
+        for (k, (piece, len)) in pieces.iter().enumerate() {
+            let rest = if k + 1 == pieces.len() {
                 "_"
             } else {
                 "scratch"
             };
             w.line(&format!(
-                "let ({}, {rest}) = scratch.split_at_mut({});",
-                self.idents[id.index()],
-                self.p.value(*id).len()
+                "let ({piece}, {rest}) = scratch.split_at_mut({len});"
             ));
         }
     }
 
+    /// Without std, the packing buffer a core's matrix products take from
+    /// the scratch buffer, if they need one.
+    fn scratch_pack(&self, core: Core) -> Option<usize> {
+        let need = self.needed(&self.targets(core));
+        self.pack_len(&need).filter(|_| self.no_std)
+    }
+
     /// A call of a core function, with the scratch buffer when it takes one.
     fn call_core(&self, w: &mut Writer, core: Core, name: &str, mut args: Vec<String>) {
-        if !self.in_scratch(core).is_empty() {
+        if !self.in_scratch(core).is_empty() || self.scratch_pack(core).is_some() {
             args.push("scratch".to_string());
         }
         w.call(name, &args);

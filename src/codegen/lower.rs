@@ -39,17 +39,9 @@ impl Generator<'_> {
     /// core function's parameters.
     pub(super) fn values(&self, body: &mut Body, need: &[bool], core: Core) {
         // One packing buffer for every matrix product of the function,
-        // allocated once per call.
-        let pack_len = self
-            .p
-            .ids()
-            .filter(|id| need[id.index()])
-            .filter_map(|id| match &self.schedule[id.index()].order {
-                Order::Gemm(g) => Some(super::kernels::pack_len(self.float, g.m, g.n, g.k)),
-                _ => None,
-            })
-            .max();
-        if let Some(len) = pack_len {
+        // allocated once per call (without std: a piece of the scratch
+        // buffer, split off in the function's head).
+        if let Some(len) = self.pack_len(need).filter(|_| !self.no_std) {
             let pack = self.internal("pack");
             body.w
                 .line("// The matrix products' packed panels (`gemm::pack_len`, the largest).");
@@ -63,6 +55,19 @@ impl Generator<'_> {
                 self.definition(body, id, core);
             }
         }
+    }
+
+    /// The scratch the matrix products among `need` take: the largest
+    /// `gemm::pack_len` of them.
+    pub(super) fn pack_len(&self, need: &[bool]) -> Option<usize> {
+        self.p
+            .ids()
+            .filter(|id| need[id.index()])
+            .filter_map(|id| match &self.schedule[id.index()].order {
+                Order::Gemm(g) => Some(super::kernels::pack_len(self.float, g.m, g.n, g.k)),
+                _ => None,
+            })
+            .max()
     }
 
     pub(super) fn store(&self, id: ValueId, core: Core) -> Store {
@@ -254,7 +259,11 @@ impl Generator<'_> {
             n.to_string(),
             "1".to_string(),
             "false".to_string(),
-            format!("&mut {pack}"),
+            if self.no_std {
+                pack
+            } else {
+                format!("&mut {pack}")
+            },
         ];
         body.w.simple_call("gemm::gemm", &args);
         if !gemm.epilogue {

@@ -437,7 +437,7 @@ impl<'a> Generator<'a> {
             heap: Cell::new(false),
             gemm_used: Cell::new(false),
             features: options.features,
-            schedule: schedule::program(p, options.float, !options.no_std),
+            schedule: schedule::program(p, options.float),
             off_stack: Default::default(),
         }
     }

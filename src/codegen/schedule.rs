@@ -107,14 +107,12 @@ pub(super) fn lanes(float: Float) -> usize {
 }
 
 /// The schedule of every value of the program, by id.
-/// Matrix products go to the kernel only when `kernel` is set (std code:
-/// the kernel's packing buffer is a `Vec`).
-pub(super) fn program(p: &Program, float: Float, kernel: bool) -> Vec<Nest> {
-    p.values.iter().map(|v| nest(p, v, float, kernel)).collect()
+pub(super) fn program(p: &Program, float: Float) -> Vec<Nest> {
+    p.values.iter().map(|v| nest(p, v, float)).collect()
 }
 
 /// The schedule of one value.
-fn nest(p: &Program, v: &Value, float: Float, kernel: bool) -> Nest {
+fn nest(p: &Program, v: &Value, float: Float) -> Nest {
     let mut lanes = vec![1; v.indices.len()];
     let Some(rhs) = &v.rhs else {
         return Nest {
@@ -123,7 +121,7 @@ fn nest(p: &Program, v: &Value, float: Float, kernel: bool) -> Nest {
             block: None,
         };
     };
-    if let Some(gemm) = gemm(p, v, rhs).filter(|_| kernel) {
+    if let Some(gemm) = gemm(p, v, rhs) {
         return Nest {
             order: Order::Gemm(gemm),
             lanes,
