@@ -123,7 +123,7 @@ fn a_short_scratch_buffer_panics_with_the_expected_length() {
     let message = *result.unwrap_err().downcast::<String>().unwrap();
     assert_eq!(
         message,
-        format!(
+        std::format!(
             "netgrad: `scratch` holds 10 scalars; SCRATCH_LEN is {}",
             wide::SCRATCH_LEN
         )
