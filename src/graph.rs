@@ -49,10 +49,20 @@ impl Dag {
     }
 }
 
-/// Builds the DAG: hoists repeated subterms, then adds the edges.
+/// Builds the DAG: hoists repeated subterms, and splits long right-hand
+/// sides into pieces of at most about `MAX_PIECE` nodes, then adds the edges.
 pub fn build(program: Program) -> Dag {
-    connect(hoist(program).0)
+    connect(hoist_with(program, MAX_PIECE).0)
 }
+
+/// The largest right-hand side, in expression nodes, that autodiff sees
+/// whole (a piece has at most `2 * MAX_PIECE + 1`). The partial derivative
+/// of one read copies the siblings along its path to the root, so one
+/// right-hand side of n nodes costs up to n^3 (a power tower `w^w^...^w`);
+/// split into pieces, each a temporary with an adjoint of its own, the cost
+/// is linear. No right-hand side of the examples and test programs is this
+/// large, so splitting changes nothing for them.
+pub const MAX_PIECE: usize = 32;
 
 /// Builds the DAG of a program as it is: one node per value, one edge per read.
 pub fn connect(program: Program) -> Dag {
@@ -295,8 +305,10 @@ impl Interner {
     }
 
     /// Which subterms to hoist: every one that reads a value and still occurs
-    /// more than once when each hoisted term above it is counted once.
-    fn hoisted(&self) -> Vec<bool> {
+    /// more than once when each hoisted term above it is counted once; then,
+    /// bottom-up, every one whose right-hand side, with hoisted subterms as
+    /// reads, would exceed `max_piece` nodes.
+    fn hoisted(&self, max_piece: usize) -> Vec<bool> {
         let n = self.nodes.len();
         let mut count: Vec<usize> = self.nodes.iter().map(|f| f.roots).collect();
         let mut hoisted = vec![false; n];
@@ -311,6 +323,30 @@ impl Interner {
             }
             hoisted[id] |= facts.forced;
         }
+        if max_piece == usize::MAX {
+            return hoisted;
+        }
+        // Children come first: each piece is at most 1 + 2 * max_piece nodes,
+        // since only leaves that read nothing (numbers) are never hoisted.
+        let mut piece = vec![0usize; n];
+        for id in 0..n {
+            let facts = &self.nodes[id];
+            piece[id] = 1 + facts
+                .children
+                .iter()
+                .flatten()
+                .map(|c| {
+                    if hoisted[*c as usize] {
+                        1
+                    } else {
+                        piece[*c as usize]
+                    }
+                })
+                .sum::<usize>();
+            if piece[id] > max_piece && facts.reads {
+                hoisted[id] = true;
+            }
+        }
         hoisted
     }
 }
@@ -322,7 +358,14 @@ impl Interner {
 ///
 /// Time and memory are linear in the size of the program (times the number
 /// of free index variables of a subterm): subterms are hash-consed bottom-up.
-pub fn hoist(mut program: Program) -> (Program, Vec<ValueId>) {
+pub fn hoist(program: Program) -> (Program, Vec<ValueId>) {
+    hoist_with(program, usize::MAX)
+}
+
+/// `hoist`, and also every subterm whose right-hand side (hoisted subterms
+/// counted as reads) exceeds `max_piece` nodes, so that no right-hand side is
+/// much larger than that.
+fn hoist_with(mut program: Program, max_piece: usize) -> (Program, Vec<ValueId>) {
     let mut interner = Interner::default();
     let mut occurrences = Vec::with_capacity(program.values.len());
     for v in &program.values {
@@ -335,7 +378,7 @@ pub fn hoist(mut program: Program) -> (Program, Vec<ValueId>) {
         }
         occurrences.push(occ);
     }
-    let hoisted = interner.hoisted();
+    let hoisted = interner.hoisted(max_piece);
     if !hoisted.contains(&true) {
         let identity = program.ids().collect();
         return (program, identity);

@@ -119,15 +119,25 @@ pub fn derive(
     })
 }
 
-/// The stack the compiler's stages (front end, autodiff, eval, explain) run
-/// on. Their recursion is bounded by
-/// `syntax::MAX_NESTING` and `syntax::MAX_DEPTH`; pest alone uses about
-/// 40 KiB per nesting level in a debug build (8 KiB optimised), so the
-/// bound is made safe on any caller's thread by running on a stack of our own.
-/// Only the pages touched are committed.
-pub const STACK_SIZE: usize = 64 << 20;
+/// The stack the compiler's stages (front end, autodiff, simplification,
+/// eval, explain, codegen) need at most: their recursion is bounded by
+/// `syntax::MAX_NESTING`, `syntax::MAX_DEPTH` and `graph::MAX_PIECE`. The
+/// deepest inputs of the tests take about 3 MiB unoptimised (pest alone
+/// takes about 40 KiB per nesting level at opt-level 0), under 512 KiB at
+/// opt-level 1; this is twice the first.
+pub const STACK_NEEDED: usize = 6 << 20;
 
-/// Runs `f` on a fresh stack of `STACK_SIZE` bytes.
+/// The stack made when the caller's has less than `STACK_NEEDED` left (a
+/// test harness's or a spawned thread's 2 MiB). Only the pages touched are
+/// committed, but the whole is address space: under a cap on it (`prlimit
+/// --as`) a smaller reserve leaves more for the heap.
+pub const STACK_SIZE: usize = 16 << 20;
+
+/// Runs `f` with at least `STACK_NEEDED` bytes of stack: on the caller's
+/// stack when it has that much left (the main thread's 8 MiB, or a stage
+/// called from another), else on a fresh stack of `STACK_SIZE` bytes. So
+/// stages never nest fresh stacks, and the command line, on its main
+/// thread, maps none.
 pub fn on_own_stack<R>(f: impl FnOnce() -> R) -> R {
-    stacker::grow(STACK_SIZE, f)
+    stacker::maybe_grow(STACK_NEEDED, STACK_SIZE, f)
 }

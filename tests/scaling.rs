@@ -68,6 +68,7 @@ const MIB: usize = 1 << 20;
 
 fn assert_small(name: &str, text: &str, budget: usize) {
     let peak = peak_of(text);
+    eprintln!("{name}: peak heap {} KiB", peak / 1024);
     assert!(
         peak < budget,
         "{name}: peak heap {} KiB, budget {} KiB",
@@ -112,4 +113,39 @@ fn power_tower() {
 fn long_product() {
     let text = format!("param w\nloss E = {}\n", ["w"; 100].join(" * "));
     assert_small("long product", &text, 32 * MIB);
+}
+
+/// One deep expression (autodiff): a tower of 240 powers, `w^w^...^w`.
+/// Its gradient used to take 3.4 GB; the right-hand side is now split into
+/// pieces of at most `graph::MAX_PIECE` nodes, each with an adjoint of its own.
+#[test]
+fn tall_power_tower() {
+    let text = format!("param w\nloss E = {}\n", ["w"; 240].join("^"));
+    assert_small("tall power tower", &text, 32 * MIB);
+}
+
+/// A product of 240 factors (item 2, at the size of the benchmark's 16x),
+/// each a definition of its own, so that nothing is hoisted as a repeat.
+#[test]
+fn product_of_240_definitions() {
+    let mut text = String::from("param w\n");
+    for k in 0..240 {
+        text += &format!("a{k} = w + {}\n", k + 1);
+    }
+    let factors: Vec<String> = (0..240).map(|k| format!("a{k}")).collect();
+    text += &format!("loss E = {}\n", factors.join(" * "));
+    assert_small("product of 240 definitions", &text, 16 * MIB);
+}
+
+/// Nesting as deep as brackets may go (`syntax::MAX_NESTING`), each level a
+/// product and a sum: `sin(w * sin(w * ... + w) + w)`.
+#[test]
+fn deep_nesting() {
+    let depth = netgrad::syntax::MAX_NESTING - 1;
+    let text = format!(
+        "param w\nloss E = {}w{}\n",
+        "sin(w * ".repeat(depth),
+        " + w)".repeat(depth)
+    );
+    assert_small("deep nesting", &text, 16 * MIB);
 }

@@ -535,7 +535,9 @@ impl Sema {
             Some(v) if v.indices.is_empty() || v.shape.is_empty() => {
                 format!("add the scalar objective, e.g. `loss {name} = {}`", v.name)
             }
-            Some(v) => {
+            // A definition in error (`d[k, k] = ...`, a repeated index)
+            // may have fewer index variables than dimensions.
+            Some(v) if v.indices.len() >= v.shape.len() => {
                 let idx: Vec<&str> = v.indices[..v.shape.len()]
                     .iter()
                     .map(|i| i.name.as_str())
@@ -547,7 +549,7 @@ impl Sema {
                     idx.join(", ")
                 )
             }
-            None => format!("add the scalar objective: `loss {name} = ...`"),
+            _ => format!("add the scalar objective: `loss {name} = ...`"),
         }
     }
 
