@@ -140,6 +140,7 @@ fn the_deepest_programs_run_on_small_threads() {
                     source: "f.net".into(),
                     share: true,
                     no_std: false,
+                    features: Default::default(),
                 };
                 netgrad::codegen::generate(&g, &options).expect("code");
             })
