@@ -13,6 +13,9 @@ struct Counting;
 
 static LIVE: AtomicUsize = AtomicUsize::new(0);
 static PEAK: AtomicUsize = AtomicUsize::new(0);
+/// Every byte ever allocated: the work of copying, where the peak only
+/// shows what is kept.
+static TOTAL: AtomicUsize = AtomicUsize::new(0);
 /// Past this, allocation fails (an abort) rather than taking the machine down.
 const CEILING: usize = 512 << 20;
 
@@ -24,6 +27,7 @@ unsafe impl GlobalAlloc for Counting {
             return std::ptr::null_mut();
         }
         PEAK.fetch_max(live, Ordering::Relaxed);
+        TOTAL.fetch_add(layout.size(), Ordering::Relaxed);
         // SAFETY: the caller's layout is passed on unchanged.
         unsafe { System.alloc(layout) }
     }
@@ -148,4 +152,44 @@ fn deep_nesting() {
         " + w)".repeat(depth)
     );
     assert_small("deep nesting", &text, 16 * MIB);
+}
+
+/// Bytes the code generator allocates in all for `text` (issue 13, item 3:
+/// it cloned the scope's name table for every definition, so its
+/// allocations grew with the square of the number of definitions).
+fn codegen_allocates(text: &str) -> usize {
+    let dag = netgrad::front_end(text).expect("the program is valid");
+    let (g, _) = netgrad::derive(dag, &[], true).expect("every param");
+    let options = netgrad::codegen::Options {
+        float: netgrad::Float::F64,
+        source: "chain.net".into(),
+        share: true,
+        no_std: false,
+        features: Default::default(),
+    };
+    let _guard = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let before = TOTAL.load(Ordering::Relaxed);
+    netgrad::codegen::generate(&g, &options).expect("code");
+    TOTAL.load(Ordering::Relaxed) - before
+}
+
+/// A chain of `n` definitions `hI = sin(hJ) * x`, the issue's reproducer.
+fn chain(n: usize) -> String {
+    let mut text = String::from("param w\ninput x\nh0 = w\n");
+    for i in 1..n {
+        text.push_str(&format!("h{i} = sin(h{}) * x\n", i - 1));
+    }
+    text.push_str(&format!("loss E = h{}\n", n - 1));
+    text
+}
+
+#[test]
+fn code_generation_allocates_linearly_in_the_number_of_definitions() {
+    let small = codegen_allocates(&chain(300));
+    let large = codegen_allocates(&chain(1200));
+    let ratio = large as f64 / small as f64;
+    eprintln!("codegen allocates {small} B for 300 definitions, {large} B for 1200: x{ratio:.2}");
+    // Linear is x4; the old copies of the name table gave x15.3 (36.7 MB
+    // for 300 definitions, 561 MB for 1200).
+    assert!(ratio < 6.0, "4x the definitions allocate x{ratio:.2}");
 }
