@@ -178,6 +178,10 @@ impl BinOp {
             BinOp::Sub => a - b,
             BinOp::Mul => a * b,
             BinOp::Div => a / b,
+            // A square is the one multiplication, correctly rounded, as the
+            // generated code computes it (`powf` is the slowest operation
+            // of the interpreter, and `x^2` the most common power).
+            BinOp::Pow if b == 2.0 => a * a,
             BinOp::Pow => a.powf(b),
             BinOp::Max => {
                 if a >= b {
