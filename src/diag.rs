@@ -83,9 +83,10 @@ codes! {
     BadOutput = "E0303", "an output is not a definition, or is listed twice";
     // Sizes and constants.
     ConstDomain = "E0400", "a constant expression is outside a function's domain";
-    ZeroDim = "E0401", "a size is 0";
-    BadSize = "E0402", "a size is not a positive integer literal";
+    ZeroDim = "E0401", "a size is less than 1";
+    BadSize = "E0402", "a size is not a positive integer expression of literals and earlier dims";
     TooManyScalars = "E0403", "the file's values hold too many scalars in all";
+    SizeDivision = "E0404", "a size expression divides inexactly, or by 0";
     // Reserved for later versions.
     RuntimeDim = "E0500", "not supported yet: a dim without a size";
     AffineSubscript = "E0501", "not supported yet: an affine subscript such as x[i + 1]";

@@ -138,3 +138,34 @@ fn spans_cover_what_was_written_without_trailing_space() {
     };
     assert_eq!(&src[rhs.span.start..rhs.span.end], "b");
 }
+
+/// Size arithmetic (language version 2): a dim may be an integer expression
+/// of integer literals and earlier dims, `+ - * /` and parentheses, division
+/// exact; the sizes are folded before anything else sees them.
+#[test]
+fn dims_may_be_integer_expressions_of_earlier_dims() {
+    let text = "\
+dim H = 28
+dim KH = 3
+dim OH = H - KH + 1
+dim P = (OH - 2) / 2 + 1
+dim F = 2 * P * P
+param w[F, OH], v[P]
+loss E = sum(i, j, w[i, j]^2) + sum(p, v[p])
+";
+    let dag = netgrad::front_end(text).expect("valid sizes");
+    let sizes: Vec<(String, usize)> = dag
+        .program
+        .dims
+        .iter()
+        .map(|d| (d.name.clone(), d.size))
+        .collect();
+    let want = [("H", 28), ("KH", 3), ("OH", 26), ("P", 13), ("F", 338)];
+    assert_eq!(
+        sizes,
+        want.map(|(n, s)| (n.to_string(), s)).to_vec(),
+        "sizes"
+    );
+    let w = dag.program.values.iter().find(|v| v.name == "w").unwrap();
+    assert_eq!(w.len(), 338 * 26);
+}

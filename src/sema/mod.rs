@@ -282,20 +282,142 @@ impl Sema {
             );
             return None;
         };
-        match &size.kind {
-            ast::ExprKind::Number { text, .. } => self.size_literal(text, size.span),
-            _ => {
+        if let ast::ExprKind::Number { text, .. } = &size.kind {
+            return self.size_literal(text, size.span);
+        }
+        // Size arithmetic: `dim OH = H - KH + 1`.
+        let value = self.size_expr(name, size)?;
+        if value < 1 {
+            self.error(
+                Diagnostic::error(
+                    Code::ZeroDim,
+                    size.span,
+                    format!("dim `{}` would have size {value}", name.name),
+                )
+                .label(format!("this is {value}"))
+                .help("a size must be at least 1"),
+            );
+            return None;
+        }
+        if value > MAX_ELEMENTS as i128 {
+            self.error(
+                Diagnostic::error(
+                    Code::BadSize,
+                    size.span,
+                    format!(
+                        "dim `{}` would have size {value}, which is too large",
+                        name.name
+                    ),
+                )
+                .label(format!("at most {MAX_ELEMENTS}"))
+                .help("one value holds at most 2^26 scalars (512 MiB of f64)"),
+            );
+            return None;
+        }
+        Some(value as usize)
+    }
+
+    /// The value of a size expression: `+ - * /` and parentheses over
+    /// integer literals and earlier dims, division exact. `None` after an
+    /// error (reported here), or when a dim it names has a bad size of its
+    /// own (reported at that dim).
+    fn size_expr(&mut self, dim: &ast::Ident, e: &ast::Expr) -> Option<i128> {
+        // Far beyond any size: the limits are checked on the result.
+        const HUGE: i128 = 1 << 100;
+        let not_size = |what: &str| {
+            Diagnostic::error(
+                Code::BadSize,
+                e.span,
+                format!(
+                    "the size of dim `{}` uses {what}; a size is an integer expression of integer literals and earlier dims",
+                    dim.name
+                ),
+            )
+        };
+        let value = match &e.kind {
+            ast::ExprKind::Number { text, .. } => {
+                if !text.bytes().all(|b| b.is_ascii_digit()) {
+                    self.error(not_size("a number that is not an integer").label("not an integer"));
+                    return None;
+                }
+                match text.parse::<i128>() {
+                    Ok(n) if n <= HUGE => n,
+                    _ => HUGE + 1,
+                }
+            }
+            ast::ExprKind::Read { name, subs: None } if name.name == dim.name => {
                 self.error(
                     Diagnostic::error(
                         Code::BadSize,
-                        size.span,
-                        format!("the size of dim `{}` must be an integer literal", name.name),
+                        name.span,
+                        format!("the size of dim `{}` uses the dim itself", dim.name),
                     )
-                    .label("not an integer literal"),
+                    .label("the dim being defined")
+                    .help("a size is an integer expression of integer literals and earlier dims"),
                 );
-                None
+                return None;
             }
-        }
+            ast::ExprKind::Read { name, subs: None } => match self.resolve(name)? {
+                Symbol::Dim(d) if self.dims[d].size == 0 => return None,
+                Symbol::Dim(d) => self.dims[d].size as i128,
+                other => {
+                    let what = self.describe(other);
+                    self.error(not_size(&format!("`{}`, {what}", name.name)).label("not a dim"));
+                    return None;
+                }
+            },
+            ast::ExprKind::Neg(inner) => -self.size_expr(dim, inner)?,
+            ast::ExprKind::Binary { op, lhs, rhs } => {
+                let (a, b) = (self.size_expr(dim, lhs), self.size_expr(dim, rhs));
+                let (a, b) = (a?, b?);
+                match op {
+                    ast::BinOp::Add => a + b,
+                    ast::BinOp::Sub => a - b,
+                    ast::BinOp::Mul => a.saturating_mul(b),
+                    ast::BinOp::Div if b == 0 => {
+                        self.error(
+                            Diagnostic::error(
+                                Code::SizeDivision,
+                                rhs.span,
+                                format!("the size of dim `{}` divides by 0", dim.name),
+                            )
+                            .label("this is 0"),
+                        );
+                        return None;
+                    }
+                    ast::BinOp::Div if a % b != 0 => {
+                        self.error(
+                            Diagnostic::error(
+                                Code::SizeDivision,
+                                e.span,
+                                format!(
+                                    "the size of dim `{}` divides {a} by {b}, which leaves {}",
+                                    dim.name,
+                                    a % b
+                                ),
+                            )
+                            .label(format!("{a} / {b} is not a whole number"))
+                            .help("sizes divide exactly: change the sizes, or write the size you mean as a number"),
+                        );
+                        return None;
+                    }
+                    ast::BinOp::Div => a / b,
+                    ast::BinOp::Pow => {
+                        self.error(not_size("a power").label("not + - * /"));
+                        return None;
+                    }
+                }
+            }
+            ast::ExprKind::Read { .. } => {
+                self.error(not_size("a subscripted name").label("not a dim"));
+                return None;
+            }
+            ast::ExprKind::Call { .. } | ast::ExprKind::Compare { .. } => {
+                self.error(not_size("a function").label("not + - * /"));
+                return None;
+            }
+        };
+        Some(value.clamp(-HUGE - 1, HUGE + 1))
     }
 
     /// An integer literal used as a size: at least 1.
