@@ -8,7 +8,6 @@
 mod common;
 
 use std::path::Path;
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 /// The address space each command may use: the binary, its libraries and
@@ -87,46 +86,19 @@ pub const KINDS: [&str; 7] = ["chain", "wide", "fan", "defs", "prod", "pow", "ml
 /// Runs the binary under the cap and the guard; returns its standard error,
 /// or why it failed.
 fn run(args: &[&str], dir: &Path) -> Result<String, String> {
-    let mut child = Command::new("prlimit")
-        .arg(format!("--as={MEMORY_CAP}"))
-        .arg("--")
-        .arg(env!("CARGO_BIN_EXE_netgrad"))
-        .args(args)
-        .current_dir(dir)
-        .env_remove("RUST_BACKTRACE")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("prlimit runs");
-    let start = Instant::now();
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("wait") {
-            break status;
-        }
-        if start.elapsed() > TIME_GUARD {
-            let _ = child.kill();
-            let _ = child.wait();
-            return Err(format!("took more than {TIME_GUARD:?}"));
-        }
-        std::thread::sleep(Duration::from_millis(10));
+    let Some((status, stderr)) = common::capped::run(MEMORY_CAP, args, dir, false, TIME_GUARD)
+    else {
+        return Err(format!("took more than {TIME_GUARD:?}"));
     };
-    let stderr = std::io::read_to_string(child.stderr.take().expect("piped")).unwrap_or_default();
     if !status.success() || stderr.contains("panicked") {
         return Err(format!("{status}: {stderr}"));
     }
     Ok(stderr)
 }
 
-fn prlimit_works() -> bool {
-    Command::new("prlimit")
-        .args(["--as=1000000000", "--", "true"])
-        .status()
-        .is_ok_and(|s| s.success())
-}
-
 #[test]
 fn every_command_on_large_programs() {
-    if !prlimit_works() {
+    if !common::capped::prlimit_works() {
         eprintln!("skipped: prlimit (util-linux) is not available");
         return;
     }

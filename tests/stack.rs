@@ -4,53 +4,26 @@
 //! through every stage on threads with small stacks, where
 //! `netgrad::on_own_stack` moves them to a stack of its own.
 
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+mod common;
+
+use std::time::Duration;
 
 /// The cap of issue 13: the stages once mapped two 64 MiB stacks, nested,
 /// and panicked under it (and hung with RUST_BACKTRACE=1).
 const CAP: u64 = 150_000_000;
 
-fn prlimit_works() -> bool {
-    Command::new("prlimit")
-        .args(["--as=1000000000", "--", "true"])
-        .status()
-        .is_ok_and(|s| s.success())
-}
-
 /// Runs the binary under the cap, with backtraces on (a panic then used to
 /// hang); returns its exit code and standard error.
 fn capped(args: &[&str], dir: &std::path::Path) -> (Option<i32>, String) {
-    let mut child = Command::new("prlimit")
-        .arg(format!("--as={CAP}"))
-        .arg("--")
-        .arg(env!("CARGO_BIN_EXE_netgrad"))
-        .args(args)
-        .current_dir(dir)
-        .env("RUST_BACKTRACE", "1")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("prlimit runs");
-    let start = Instant::now();
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("wait") {
-            break status;
-        }
-        if start.elapsed() > Duration::from_secs(60) {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("netgrad {} hangs under the cap", args.join(" "));
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    };
-    let stderr = std::io::read_to_string(child.stderr.take().expect("piped")).unwrap_or_default();
-    (status.code(), stderr)
+    match common::capped::run(CAP, args, dir, true, Duration::from_secs(60)) {
+        Some((status, stderr)) => (status.code(), stderr),
+        None => panic!("netgrad {} hangs under the cap", args.join(" ")),
+    }
 }
 
 #[test]
 fn every_command_runs_under_an_address_space_cap() {
-    if !prlimit_works() {
+    if !common::capped::prlimit_works() {
         eprintln!("skipped: prlimit (util-linux) is not available");
         return;
     }
