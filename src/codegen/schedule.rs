@@ -4,7 +4,12 @@
 //! Halide keeps schedules apart from algorithms). The printer (`lower.rs`)
 //! follows these decisions and names them in a comment per loop nest.
 //!
-//! Three decisions, each exact up to the order of a sum's terms:
+//! Four decisions, each exact up to the order of a sum's terms (and, in
+//! the AVX2 kernel, FMA's single rounding):
+//! - **Matrix products.** A definition of rank 2 whose one sum is the
+//!   product of two rank-2 reads, large enough (`GEMM_MIN_WORK`), is one
+//!   call of the module's packed GEMM kernel (`kernels/`), with each
+//!   operand's strides, then the rest of its formula in place.
 //! - **Order.** A definition that is one sum, `v[J, j] = Σ_r body`, whose
 //!   reads walk memory with a larger stride along `r` than along its last
 //!   index `j` (a matrix read transposed, as `∂E/∂z1[j] = Σ_k δ[k] w2[k, j]`)
