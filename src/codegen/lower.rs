@@ -629,14 +629,7 @@ impl Generator<'_> {
                         acc
                     }
                 };
-                if op == Reduction::Mean {
-                    Operand {
-                        text: format!("{acc} / {size}.0"),
-                        strength: MUL,
-                    }
-                } else {
-                    Operand::atom(acc)
-                }
+                summed(op, acc, size)
             }
             Reduction::Sum | Reduction::Mean => {
                 body.w.line(&format!("let mut {acc}: {real} = 0.0;"));
@@ -644,14 +637,7 @@ impl Generator<'_> {
                 let x = self.lower(body, inner, owner, names);
                 body.w.line(&format!("{acc} += {};", x.text));
                 body.w.close();
-                if op == Reduction::Mean {
-                    Operand {
-                        text: format!("{acc} / {size}.0"),
-                        strength: MUL,
-                    }
-                } else {
-                    Operand::atom(acc)
-                }
+                summed(op, acc, size)
             }
             Reduction::LogSumExp => {
                 let max = format!("{acc}_max");
@@ -872,6 +858,18 @@ impl Generator<'_> {
                 || names.iter().any(|n| n == c)
                 || body.rows.iter().any(|(_, r)| r == c)
         })
+    }
+}
+
+/// The value of a finished `sum` or `mean` accumulator `acc` over `size` terms.
+fn summed(op: Reduction, acc: String, size: usize) -> Operand {
+    if op == Reduction::Mean {
+        Operand {
+            text: format!("{acc} / {size}.0"),
+            strength: MUL,
+        }
+    } else {
+        Operand::atom(acc)
     }
 }
 
