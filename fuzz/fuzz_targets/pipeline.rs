@@ -5,28 +5,11 @@
 //! panic, abort, stack overflow or timeout is a finding.
 #![no_main]
 
+mod common;
+
+use common::{work, MAX_EVALUATED};
 use libfuzzer_sys::fuzz_target;
 use netgrad::explain::Format;
-
-/// Programs whose loop nests run more iterations than this are not
-/// evaluated, nor their values written: the time and memory of that are
-/// proportional to the declared sizes, which is not what this target looks
-/// for (the limits on sizes are tested in tests/safety.rs).
-const MAX_EVALUATED: usize = 1 << 16;
-
-/// An upper bound on the interpreter's work: per value, the product of the
-/// ranges of all its index variables (left-hand and reductions).
-fn work(program: &netgrad::ir::Program) -> usize {
-    program
-        .values
-        .iter()
-        .map(|v| {
-            v.indices
-                .iter()
-                .fold(1usize, |n, i| n.saturating_mul(i.extent.size))
-        })
-        .fold(0usize, usize::saturating_add)
-}
 
 fuzz_target!(|bytes: &[u8]| {
     let text = match netgrad::decode(bytes.to_vec()) {

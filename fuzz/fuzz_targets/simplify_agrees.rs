@@ -6,26 +6,14 @@
 //! where it is finite, the simplified one must be finite and close.
 #![no_main]
 
-use libfuzzer_sys::fuzz_target;
+mod common;
 
-/// As in the pipeline target: larger programs are skipped, not slow.
-const MAX_EVALUATED: usize = 1 << 16;
+use common::{work, MAX_EVALUATED};
+use libfuzzer_sys::fuzz_target;
 
 /// Relative tolerance: simplification reorders and refactors floating-point
 /// arithmetic, so results differ in the last bits, and by more where terms cancel.
 const TOLERANCE: f64 = 1e-6;
-
-fn work(program: &netgrad::ir::Program) -> usize {
-    program
-        .values
-        .iter()
-        .map(|v| {
-            v.indices
-                .iter()
-                .fold(1usize, |n, i| n.saturating_mul(i.extent.size))
-        })
-        .fold(0usize, usize::saturating_add)
-}
 
 fuzz_target!(|bytes: &[u8]| {
     let Ok(text) = std::str::from_utf8(bytes) else {
@@ -41,7 +29,11 @@ fuzz_target!(|bytes: &[u8]| {
     let (simple, _) = netgrad::derive(dag, &[], true).expect("every param");
     let p = &plain.dag.program;
     let s = &simple.dag.program;
-    assert_eq!(p.values.len(), s.values.len(), "simplification keeps the values");
+    assert_eq!(
+        p.values.len(),
+        s.values.len(),
+        "simplification keeps the values"
+    );
     // Two points, uniform in [-1, 1) as `netgrad check` draws them.
     for seed in [1, 2] {
         let given = netgrad::gradcheck::random_values(p, seed);
