@@ -59,17 +59,7 @@ macro_rules! generated {
     };
 }
 
-generated!(
-    batch_mlp,
-    bishop,
-    fanout,
-    mlp_mnist,
-    mlp_mnist_batch,
-    softmax_regression,
-    tied_autoencoder,
-    weight_decay,
-    xor
-);
+netgrad_benches::for_each_example!(generated);
 
 /// The hand-written references (`netgrad_benches::hand` and
 /// `netgrad_benches::hand_small`), named after the generated benches they pair with.
