@@ -20,7 +20,7 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use crate::codegen::{Float, Options, TargetFeatures};
+use crate::codegen::{Float, MathFunctions, Options, TargetFeatures};
 
 /// Options for compiling `.net` files to Rust.
 #[derive(Debug, Clone)]
@@ -33,6 +33,7 @@ pub struct Builder {
     simplify: bool,
     no_std: bool,
     features: TargetFeatures,
+    math: MathFunctions,
 }
 
 impl Default for Builder {
@@ -79,6 +80,7 @@ impl Builder {
             simplify: true,
             no_std: false,
             features: TargetFeatures::Dispatch,
+            math: MathFunctions::Fast,
         }
     }
 
@@ -139,6 +141,16 @@ impl Builder {
         self
     }
 
+    /// Whose exp, ln (log), tanh, abs and softplus's ln_1p the code calls:
+    /// [`MathFunctions::Fast`] (the default), its own, which vectorise and are
+    /// within an ulp or two of std's; [`MathFunctions::Std`], std's float
+    /// methods (or the `libm` crate's functions with [`Builder::no_std`]),
+    /// bit-identical to the interpreter. See docs/codegen.md, "Elementwise functions".
+    pub fn math(mut self, math: MathFunctions) -> Builder {
+        self.math = math;
+        self
+    }
+
     /// Compiles one `.net` file; returns the path of the generated module.
     /// Nothing is written when the file has errors.
     pub fn compile(&self, file: impl AsRef<Path>) -> Result<PathBuf, Error> {
@@ -162,6 +174,7 @@ impl Builder {
             share: self.simplify,
             no_std: self.no_std,
             features: self.features,
+            math: self.math,
         };
         let code = crate::codegen::generate(&gradient, &options)
             .map_err(|e| error(format!("error: {name}: {e}\n")))?;

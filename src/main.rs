@@ -157,6 +157,12 @@ enum Command {
         /// (portable).
         #[arg(long, value_enum, default_value_t = Features::Dispatch)]
         target_features: Features,
+        /// Whose exp, log, tanh, abs (and sigmoid's and softplus's exp and
+        /// log) the code calls: its own, which vectorise and are within an ulp
+        /// or two of std's (fast), or std's, or libm's with --no-std,
+        /// bit-identical to `netgrad eval` (std).
+        #[arg(long, value_enum, default_value_t = Math::Fast)]
+        math: Math,
     },
     /// Print the expression DAG as Graphviz DOT (multi-use values in red).
     ///
@@ -194,6 +200,12 @@ enum Features {
     Portable,
     Native,
     Dispatch,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum Math {
+    Fast,
+    Std,
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
@@ -446,6 +458,7 @@ fn run(command: Command) -> Result<(), Failure> {
             stats,
             no_std,
             target_features,
+            math,
         } => {
             not_an_input(output.as_deref(), &[&file])?;
             let dag = load(&file)?;
@@ -469,6 +482,10 @@ fn run(command: Command) -> Result<(), Failure> {
                     Features::Portable => netgrad::codegen::TargetFeatures::Portable,
                     Features::Native => netgrad::codegen::TargetFeatures::Native,
                     Features::Dispatch => netgrad::codegen::TargetFeatures::Dispatch,
+                },
+                math: match math {
+                    Math::Fast => netgrad::codegen::MathFunctions::Fast,
+                    Math::Std => netgrad::codegen::MathFunctions::Std,
                 },
             };
             let code =

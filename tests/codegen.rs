@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
 
-use netgrad::codegen::{generate, Float, Options, TargetFeatures};
+use netgrad::codegen::{generate, Float, MathFunctions, Options, TargetFeatures};
 
 /// The harness: reads f64 values (inputs then params) from the file named by
 /// its argument, prints the loss twice, the gradient, the loss again and the
@@ -127,6 +127,7 @@ struct Setup<'a> {
     float: Float,
     no_std: bool,
     features: TargetFeatures,
+    math: MathFunctions,
     /// Extra flags for rustc (and clippy), e.g. target features.
     rustflags: &'a [&'a str],
     /// The harness's main-thread stack (`ulimit -s`, KiB), when limited.
@@ -139,6 +140,7 @@ impl Setup<'_> {
             float,
             no_std,
             features: TargetFeatures::default(),
+            math: MathFunctions::default(),
             rustflags: &[],
             stack_kib: None,
         }
@@ -157,6 +159,7 @@ fn check_with(name: &str, text: &str, setup: Setup, dir: &Path) -> f64 {
         float,
         no_std,
         features,
+        math,
         rustflags,
         stack_kib,
     } = setup;
@@ -168,6 +171,7 @@ fn check_with(name: &str, text: &str, setup: Setup, dir: &Path) -> f64 {
         share: true,
         no_std,
         features,
+        math,
     };
     let code = generate(&g, &options).unwrap();
     let real = if float == Float::F64 { "f64" } else { "f32" };
@@ -330,6 +334,7 @@ fn generated_code_matches_its_snapshot_and_is_deterministic() {
                 share: true,
                 no_std: false,
                 features: Default::default(),
+                math: Default::default(),
             };
             generate(&g, &options).unwrap()
         };
@@ -434,6 +439,7 @@ fn transposed_and_repeated_reads_agree_with_the_interpreter() {
             share: true,
             no_std: false,
             features: Default::default(),
+            math: Default::default(),
         },
     )
     .unwrap();
@@ -604,6 +610,7 @@ fn matrix_products_agree_in_every_kernel_variant() {
                 share: true,
                 no_std,
                 features,
+                math: Default::default(),
             },
         )
         .unwrap();

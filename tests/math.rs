@@ -51,7 +51,11 @@ impl Bits {
 /// only one is).
 fn ulps64(a: f64, b: f64) -> u64 {
     if a.is_nan() || b.is_nan() {
-        return if a.is_nan() && b.is_nan() { 0 } else { u64::MAX };
+        return if a.is_nan() && b.is_nan() {
+            0
+        } else {
+            u64::MAX
+        };
     }
     let key = |x: f64| {
         let bits = x.to_bits() as i64;
@@ -66,7 +70,11 @@ fn ulps64(a: f64, b: f64) -> u64 {
 
 fn ulps32(a: f32, b: f32) -> u64 {
     if a.is_nan() || b.is_nan() {
-        return if a.is_nan() && b.is_nan() { 0 } else { u64::MAX };
+        return if a.is_nan() && b.is_nan() {
+            0
+        } else {
+            u64::MAX
+        };
     }
     let key = |x: f32| {
         let bits = x.to_bits() as i32 as i64;
@@ -98,7 +106,11 @@ fn cases() -> Vec<Case> {
             std64: f64::exp,
             f32: m32::exp,
             std32: f32::exp,
-            ranges: &[(-746.0, 710.0, false), (-2.0, 2.0, false), (-300.0, 1.0, true)],
+            ranges: &[
+                (-746.0, 710.0, false),
+                (-2.0, 2.0, false),
+                (-300.0, 1.0, true),
+            ],
         },
         Case {
             name: "ln",
@@ -122,7 +134,11 @@ fn cases() -> Vec<Case> {
             std64: f64::tanh,
             f32: m32::tanh,
             std32: f32::tanh,
-            ranges: &[(-25.0, 25.0, false), (-1.0, 1.0, false), (-300.0, 1.5, true)],
+            ranges: &[
+                (-25.0, 25.0, false),
+                (-1.0, 1.0, false),
+                (-300.0, 1.5, true),
+            ],
         },
     ]
 }
@@ -208,7 +224,10 @@ fn every_function_is_within_its_bound_of_std_over_the_whole_domain() {
         }
     }
     println!("{report}");
-    assert!(failed.is_empty(), "beyond their bounds: {failed:?}\n{report}");
+    assert!(
+        failed.is_empty(),
+        "beyond their bounds: {failed:?}\n{report}"
+    );
 }
 
 /// The special values, and the ends of each function's domain, give exactly std's result.
@@ -287,7 +306,11 @@ fn special_values_are_std_s() {
 #[test]
 fn overflow_and_underflow_thresholds_are_std_s() {
     // exp's overflow and underflow (to 0) thresholds, and the smallest subnormal results.
-    for x in [709.782_712_893_384_f64, -745.133_219_101_941_1, -708.396_418_532_264_1] {
+    for x in [
+        709.782_712_893_384_f64,
+        -745.133_219_101_941_1,
+        -708.396_418_532_264_1,
+    ] {
         for step in -3i64..=3 {
             let x = f64::from_bits((x.to_bits() as i64 + step) as u64);
             assert_eq!(m64::exp(x).to_bits(), x.exp().to_bits(), "exp({x:e})");

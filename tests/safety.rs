@@ -138,6 +138,7 @@ fn no_path_leaves_a_comment() {
         share: true,
         no_std: false,
         features: Default::default(),
+        math: Default::default(),
     };
     let code = netgrad::codegen::generate(&g, &options).unwrap();
     let first = code.lines().next().unwrap();

@@ -62,6 +62,7 @@ fn peak_of(text: &str) -> usize {
         share: true,
         no_std: false,
         features: Default::default(),
+        math: Default::default(),
     };
     netgrad::codegen::generate(&g, &options).expect("code");
     drop(g);
@@ -166,6 +167,7 @@ fn codegen_allocates(text: &str) -> usize {
         share: true,
         no_std: false,
         features: Default::default(),
+        math: Default::default(),
     };
     let _guard = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let before = TOTAL.load(Ordering::Relaxed);

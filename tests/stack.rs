@@ -114,6 +114,7 @@ fn the_deepest_programs_run_on_small_threads() {
                     share: true,
                     no_std: false,
                     features: Default::default(),
+                    math: Default::default(),
                 };
                 netgrad::codegen::generate(&g, &options).expect("code");
             })

@@ -20,6 +20,7 @@ fn compile(b: divan::Bencher, name: &str) {
             share: true,
             no_std: false,
             features: Default::default(),
+            math: Default::default(),
         };
         netgrad::codegen::generate(&g, &options).unwrap()
     });

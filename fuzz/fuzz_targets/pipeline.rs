@@ -58,6 +58,7 @@ fuzz_target!(|bytes: &[u8]| {
             share,
             no_std,
             features: Default::default(),
+            math: Default::default(),
         };
         // An error (a constant beyond f32's range) is a diagnostic, not a finding.
         let _ = netgrad::codegen::generate(if share { &g } else { &plain }, &options);

@@ -97,6 +97,12 @@ impl Generator<'_> {
         w.line("");
         self.gradient_fns(&mut w);
         self.ops_module(&mut w, real);
+        let own: Vec<&str> = self.own_math_used.borrow().iter().copied().collect();
+        if !own.is_empty() {
+            w.out.push('\n');
+            w.out
+                .push_str(&super::kernels::math_module(self.float, &own));
+        }
         if self.gemm_used.get() {
             let kernel = super::kernels::gemm_module(self.float, self.features, self.no_std);
             w.out.push('\n');

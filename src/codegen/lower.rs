@@ -574,10 +574,14 @@ impl Generator<'_> {
         op
     }
 
-    /// A call of a float function `f` named as std's method: the method in
-    /// std (`x.exp()`), the `libm` function without std (`libm::exp(x)`),
-    /// with `powi` an `ops` helper since `libm` has none.
+    /// A call of a float function `f` named as std's method: the module's own
+    /// (`math::exp(x)`) where it has one, else the method in std (`x.exp()`),
+    /// the `libm` function without std (`libm::exp(x)`), with `powi` an `ops`
+    /// helper since `libm` has none.
     pub(super) fn math(&self, f: &'static str, x: &Operand, arg: Option<&str>) -> Operand {
+        if self.own(f) {
+            return Operand::atom(format!("math::{f}({})", x.text));
+        }
         let rest = arg.map_or(String::new(), |a| format!(", {a}"));
         if !self.no_std {
             self.math.borrow_mut().insert(f);

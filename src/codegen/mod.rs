@@ -16,7 +16,7 @@ mod writer;
 use std::cell::{Cell, RefCell};
 use std::collections::{BTreeSet, HashSet};
 
-pub use kernels::TargetFeatures;
+pub use kernels::{MathFunctions, TargetFeatures};
 use writer::Writer;
 
 use crate::autodiff::Gradient;
@@ -54,6 +54,9 @@ pub struct Options {
     /// The instruction sets the matrix-product kernel may use (see
     /// [`TargetFeatures`]).
     pub features: TargetFeatures,
+    /// Whose exp, ln, tanh, abs and ln_1p the code calls: its own (`mod math`) or std's
+    /// (see [`MathFunctions`]).
+    pub math: MathFunctions,
 }
 
 /// Tensors with more scalars than this live on the heap (a `Vec` per call),
@@ -161,7 +164,7 @@ const KEYWORDS: &[&str] = &[
 
 /// Names the generated functions use for themselves.
 const OWN_NAMES: &[&str] = &[
-    "inputs", "params", "outputs", "grad", "scratch", "ops", "lengths", "libm",
+    "inputs", "params", "outputs", "grad", "scratch", "ops", "lengths", "libm", "math",
 ];
 
 /// Names of the module's own items, and of the prelude and primitive types
@@ -258,6 +261,11 @@ struct Generator<'a> {
     /// The float methods (std) or `libm` functions the code calls, for the
     /// header that says what the module needs.
     math: RefCell<BTreeSet<&'static str>>,
+    /// Whether the code calls its own elementwise functions (`mod math`) for
+    /// those of [`kernels::MATH`] rather than std's or libm's.
+    own_math: bool,
+    /// The ones it calls, which `mod math` defines.
+    own_math_used: RefCell<BTreeSet<&'static str>>,
     /// Whether the code allocates a `Vec` (std only).
     heap: Cell<bool>,
     /// Whether some definition calls the matrix-product kernel.
@@ -434,6 +442,8 @@ impl<'a> Generator<'a> {
             out_offsets,
             no_std: options.no_std,
             math: RefCell::new(BTreeSet::new()),
+            own_math: options.math == MathFunctions::Fast,
+            own_math_used: RefCell::new(BTreeSet::new()),
             heap: Cell::new(false),
             gemm_used: Cell::new(false),
             features: options.features,

@@ -38,7 +38,21 @@ impl Generator<'_> {
             }
             first = false;
         };
-        if uses.contains("sigmoid") {
+        if uses.contains("sigmoid") && self.own("exp") {
+            sep(w);
+            let abs = self.call("abs", "x", "x");
+            let exp = self.call("exp", &format!("-{abs}"), &format!("-{abs}"));
+            f(
+                w,
+                "1 / (1 + e^-x), without overflow on either side: e^-|x| / (1 + e^-|x|) below 0.",
+                &sig1("sigmoid"),
+                &[
+                    &format!("let e = {exp};"),
+                    "let above = if x >= 0.0 { 1.0 } else { e };",
+                    "above / (1.0 + e)",
+                ],
+            );
+        } else if uses.contains("sigmoid") {
             sep(w);
             let (exp_neg, exp) = (self.call("exp", "(-x)", "-x"), self.call("exp", "x", "x"));
             f(
@@ -177,6 +191,9 @@ impl Generator<'_> {
     /// A float function in a helper's body: `atom.f()` in std, where `atom`
     /// binds tightly, and `libm::f(plain)` without std.
     fn call(&self, f: &'static str, atom: &str, plain: &str) -> String {
+        if self.own(f) {
+            return format!("super::math::{f}({plain})");
+        }
         if self.no_std {
             let name = super::lower::libm_name(f, self.float);
             self.math.borrow_mut().insert(name);
@@ -184,6 +201,19 @@ impl Generator<'_> {
         } else {
             self.math.borrow_mut().insert(f);
             format!("{atom}.{f}()")
+        }
+    }
+
+    /// Whether the code calls its own `f` (from `mod math`, see
+    /// [`super::kernels::math_module`]); if so, the module will carry `mod math`.
+    pub(super) fn own(&self, f: &str) -> bool {
+        let own = super::kernels::MATH.iter().find(|&&g| g == f);
+        match own {
+            Some(g) if self.own_math => {
+                self.own_math_used.borrow_mut().insert(g);
+                true
+            }
+            _ => false,
         }
     }
 

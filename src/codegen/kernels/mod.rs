@@ -1,5 +1,6 @@
-//! The GEMM kernel that generated code carries for its matrix products: the text of a
-//! module `mod gemm`, assembled from the template files beside this one.
+//! The kernels that generated code carries: for its matrix products the text of a module
+//! `mod gemm`, assembled from the template files beside this one; and for its elementwise
+//! functions a module `mod math` (see [`math_module`]).
 //!
 //! # The kernel
 //! BLIS's design, as in the `matrixmultiply` crate: C = A·B is cut into blocks of B's
@@ -83,6 +84,123 @@ pub fn pack_len(float: Float, m: usize, n: usize, k: usize) -> usize {
     let straight = panels(m, mr, mc) + panels(n, nr, nc);
     let swapped = panels(n, mr, mc) + panels(m, nr, nc);
     k.min(kc) * straight.max(swapped) + nr - 1
+}
+
+const MATH_F64: &str = include_str!("math_f64.rs");
+const MATH_F32: &str = include_str!("math_f32.rs");
+
+/// Which implementation of the elementwise functions exp, ln (log), tanh, abs and the
+/// ln_1p of softplus generated code calls (sigmoid and softplus are written with them).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum MathFunctions {
+    /// Its own, in a module `mod math` (math_f64.rs, math_f32.rs): straight-line code without
+    /// calls or branches, so that loops over elements vectorise (SSE2 suffices) and scalar
+    /// code does not wait on a libm call; within an ulp or two of std (docs/codegen.md has the
+    /// measured maxima), with std's results at every special value.
+    #[default]
+    Fast,
+    /// std's float methods (`x.tanh()`), or the `libm` crate's functions without `std`:
+    /// bit-identical to the interpreter, which calls std.
+    Std,
+}
+
+/// The names of the functions `mod math` defines, as std's methods are named.
+pub const MATH: [&str; 5] = ["abs", "exp", "ln", "ln_1p", "tanh"];
+
+/// The text of a module `mod math { ... }` for generated code, for this float, with the
+/// `pub fn`s of `functions` (names from [`MATH`], std's signatures) and the private items
+/// they use, in `core` only.
+///
+/// # The functions
+/// - exp: x = k·ln 2 + r with k rounded by adding and subtracting 1.5·2^52 (SSE2 has no
+///   rounding instruction, and `round()` is a libm call without SSE4.1); e^r - 1 by a
+///   polynomial (a Chebyshev fit, degree 11 in f64, 6 in f32); 2^k from its bits, in two
+///   factors so that results in the subnormals are rounded once.
+/// - ln: fdlibm's (musl's) e_log.c and logf.c, with the exponent read from the bits by a
+///   shift and converted by the same magic-number trick (SSE2 converts no 64-bit integers).
+/// - tanh: below |x| = 0.625 Cephes' rational (f64) or polynomial (f32) in x², exact for
+///   tiny x; above, 1 - 2 / (e^(2|x|) + 1) from the same reduction as exp, ±1 from |x| = 20
+///   (f64) or 10 (f32).
+/// - ln_1p: ln(1 + x) with the rounding error of 1 + x added back (Goldberg).
+/// - abs: the sign bit cleared (`f64::abs` is not in `core` before Rust 1.85).
+///
+/// Special values are selects on the result, so each function is one straight line of
+/// arithmetic: NaN in is NaN out, and ±∞, ±0, overflow to ∞ and underflow to 0 are std's.
+/// tests/math.rs measures the functions against std; docs/codegen.md quotes the maxima.
+///
+/// # Templates
+/// math_f64.rs and math_f32.rs are real Rust (tests/math.rs `include!`s them), one item (or
+/// a group of constants) per paragraph: the module keeps the paragraphs that define a
+/// function asked for or a name a kept paragraph's code mentions.
+pub fn math_module(float: Float, functions: &[&str]) -> String {
+    let template = match float {
+        Float::F64 => MATH_F64,
+        Float::F32 => MATH_F32,
+    };
+    let text = body(template);
+    let items: Vec<&str> = text.split("\n\n").collect();
+    // The names each paragraph defines, and the words of its code (comments left out).
+    let defines = |item: &str| -> Vec<String> {
+        item.lines()
+            .filter_map(|l| {
+                let l = l.strip_prefix("pub ").unwrap_or(l);
+                let rest = l.strip_prefix("const ").or_else(|| l.strip_prefix("fn "))?;
+                let end = rest.find(|c: char| !(c.is_alphanumeric() || c == '_'))?;
+                Some(rest[..end].to_string())
+            })
+            .collect()
+    };
+    let words = |item: &str| -> Vec<String> {
+        item.lines()
+            .map(|l| l.find("//").map_or(l, |at| &l[..at]))
+            .flat_map(|l| l.split(|c: char| !(c.is_alphanumeric() || c == '_')))
+            .filter(|w| !w.is_empty())
+            .map(str::to_string)
+            .collect()
+    };
+    let mut keep: Vec<bool> = items
+        .iter()
+        .map(|item| {
+            defines(item)
+                .iter()
+                .any(|n| functions.contains(&n.as_str()))
+        })
+        .collect();
+    loop {
+        let wanted: Vec<String> = items
+            .iter()
+            .zip(&keep)
+            .filter(|(_, k)| **k)
+            .flat_map(|(item, _)| words(item))
+            .collect();
+        let more: Vec<bool> = items
+            .iter()
+            .zip(&keep)
+            .map(|(item, k)| *k || defines(item).iter().any(|n| wanted.contains(n)))
+            .collect();
+        if more == keep {
+            break;
+        }
+        keep = more;
+    }
+    let kept: Vec<&str> = items
+        .iter()
+        .zip(&keep)
+        .filter(|(_, k)| **k)
+        .map(|(item, _)| item.trim_end_matches('\n'))
+        .collect();
+    let list = functions
+        .iter()
+        .map(|f| format!("`{f}`"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    format!(
+        "/// The module's own {list}: straight-line code (no calls, no branches), so that\n\
+         /// loops over elements vectorise, within an ulp or two of std's.\n\
+         /// Written by netgrad from its templates (src/codegen/kernels/).\n\
+         mod math {{\n{}}}\n",
+        indent(&format!("{}\n", kept.join("\n\n")))
+    )
 }
 
 const F64: &str = include_str!("f64.rs");
