@@ -488,24 +488,87 @@ fn the_builder_writes_no_std_code_on_request() {
     let dir = std::env::temp_dir().join(format!("netgrad-codegen-{}-no-std", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let xor = common::root().join("examples/xor.net");
-    let build = |no_std| {
+    let build = |no_std, math| {
         let out = netgrad::Builder::new()
             .no_std(no_std)
-            .module_name(if no_std { "xor_no_std" } else { "xor" })
+            .math(math)
+            .module_name(&format!("xor_{no_std}_{math:?}"))
             .out_dir(&dir)
             .cargo_metadata(false)
             .compile(&xor)
             .unwrap();
         std::fs::read_to_string(out).unwrap()
     };
-    let (std_code, no_std_code) = (build(false), build(true));
+    // std's (or libm's) exp and ln on request,
+    let (std_code, no_std_code) = (
+        build(false, MathFunctions::Std),
+        build(true, MathFunctions::Std),
+    );
     assert!(std_code.contains(".exp()") && !std_code.contains("libm::"));
+    assert!(!std_code.contains("math::") && !std_code.contains("mod math"));
+    assert!(std_code.contains("// Needs `std` for float methods (f64::exp, f64::ln)."));
     assert!(no_std_code.contains("libm::exp(") && !no_std_code.contains(".exp()"));
+    assert!(no_std_code.contains("// Needs `core` and the `libm` crate (exp, log)."));
+    // and by default the module's own, in `core`, with or without std.
+    let (fast, fast_no_std) = (
+        build(false, MathFunctions::Fast),
+        build(true, MathFunctions::Fast),
+    );
+    for code in [&fast, &fast_no_std] {
+        assert!(code.contains("super::math::exp(") && code.contains("math::ln("));
+        assert!(!code.contains("libm::") && !code.contains(".exp()"));
+        assert!(code.contains("// Needs only `core`."));
+        assert!(code.contains("\nmod math {\n"));
+    }
     assert!(no_std_code.contains("pub const SCRATCH_LEN: usize = 0;"));
     assert!(no_std_code.contains(
         "pub fn loss_flat(inputs: &[f64], params: &[f64], _scratch: &mut [f64]) -> f64 {"
     ));
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// `--math std` (`MathFunctions::Std`) writes std's float methods, or libm's
+/// functions without std, and no `mod math`: every example compiles cleanly and
+/// agrees with the interpreter that way too, in f64 and f32, with std and without.
+/// (The default, the module's own functions, is what every other test checks.)
+#[test]
+fn std_math_functions_on_request_compile_and_agree() {
+    let files = common::net_files("examples");
+    let results = common::on_two_threads(&files, |path| {
+        let text = std::fs::read_to_string(path).unwrap();
+        let name = common::relative(path);
+        let code = generate(
+            &common::simplified(&text),
+            &Options {
+                float: Float::F64,
+                source: name.clone(),
+                share: true,
+                no_std: false,
+                features: Default::default(),
+                math: MathFunctions::Std,
+            },
+        )
+        .unwrap();
+        assert!(!code.contains("math::") && !code.contains("mod math"), "{name}");
+        [(Float::F64, false), (Float::F32, true)].map(|(float, no_std)| {
+            let dir = std::env::temp_dir().join(format!(
+                "netgrad-codegen-{}-std-math-{}-{float:?}",
+                std::process::id(),
+                path.file_stem().unwrap().to_string_lossy()
+            ));
+            let setup = Setup {
+                math: MathFunctions::Std,
+                ..Setup::new(float, no_std)
+            };
+            let err = check_with(&name, &text, setup, &dir);
+            let _ = std::fs::remove_dir_all(&dir);
+            (name.clone(), float, no_std, err)
+        })
+    });
+    for (name, float, no_std, err) in results.iter().flatten() {
+        let tolerance = if *float == Float::F64 { 1e-12 } else { 1e-4 };
+        assert!(*err <= tolerance, "{name} {float:?} no_std {no_std}: off by {err:e}");
+    }
 }
 
 /// Issue 13, item 5: every name the language accepts makes a module that

@@ -8,7 +8,7 @@
 use std::path::Path;
 use std::process::Command;
 
-use netgrad::codegen::kernels::{gemm_module, TargetFeatures};
+use netgrad::codegen::kernels::{gemm_module, math_module, TargetFeatures, MATH};
 use netgrad::Float;
 
 const FEATURES: [TargetFeatures; 3] = [
@@ -222,4 +222,101 @@ fn native_compiled_for_avx2_and_fma_is_right() {
     }
     std::fs::remove_dir_all(&dir).ok();
     assert!(!Path::new(&dir).exists());
+}
+
+/// The functions of `mod math`, one at a time and all together.
+fn math_sets() -> Vec<Vec<&'static str>> {
+    let mut sets: Vec<Vec<&str>> = MATH.iter().map(|f| vec![*f]).collect();
+    sets.push(MATH.to_vec());
+    sets
+}
+
+/// `mod math` (`math_module`): deterministic; of its float only; `core` only; rustfmt-stable
+/// and clippy-clean (no dead code) in a `#![no_std]`, `#![forbid(unsafe_code)]` crate, with
+/// any set of functions, each kept with exactly the items it uses.
+#[test]
+fn the_math_module_is_clean_for_every_set_of_functions() {
+    let dir = scratch_dir("math");
+    for float in [Float::F64, Float::F32] {
+        for (n, set) in math_sets().into_iter().enumerate() {
+            let text = math_module(float, &set);
+            assert_eq!(text, math_module(float, &set));
+            let other = if float == Float::F64 { "f32" } else { "f64" };
+            assert!(!text.contains(other) && !text.contains("std::"), "{float:?} {set:?}");
+            assert!(!text.contains("unsafe"), "{float:?} {set:?}");
+            for f in MATH {
+                let defined = text.contains(&format!("pub fn {f}("));
+                // `ln_1p` uses `ln`, and tanh uses `abs` (and exp in f64).
+                let used = set.contains(&f)
+                    || (f == "ln" && set.contains(&"ln_1p"))
+                    || (f == "abs" && set.contains(&"tanh"))
+                    || (f == "exp" && set.contains(&"tanh") && float == Float::F64);
+                assert_eq!(defined, used, "{float:?} {set:?}: {f}");
+            }
+            let name = format!("math_{float:?}_{n}").to_lowercase();
+            let module = format!("{name}.rs");
+            std::fs::write(dir.join(&module), &text).unwrap();
+            run(
+                Command::new("rustfmt")
+                    .args(["--edition", "2021", "--check", &module])
+                    .current_dir(&dir),
+                &format!("rustfmt --check on {name}"),
+            );
+            let uses: String = set
+                .iter()
+                .map(|f| format!("pub use math::{f};\n"))
+                .collect();
+            let lib = format!("{name}_lib.rs");
+            std::fs::write(
+                dir.join(&lib),
+                format!("#![no_std]\n#![forbid(unsafe_code)]\ninclude!(\"{module}\");\n{uses}"),
+            )
+            .unwrap();
+            run(
+                Command::new("clippy-driver")
+                    .args(["--edition", "2021", "-D", "warnings", "--crate-type", "lib"])
+                    .args(["--crate-name", &name, "--emit", "metadata", "-o"])
+                    .arg(dir.join(format!("{name}.rmeta")))
+                    .arg(&lib)
+                    .current_dir(&dir),
+                &format!("clippy on {name}"),
+            );
+        }
+    }
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+/// A loop of exp over an array vectorises with SSE2 alone (the x86_64 baseline): the code
+/// has packed multiplies and no call (std's `exp` would be a call per element).
+#[test]
+fn a_loop_over_exp_vectorises_with_sse2() {
+    if !cfg!(target_arch = "x86_64") {
+        return;
+    }
+    let dir = scratch_dir("vectorise");
+    let module = math_module(Float::F64, &["exp"]);
+    let lib = format!(
+        "{module}\n#[no_mangle]\npub fn exps(x: &[f64; 64], y: &mut [f64; 64]) {{\n    \
+         for i in 0..64 {{\n        y[i] = math::exp(x[i]);\n    }}\n}}\n"
+    );
+    std::fs::write(dir.join("exps.rs"), lib).unwrap();
+    run(
+        Command::new("rustc")
+            .args(["--edition", "2021", "-O", "--crate-type", "cdylib", "--emit", "asm"])
+            .args(["-C", "target-cpu=x86-64", "exps.rs", "-o", "exps.s"])
+            .current_dir(&dir),
+        "rustc on the exp loop",
+    );
+    let asm = std::fs::read_to_string(dir.join("exps.s")).unwrap();
+    let body: String = asm
+        .split("exps:")
+        .nth(1)
+        .expect("the function in the assembly")
+        .lines()
+        .take_while(|l| !l.contains(".cfi_endproc"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    assert!(body.contains("mulpd"), "no packed multiply:\n{body}");
+    assert!(!body.contains("call"), "a call:\n{body}");
+    std::fs::remove_dir_all(&dir).ok();
 }
