@@ -549,7 +549,10 @@ fn std_math_functions_on_request_compile_and_agree() {
             },
         )
         .unwrap();
-        assert!(!code.contains("math::") && !code.contains("mod math"), "{name}");
+        assert!(
+            !code.contains("math::") && !code.contains("mod math"),
+            "{name}"
+        );
         [(Float::F64, false), (Float::F32, true)].map(|(float, no_std)| {
             let dir = std::env::temp_dir().join(format!(
                 "netgrad-codegen-{}-std-math-{}-{float:?}",
@@ -567,7 +570,10 @@ fn std_math_functions_on_request_compile_and_agree() {
     });
     for (name, float, no_std, err) in results.iter().flatten() {
         let tolerance = if *float == Float::F64 { 1e-12 } else { 1e-4 };
-        assert!(*err <= tolerance, "{name} {float:?} no_std {no_std}: off by {err:e}");
+        assert!(
+            *err <= tolerance,
+            "{name} {float:?} no_std {no_std}: off by {err:e}"
+        );
     }
 }
 

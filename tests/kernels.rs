@@ -242,7 +242,10 @@ fn the_math_module_is_clean_for_every_set_of_functions() {
             let text = math_module(float, &set);
             assert_eq!(text, math_module(float, &set));
             let other = if float == Float::F64 { "f32" } else { "f64" };
-            assert!(!text.contains(other) && !text.contains("std::"), "{float:?} {set:?}");
+            assert!(
+                !text.contains(other) && !text.contains("std::"),
+                "{float:?} {set:?}"
+            );
             assert!(!text.contains("unsafe"), "{float:?} {set:?}");
             for f in MATH {
                 let defined = text.contains(&format!("pub fn {f}("));
@@ -302,7 +305,15 @@ fn a_loop_over_exp_vectorises_with_sse2() {
     std::fs::write(dir.join("exps.rs"), lib).unwrap();
     run(
         Command::new("rustc")
-            .args(["--edition", "2021", "-O", "--crate-type", "cdylib", "--emit", "asm"])
+            .args([
+                "--edition",
+                "2021",
+                "-O",
+                "--crate-type",
+                "cdylib",
+                "--emit",
+                "asm",
+            ])
             .args(["-C", "target-cpu=x86-64", "exps.rs", "-o", "exps.s"])
             .current_dir(&dir),
         "rustc on the exp loop",
