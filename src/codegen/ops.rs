@@ -38,10 +38,10 @@ impl Generator<'_> {
             }
             first = false;
         };
-        if uses.contains("sigmoid") && self.own("exp") {
+        if uses.contains("sigmoid") && self.own_math {
             sep(w);
             let abs = self.call("abs", "x", "x");
-            let exp = self.call("exp", &format!("-{abs}"), &format!("-{abs}"));
+            let exp = self.call("exp", &format!("(-{abs})"), &format!("-{abs}"));
             f(
                 w,
                 "1 / (1 + e^-x), without overflow on either side: e^-|x| / (1 + e^-|x|) below 0.",
@@ -209,7 +209,7 @@ impl Generator<'_> {
     pub(super) fn own(&self, f: &str) -> bool {
         let own = super::kernels::MATH.iter().find(|&&g| g == f);
         match own {
-            Some(g) if self.own_math => {
+            Some(g) if self.own_math && (self.no_std || !super::kernels::STD_FASTER.contains(g)) => {
                 self.own_math_used.borrow_mut().insert(g);
                 true
             }

@@ -93,10 +93,11 @@ const MATH_F32: &str = include_str!("math_f32.rs");
 /// ln_1p of softplus generated code calls (sigmoid and softplus are written with them).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum MathFunctions {
-    /// Its own, in a module `mod math` (math_f64.rs, math_f32.rs): straight-line code without
-    /// calls or branches, so that loops over elements vectorise (SSE2 suffices) and scalar
-    /// code does not wait on a libm call; within an ulp or two of std (docs/codegen.md has the
-    /// measured maxima), with std's results at every special value.
+    /// Whichever is faster: its own, in a module `mod math` (math_f64.rs, math_f32.rs):
+    /// straight-line code without calls or branches, within an ulp or two of std
+    /// (docs/codegen.md has the measured maxima), with std's results at every special
+    /// value. With `std` that is tanh (2 to 3× glibc's speed) and abs, while exp, ln and
+    /// ln_1p stay std's ([`STD_FASTER`]); without `std` all of them replace `libm`'s.
     #[default]
     Fast,
     /// std's float methods (`x.tanh()`), or the `libm` crate's functions without `std`:
@@ -106,6 +107,13 @@ pub enum MathFunctions {
 
 /// The names of the functions `mod math` defines, as std's methods are named.
 pub const MATH: [&str; 5] = ["abs", "exp", "ln", "ln_1p", "tanh"];
+
+/// The functions of [`MATH`] that code with `std` takes from std even with
+/// [`MathFunctions::Fast`]: glibc's exp and log (and log1p) are table-driven and
+/// run their FMA versions where the CPU has FMA, which code built for baseline
+/// x86_64 cannot, so their latency and throughput beat ours (BENCHMARKS.md, "Own
+/// elementwise functions"). Without `std` ours replace the `libm` crate's.
+pub const STD_FASTER: [&str; 3] = ["exp", "ln", "ln_1p"];
 
 /// The text of a module `mod math { ... }` for generated code, for this float, with the
 /// `pub fn`s of `functions` (names from [`MATH`], std's signatures) and the private items
