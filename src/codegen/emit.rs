@@ -4,7 +4,7 @@
 //! temporaries and loop order come from lowering.
 
 use super::affine::{Affine, Row};
-use super::loops::{AccInit, AssignOp, Extent, Gemm, Matrix, Pass, Place, Stmt};
+use super::loops::{AccInit, AssignOp, Extent, Gemm, Matrix, Pass, Place, Reduce, Stmt};
 use super::scalar::{Binary, Scalar, Unary};
 use super::{Generator, Writer};
 
@@ -182,9 +182,17 @@ impl Generator<'_> {
                     w.line(&format!("let {name} = {borrow}{row};"))
                 }
                 Stmt::Acc { name, init } => w.line(&match init {
-                    AccInit::Zero => format!("let mut {name}: {real} = 0.0;"),
-                    AccInit::Lanes(n) => format!("let mut {name}: [{real}; {n}] = [0.0; {n}];"),
-                    AccInit::NegInfinity => format!("let mut {name} = {real}::NEG_INFINITY;"),
+                    AccInit::Identity { op, lanes } => {
+                        let zero = match op {
+                            Reduce::Sum => "0.0".to_string(),
+                            Reduce::Max => format!("{real}::NEG_INFINITY"),
+                        };
+                        match (op, lanes) {
+                            (Reduce::Sum, 1) => format!("let mut {name}: {real} = {zero};"),
+                            (Reduce::Max, 1) => format!("let mut {name} = {zero};"),
+                            (_, n) => format!("let mut {name}: [{real}; {n}] = [{zero}; {n}];"),
+                        }
+                    }
                     AccInit::From(x) => format!("let mut {name} = {};", self.render(x).text),
                 }),
                 Stmt::Combine(name) => w.line(&format!("let {name} = ops::lanes({name});")),
@@ -257,4 +265,43 @@ fn gemm(w: &mut Writer, g: &Gemm) {
     args.push(g.accumulate.to_string());
     args.push(pass(&g.pack.0, g.pack.1));
     w.simple_call("gemm::gemm", &args);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::affine::{Affine, Row};
+
+    fn affine(terms: &[(&str, usize)], constant: isize) -> Affine {
+        Affine {
+            terms: terms.iter().map(|(n, s)| (n.to_string(), *s)).collect(),
+            constant,
+        }
+    }
+
+    #[test]
+    fn affine_forms_print_as_flat_offsets() {
+        assert_eq!(affine(&[], 0).to_string(), "0");
+        assert_eq!(affine(&[], 7).to_string(), "7");
+        assert_eq!(affine(&[("i", 1)], 0).to_string(), "i");
+        assert_eq!(
+            affine(&[("n", 784), ("i", 1)], 0).to_string(),
+            "n * 784 + i"
+        );
+        assert_eq!(affine(&[("i_block", 4)], 3).to_string(), "i_block * 4 + 3");
+        assert_eq!(affine(&[("i", 1)], -16).to_string(), "i - 16");
+    }
+
+    #[test]
+    fn rows_print_as_ranges() {
+        let row = |start, len| Row {
+            array: "x".into(),
+            start,
+            len,
+        };
+        assert_eq!(row(affine(&[], 0), 784).to_string(), "x[0..784]");
+        assert_eq!(
+            row(affine(&[("n", 784)], 0), 784).to_string(),
+            "x[n * 784..n * 784 + 784]"
+        );
+    }
 }

@@ -25,6 +25,7 @@
 
 use super::affine::{Access, Affine, Row};
 use super::scalar::Scalar;
+use crate::ir::ValueId;
 
 /// How far a loop runs.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -44,15 +45,24 @@ pub(super) struct Loop {
     pub(super) body: Vec<Stmt>,
 }
 
+/// The operation of a reduction, as its accumulator keeps it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(super) enum Reduce {
+    /// Identity 0, each term stored with [`AssignOp::Add`] (`sum`, `mean`,
+    /// the exponentials of a logsumexp).
+    Sum,
+    /// Identity -∞, each term stored with [`AssignOp::Max`] (the shift of
+    /// a logsumexp).
+    Max,
+}
+
 /// The first value of an accumulator.
 #[derive(Debug, Clone, PartialEq)]
 pub(super) enum AccInit {
-    /// `let mut acc: f64 = 0.0;`, a sum's.
-    Zero,
-    /// `let mut acc: [f64; 8] = [0.0; 8];`, a sum in independent lanes.
-    Lanes(usize),
-    /// `let mut max = f64::NEG_INFINITY;`, a max's (logsumexp's shift).
-    NegInfinity,
+    /// The identity of the reduction, in `lanes` independent accumulators:
+    /// `let mut acc: f64 = 0.0;`, `let mut acc: [f64; 8] = [0.0; 8];`,
+    /// `let mut max = f64::NEG_INFINITY;`.
+    Identity { op: Reduce, lanes: usize },
     /// `let mut acc = row[j];`: a scatter's terms added to an element
     /// already stored.
     From(Scalar),
@@ -127,7 +137,11 @@ pub(super) enum Stmt {
     /// `// text`
     Comment(String),
     /// `let mut name = [0.0; len];`, or `vec![0.0; len]` on the heap.
-    Alloc { name: String, len: usize, heap: bool },
+    Alloc {
+        name: String,
+        len: usize,
+        heap: bool,
+    },
     /// `name.fill(0.0);`: a caller's slice zeroed before a scatter.
     Fill(String),
     /// `let name = value;`, or `let name: f64 = value;` with `typed`.
@@ -137,11 +151,21 @@ pub(super) enum Stmt {
         value: Scalar,
     },
     /// `let name = i_block * 4 + 1;`: a loop variable's unrolled copy.
-    Index { name: String, value: Affine },
+    Index {
+        name: String,
+        value: Affine,
+    },
     /// `let name = &row;` or `&mut`, a row sliced before an inner loop.
-    Slice { name: String, row: Row, mutable: bool },
+    Slice {
+        name: String,
+        row: Row,
+        mutable: bool,
+    },
     /// An accumulator and its identity.
-    Acc { name: String, init: AccInit },
+    Acc {
+        name: String,
+        init: AccInit,
+    },
     /// `let acc = ops::lanes(acc);`: an accumulator's lanes combined in
     /// the fixed pairwise order of `ops::lanes`.
     Combine(String),
@@ -161,6 +185,16 @@ pub(super) enum Stmt {
     },
     Loop(Loop),
     Gemm(Gemm),
+}
+
+/// The loop nest of one definition: the statements that compute `value`
+/// (its comments and storage included). A core function's definitions are
+/// all built before any is printed, so a pass over the whole function
+/// (fusion, say) has them all in hand.
+#[derive(Debug, Clone, PartialEq)]
+pub(super) struct Definition {
+    pub(super) value: ValueId,
+    pub(super) stmts: Vec<Stmt>,
 }
 
 /// Statements being built, with the loops still open: lowering pushes
@@ -206,5 +240,31 @@ impl Builder {
     pub(super) fn take(&mut self) -> Vec<Stmt> {
         assert!(self.open.is_empty(), "every loop is closed");
         self.blocks.pop().unwrap_or_default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_builder_nests_statements_in_the_open_loops() {
+        let mut b = Builder::default();
+        b.push(Stmt::Fill("y".into()));
+        b.open("i", 0, 3);
+        b.open("j", 1, 4);
+        b.push(Stmt::Combine("acc".into()));
+        b.close();
+        b.close();
+        let stmts = b.take();
+        let [Stmt::Fill(_), Stmt::Loop(outer)] = stmts.as_slice() else {
+            panic!("{stmts:?}");
+        };
+        assert_eq!((outer.var.as_str(), outer.end), ("i", Extent::Const(3)));
+        let [Stmt::Loop(inner)] = outer.body.as_slice() else {
+            panic!("{outer:?}");
+        };
+        assert_eq!((inner.start, inner.body.len()), (1, 1));
+        assert!(b.take().is_empty());
     }
 }

@@ -6,7 +6,7 @@
 
 use super::affine::{Access, Affine, Row};
 use super::emit::{Operand, ATOM};
-use super::loops::{AccInit, AssignOp, Matrix, Pass, Place, Stmt};
+use super::loops::{AccInit, AssignOp, Definition, Matrix, Pass, Place, Reduce, Stmt};
 use super::scalar::{Binary, Scalar, Unary};
 use super::schedule::{self, mentions, Order};
 use super::{sanitize, unique, Body, Core, Generator, Store, MAX_EXPR};
@@ -30,14 +30,24 @@ impl Generator<'_> {
                 heap: true,
             });
             self.heap.set(true);
-            self.flush(body);
         }
+        let head = body.code.take();
+        // Every definition's loop nest, built before any is printed.
+        let mut definitions = Vec::new();
         for id in self.p.ids() {
             if need[id.index()]
                 && !matches!(self.p.value(id).kind, ValueKind::Input | ValueKind::Param)
             {
                 self.definition(body, id, core);
+                definitions.push(Definition {
+                    value: id,
+                    stmts: body.code.take(),
+                });
             }
+        }
+        self.emit(body.w, &head);
+        for d in &definitions {
+            self.emit(body.w, &d.stmts);
         }
     }
 
@@ -118,14 +128,8 @@ impl Generator<'_> {
     }
 
     /// One definition, forward or adjoint: a comment, its storage, and loops
-    /// over its left-hand indices; printed when done.
-    pub(super) fn definition(&self, body: &mut Body, id: ValueId, core: Core) {
-        self.build(body, id, core);
-        self.flush(body);
-    }
-
-    /// The statements of one definition.
-    fn build(&self, body: &mut Body, id: ValueId, core: Core) {
+    /// over its left-hand indices.
+    fn definition(&self, body: &mut Body, id: ValueId, core: Core) {
         let v = self.p.value(id);
         let ident = self.idents[id.index()].clone();
         let rhs = v.rhs.as_ref().expect("a definition has a right-hand side");
@@ -639,7 +643,10 @@ impl Generator<'_> {
             Reduction::Sum | Reduction::Mean => {
                 body.code.push(Stmt::Acc {
                     name: acc.clone(),
-                    init: AccInit::Zero,
+                    init: AccInit::Identity {
+                        op: Reduce::Sum,
+                        lanes: 1,
+                    },
                 });
                 body.code.open(i, 0, size);
                 let x = self.scalar(body, inner, owner, names);
@@ -651,7 +658,10 @@ impl Generator<'_> {
                 let max = format!("{acc}_max");
                 body.code.push(Stmt::Acc {
                     name: max.clone(),
-                    init: AccInit::NegInfinity,
+                    init: AccInit::Identity {
+                        op: Reduce::Max,
+                        lanes: 1,
+                    },
                 });
                 body.code.open(i, 0, size);
                 let x = self.scalar(body, inner, owner, names);
@@ -663,7 +673,10 @@ impl Generator<'_> {
                 body.code.close();
                 body.code.push(Stmt::Acc {
                     name: acc.clone(),
-                    init: AccInit::Zero,
+                    init: AccInit::Identity {
+                        op: Reduce::Sum,
+                        lanes: 1,
+                    },
                 });
                 body.code.open(i, 0, size);
                 let x = self.scalar(body, inner, owner, names);
@@ -831,7 +844,10 @@ impl Generator<'_> {
         for (names, acc) in variants {
             body.code.push(Stmt::Acc {
                 name: acc.clone(),
-                init: AccInit::Lanes(lanes),
+                init: AccInit::Identity {
+                    op: Reduce::Sum,
+                    lanes,
+                },
             });
             self.slice_rows(body, inner, index, size, names);
         }
