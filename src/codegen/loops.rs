@@ -11,14 +11,20 @@
 //! [`AssignOp::Max`]), into one of its lanes when it has several, and the
 //! lanes are combined in a fixed order ([`Stmt::Combine`]).
 //!
-//! Language version 2 maps onto the same statements: a run-time extent
-//! from `Dims` is a new [`Extent`], an affine subscript `x[i + k]` an
-//! [`Affine`] with more terms, a guarded read or `where` mask a
-//! conditional [`Scalar`], max/min reductions an accumulator of identity
-//! -∞/+∞ with [`AssignOp::Max`]/`Min`, a loop over time a [`Loop`] whose
-//! body reads what the previous iteration stored. Fusion of elementwise
-//! definitions into the loops that produce or consume them is a rewrite of
-//! these lists: substituting a definition's [`Scalar`] for its loads.
+//! A core function's definitions are all built before any is printed
+//! ([`Definition`]), so a pass over the whole function can rewrite them in
+//! between.
+//!
+//! Language version 2 is to map onto the same statements (none of this
+//! exists yet): a run-time extent from `Dims` becomes a second [`Extent`]
+//! variant, an affine subscript `x[i + k]` is an [`Affine`] with more
+//! terms, a guarded read or `where` mask one more [`Scalar`] variant (a
+//! select), max/min reductions accumulators of identity -∞/+∞ stored into
+//! with [`AssignOp::Max`] (and a `Min` beside it), a loop over time a
+//! [`Loop`] whose body loads what the previous iteration stored. Fusion of
+//! elementwise definitions into the loops that produce or consume them is
+//! a rewrite of these lists: a definition's [`Scalar`] substituted for its
+//! loads, its allocation dropped.
 //!
 //! [`Affine`]: super::affine::Affine
 //! [`Scalar`]: super::scalar::Scalar
