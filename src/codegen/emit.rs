@@ -4,7 +4,7 @@
 //! temporaries and loop order come from lowering.
 
 use super::affine::{Affine, Row};
-use super::loops::{AccInit, AssignOp, Extent, Gemm, Matrix, Pass, Place, Reduce, Stmt};
+use super::loops::{AccInit, AssignOp, Extent, Gemm, Matrix, Pass, Place, Reduce, Start, Stmt};
 use super::scalar::{Binary, Scalar, Unary};
 use super::{Generator, Writer};
 
@@ -67,14 +67,6 @@ impl std::fmt::Display for Row {
             write!(f, "{array}[0..{n}]")
         } else {
             write!(f, "{array}[{start}..{start} + {n}]")
-        }
-    }
-}
-
-impl std::fmt::Display for Extent {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Extent::Const(n) => write!(f, "{n}"),
         }
     }
 }
@@ -231,7 +223,12 @@ impl Generator<'_> {
                     w.line(&format!("{place} {sign} {value};"));
                 }
                 Stmt::Loop(l) => {
-                    w.open(&format!("for {} in {}..{} {{", l.var, l.start, l.end));
+                    let Extent::Const(n) = l.end;
+                    let start = match l.start {
+                        Start::Zero => 0,
+                        Start::AfterBlocks(b) => n / b * b,
+                    };
+                    w.open(&format!("for {} in {start}..{} {{", l.var, n / l.block));
                     self.emit(w, &l.body);
                     w.close();
                 }

@@ -41,13 +41,27 @@ pub(super) enum Extent {
     Const(usize),
 }
 
-/// `for var in start..end { body }`.
+/// Where a loop starts.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(super) enum Start {
+    Zero,
+    /// After the whole blocks of `n` iterations that a blocked loop over
+    /// the same extent ran: the remainder loop of an unrolled, blocked or
+    /// laned loop (`for i in 16..19`).
+    AfterBlocks(usize),
+}
+
+/// `for var in start..end { body }`, or, with `block` > 1, a loop over
+/// whole blocks of `block` iterations (`for i_block in 0..end / block`),
+/// whose members [`Stmt::Index`] binds (`let i1 = i_block * 4 + 1;`): an
+/// unrolled scatter, a register block, the chunks of a sum in lanes.
 #[derive(Debug, Clone, PartialEq)]
 pub(super) struct Loop {
     /// The loop variable, `_` when the body does not use it.
     pub(super) var: String,
-    pub(super) start: usize,
+    pub(super) start: Start,
     pub(super) end: Extent,
+    pub(super) block: usize,
     pub(super) body: Vec<Stmt>,
 }
 
@@ -221,8 +235,22 @@ impl Builder {
         self.blocks.last_mut().expect("a block").push(stmt);
     }
 
-    /// Opens `for var in start..end`.
-    pub(super) fn open(&mut self, var: &str, start: usize, end: usize) {
+    /// Opens `for var in 0..end`.
+    pub(super) fn open(&mut self, var: &str, end: usize) {
+        self.open_loop(var, Start::Zero, end, 1);
+    }
+
+    /// Opens a loop over the whole blocks of `block` iterations of `0..end`.
+    pub(super) fn open_blocks(&mut self, var: &str, end: usize, block: usize) {
+        self.open_loop(var, Start::Zero, end, block);
+    }
+
+    /// Opens the remainder loop of a loop over `0..end` in blocks of `block`.
+    pub(super) fn open_rest(&mut self, var: &str, end: usize, block: usize) {
+        self.open_loop(var, Start::AfterBlocks(block), end, 1);
+    }
+
+    fn open_loop(&mut self, var: &str, start: Start, end: usize, block: usize) {
         if self.blocks.is_empty() {
             self.blocks.push(Vec::new());
         }
@@ -230,6 +258,7 @@ impl Builder {
             var: var.to_string(),
             start,
             end: Extent::Const(end),
+            block,
             body: Vec::new(),
         });
         self.blocks.push(Vec::new());
@@ -257,8 +286,8 @@ mod tests {
     fn the_builder_nests_statements_in_the_open_loops() {
         let mut b = Builder::default();
         b.push(Stmt::Fill("y".into()));
-        b.open("i", 0, 3);
-        b.open("j", 1, 4);
+        b.open("i", 3);
+        b.open_rest("j", 9, 4);
         b.push(Stmt::Combine("acc".into()));
         b.close();
         b.close();
@@ -270,7 +299,7 @@ mod tests {
         let [Stmt::Loop(inner)] = outer.body.as_slice() else {
             panic!("{outer:?}");
         };
-        assert_eq!((inner.start, inner.body.len()), (1, 1));
+        assert_eq!((inner.start, inner.body.len()), (Start::AfterBlocks(4), 1));
         assert!(b.take().is_empty());
     }
 }

@@ -211,7 +211,7 @@ impl Generator<'_> {
             return;
         }
         for (m, extent) in v.shape.iter().enumerate() {
-            body.code.open(&names[m], 0, extent.size);
+            body.code.open(&names[m], extent.size);
         }
         self.element(body, v, rhs, &names, &out);
         for _ in 0..v.rank() {
@@ -302,7 +302,7 @@ impl Generator<'_> {
         };
         let rest = replace_sum(v.rhs.as_ref().expect("a product is a definition"), &product);
         for (m, extent) in v.shape.iter().enumerate() {
-            body.code.open(&names[m], 0, extent.size);
+            body.code.open(&names[m], extent.size);
         }
         // `c += b1[j]` where the rest is one operation on the product.
         let assign = match &rest {
@@ -354,7 +354,7 @@ impl Generator<'_> {
     ) -> (Vec<Vec<String>>, Vec<String>) {
         let base = &names[at];
         let block = self.fresh_name(body, &format!("{base}_block"), names);
-        body.code.open(&block, 0, size / count);
+        body.code.open_blocks(&block, size, count);
         let mut variants = Vec::new();
         let mut taken: Vec<String> = names.to_vec();
         for u in 0..count {
@@ -401,7 +401,7 @@ impl Generator<'_> {
             })
             .collect();
         for m in &others {
-            body.code.open(&names[*m], 0, v.shape[*m].size);
+            body.code.open(&names[*m], v.shape[*m].size);
         }
         let lanes = self.schedule[self.id_of(v).index()].lanes[index.index()];
         self.lanes(body, index, inner, v, &variants, lanes);
@@ -414,9 +414,9 @@ impl Generator<'_> {
             body.code.close();
         }
         if whole < size {
-            body.code.open(&names[b], whole, size);
+            body.code.open_rest(&names[b], size, BLOCK);
             for m in &others {
-                body.code.open(&names[*m], 0, v.shape[*m].size);
+                body.code.open(&names[*m], v.shape[*m].size);
             }
             self.element(body, v, rhs, names, out);
             for _ in 0..=others.len() {
@@ -648,7 +648,7 @@ impl Generator<'_> {
                         lanes: 1,
                     },
                 });
-                body.code.open(i, 0, size);
+                body.code.open(i, size);
                 let x = self.scalar(body, inner, owner, names);
                 body.code.push(add(&acc, x));
                 body.code.close();
@@ -663,7 +663,7 @@ impl Generator<'_> {
                         lanes: 1,
                     },
                 });
-                body.code.open(i, 0, size);
+                body.code.open(i, size);
                 let x = self.scalar(body, inner, owner, names);
                 body.code.push(Stmt::Store {
                     place: Place::Var(max.clone()),
@@ -678,7 +678,7 @@ impl Generator<'_> {
                         lanes: 1,
                     },
                 });
-                body.code.open(i, 0, size);
+                body.code.open(i, size);
                 let x = self.scalar(body, inner, owner, names);
                 let shifted = Scalar::binary(
                     Binary::Sub,
@@ -723,7 +723,7 @@ impl Generator<'_> {
         }
         let last = v.rank() - 1;
         for (name, extent) in names.iter().zip(&v.shape[..last]) {
-            body.code.open(name, 0, extent.size);
+            body.code.open(name, extent.size);
         }
         let size = v.indices[index.index()].extent.size;
         let r = &names[index.index()];
@@ -741,7 +741,11 @@ impl Generator<'_> {
             self.scatter_row(body, v, inner, &variants, out, &taken);
         }
         if whole < size {
-            body.code.open(r, whole, size);
+            if unroll > 1 {
+                body.code.open_rest(r, size, unroll);
+            } else {
+                body.code.open(r, size);
+            }
             self.scatter_row(body, v, inner, &[names.to_vec()], out, names);
         }
         for _ in 0..last {
@@ -786,7 +790,7 @@ impl Generator<'_> {
             array: row.clone(),
             offset: Affine::var(j),
         });
-        body.code.open(j, 0, n);
+        body.code.open(j, n);
         if let [vn] = variants {
             let value = self.scalar(body, inner, v, vn);
             body.code.push(Stmt::Store {
@@ -840,7 +844,7 @@ impl Generator<'_> {
         let size = owner.indices[index.index()].extent.size;
         let names = &variants[0].0;
         let i = &names[index.index()];
-        let (chunks, whole) = (size / lanes, size / lanes * lanes);
+        let whole = size / lanes * lanes;
         for (names, acc) in variants {
             body.code.push(Stmt::Acc {
                 name: acc.clone(),
@@ -854,8 +858,8 @@ impl Generator<'_> {
         let every: Vec<String> = variants.iter().flat_map(|(n, _)| n.clone()).collect();
         let chunk = self.fresh_name(body, &format!("{i}_chunk"), &every);
         let lane = self.fresh_name(body, &format!("{i}_lane"), &every);
-        body.code.open(&chunk, 0, chunks);
-        body.code.open(&lane, 0, lanes);
+        body.code.open_blocks(&chunk, size, lanes);
+        body.code.open(&lane, lanes);
         body.code.push(Stmt::Index {
             name: i.clone(),
             value: Affine {
@@ -878,7 +882,7 @@ impl Generator<'_> {
         body.code.close();
         body.code.close();
         if whole < size {
-            body.code.open(i, whole, size);
+            body.code.open_rest(i, size, lanes);
             for (names, acc) in variants {
                 let x = self.scalar(body, inner, owner, names);
                 let offset = Affine {
