@@ -1,38 +1,16 @@
-//! Statement lowering: definitions to loop nests, reductions to
-//! accumulators, long expressions to `let` temporaries.
+//! Lowering: definitions to the loop-nest IR (`loops.rs`), following the
+//! schedule (`schedule.rs`): reductions to accumulators and loops, long
+//! expressions to `let` temporaries, rows sliced before inner loops. The
+//! printer (`emit.rs`) writes the statements out as each definition is
+//! done.
 
+use super::affine::{Access, Affine, Row};
+use super::emit::{Operand, ATOM};
+use super::loops::{AccInit, AssignOp, Definition, Matrix, Pass, Place, Reduce, Stmt};
+use super::scalar::{Binary, Scalar, Unary};
 use super::schedule::{self, mentions, Order};
 use super::{sanitize, unique, Body, Core, Generator, Store, MAX_EXPR};
 use crate::ir::{BinOp, Expr, Func, IndexId, Reduction, Sub, Value, ValueId, ValueKind};
-
-/// A generated expression and how tightly it binds.
-pub(super) struct Operand {
-    pub(super) text: String,
-    strength: u8,
-}
-
-const ADD: u8 = 1;
-const MUL: u8 = 2;
-const NEG: u8 = 3;
-const ATOM: u8 = 4;
-
-impl Operand {
-    pub(super) fn atom(text: String) -> Operand {
-        Operand {
-            text,
-            strength: ATOM,
-        }
-    }
-
-    /// The text, parenthesised if it binds less tightly than `min`.
-    pub(super) fn at(&self, min: u8) -> String {
-        if self.strength < min {
-            format!("({})", self.text)
-        } else {
-            self.text.clone()
-        }
-    }
-}
 
 impl Generator<'_> {
     /// Computes every needed definition, in order. Inputs and params are the
@@ -43,18 +21,40 @@ impl Generator<'_> {
         // buffer, split off in the function's head).
         if let Some(len) = self.pack_len(need).filter(|_| !self.no_std) {
             let pack = self.internal("pack");
-            body.w
-                .line("// The matrix products' packed panels (`gemm::pack_len`, the largest).");
-            body.w.line(&format!("let mut {pack} = vec![0.0; {len}];"));
+            body.code.push(Stmt::Comment(
+                "The matrix products' packed panels (`gemm::pack_len`, the largest).".into(),
+            ));
+            body.code.push(Stmt::Alloc {
+                name: pack,
+                len,
+                heap: true,
+            });
             self.heap.set(true);
         }
+        let head = body.code.take();
+        // Every definition's loop nest, built before any is printed.
+        let mut definitions = Vec::new();
         for id in self.p.ids() {
             if need[id.index()]
                 && !matches!(self.p.value(id).kind, ValueKind::Input | ValueKind::Param)
             {
                 self.definition(body, id, core);
+                definitions.push(Definition {
+                    value: id,
+                    stmts: body.code.take(),
+                });
             }
         }
+        self.emit(body.w, &head);
+        for d in &definitions {
+            self.emit(body.w, &d.stmts);
+        }
+    }
+
+    /// Prints the statements built so far.
+    fn flush(&self, body: &mut Body) {
+        let stmts = body.code.take();
+        self.emit(body.w, &stmts);
     }
 
     /// The scratch the matrix products among `need` take: the largest
@@ -129,21 +129,20 @@ impl Generator<'_> {
 
     /// One definition, forward or adjoint: a comment, its storage, and loops
     /// over its left-hand indices.
-    pub(super) fn definition(&self, body: &mut Body, id: ValueId, core: Core) {
+    fn definition(&self, body: &mut Body, id: ValueId, core: Core) {
         let v = self.p.value(id);
         let ident = self.idents[id.index()].clone();
-        let real = self.float.name();
         let rhs = v.rhs.as_ref().expect("a definition has a right-hand side");
-        body.w.blank();
+        body.code.push(Stmt::Blank);
         if v.kind == ValueKind::Adjoint {
             let derivation =
                 self.original[id.index()].map(|old| crate::explain::derivation(self.g, old));
             for line in derivation.unwrap_or_default() {
-                body.w.line(&format!("// {line}"));
+                body.code.push(Stmt::Comment(line));
             }
         } else {
-            body.w
-                .line(&format!("// {}", crate::pretty::definition(self.p, v)));
+            body.code
+                .push(Stmt::Comment(crate::pretty::definition(self.p, v)));
         }
         let names = self.index_idents(v);
         let store = self.store(id, core);
@@ -153,33 +152,45 @@ impl Generator<'_> {
         };
         let nest = &self.schedule[id.index()];
         if let Some(text) = schedule::describe(nest, v, &out, &names) {
-            body.w.line(&format!("// {text}"));
+            body.code.push(Stmt::Comment(text));
         }
         if v.rank() == 0 {
-            let value = self.lower(body, rhs, v, &names);
-            match store {
-                Store::Grad(param) => {
-                    body.w
-                        .line(&format!("*{} = {};", self.grad_name(param), value.text))
-                }
-                _ => body
-                    .w
-                    .line(&format!("let {ident}: {real} = {};", value.text)),
-            }
+            let value = self.scalar(body, rhs, v, &names);
+            body.code.push(match store {
+                Store::Grad(param) => Stmt::Store {
+                    place: Place::Deref(self.grad_name(param)),
+                    op: AssignOp::Set,
+                    value,
+                },
+                _ => Stmt::Let {
+                    name: ident.clone(),
+                    typed: true,
+                    value,
+                },
+            });
             if core == Core::Forward && self.p.outputs.contains(&id) {
-                body.w.line(&format!("*{} = {ident};", self.out_name(id)));
+                body.code.push(Stmt::Store {
+                    place: Place::Deref(self.out_name(id)),
+                    op: AssignOp::Set,
+                    value: Scalar::Var(ident),
+                });
             }
             return;
         }
         match store {
             Store::Local if self.off_stack[core as usize][id.index()] => {
                 self.heap.set(true);
-                body.w
-                    .line(&format!("let mut {ident} = vec![0.0; {}];", v.len()))
+                body.code.push(Stmt::Alloc {
+                    name: ident.clone(),
+                    len: v.len(),
+                    heap: true,
+                });
             }
-            Store::Local => body
-                .w
-                .line(&format!("let mut {ident} = [0.0; {}];", v.len())),
+            Store::Local => body.code.push(Stmt::Alloc {
+                name: ident.clone(),
+                len: v.len(),
+                heap: false,
+            }),
             _ => {}
         }
         if let Order::Gemm(gemm) = &nest.order {
@@ -200,21 +211,31 @@ impl Generator<'_> {
             return;
         }
         for (m, extent) in v.shape.iter().enumerate() {
-            body.w
-                .open(&format!("for {} in 0..{} {{", names[m], extent.size));
+            body.code.open(&names[m], extent.size);
         }
         self.element(body, v, rhs, &names, &out);
         for _ in 0..v.rank() {
-            body.w.close();
+            body.code.close();
         }
     }
 
     /// One element of a gather nest: its value, stored at `out[own indices]`.
     fn element(&self, body: &mut Body, v: &Value, rhs: &Expr, names: &[String], out: &str) {
-        let value = self.lower(body, rhs, v, names);
+        let value = self.scalar(body, rhs, v, names);
         let own: Vec<Sub> = (0..v.rank() as u32).map(|i| Sub::Var(IndexId(i))).collect();
-        let at = self.flat_index(v, &own, names);
-        body.w.line(&format!("{out}[{at}] = {};", value.text));
+        body.code.push(Stmt::Store {
+            place: self.elem(out, v, &own, names),
+            op: AssignOp::Set,
+            value,
+        });
+    }
+
+    /// `out[at]`, `at` the flat offset of `subs` in `v`.
+    fn elem(&self, out: &str, v: &Value, subs: &[Sub], names: &[String]) -> Place {
+        Place::Elem(Access {
+            array: out.to_string(),
+            offset: self.flat_index(v, subs, names),
+        })
     }
 
     /// A matrix product by the module's kernel, then the rest of the
@@ -229,43 +250,47 @@ impl Generator<'_> {
         out: &str,
     ) {
         self.gemm_used.set(true);
-        let operand = |u: ValueId| {
-            let name = &self.idents[u.index()];
-            match self.p.value(u).kind {
-                ValueKind::Input | ValueKind::Param => name.clone(),
-                _ if self.store(u, core) == Store::Local => format!("&{name}"),
-                _ => name.clone(),
+        let operand = |(u, row_stride, col_stride): (ValueId, usize, usize)| {
+            let pass = match self.p.value(u).kind {
+                ValueKind::Input | ValueKind::Param => Pass::Slice,
+                _ if self.store(u, core) == Store::Local => Pass::Borrow,
+                _ => Pass::Slice,
+            };
+            Matrix {
+                name: self.idents[u.index()].clone(),
+                pass,
+                row_stride,
+                col_stride,
             }
         };
         let target = match store {
-            Store::Local => format!("&mut {out}"),
-            _ => out.to_string(),
+            Store::Local => Pass::BorrowMut,
+            _ => Pass::Slice,
         };
         let pack = self.internal("pack");
-        let (m, n, k) = (gemm.m, gemm.n, gemm.k);
-        let (a, rsa, csa) = gemm.a;
-        let (b, rsb, csb) = gemm.b;
-        let args = [
-            m.to_string(),
-            n.to_string(),
-            k.to_string(),
-            operand(a),
-            rsa.to_string(),
-            csa.to_string(),
-            operand(b),
-            rsb.to_string(),
-            csb.to_string(),
-            target,
-            n.to_string(),
-            "1".to_string(),
-            "false".to_string(),
-            if self.no_std {
-                pack
-            } else {
-                format!("&mut {pack}")
+        let n = gemm.n;
+        body.code.push(Stmt::Gemm(super::loops::Gemm {
+            m: gemm.m,
+            n,
+            k: gemm.k,
+            a: operand(gemm.a),
+            b: operand(gemm.b),
+            c: Matrix {
+                name: out.to_string(),
+                pass: target,
+                row_stride: n,
+                col_stride: 1,
             },
-        ];
-        body.w.simple_call("gemm::gemm", &args);
+            accumulate: false,
+            pack: (
+                pack,
+                if self.no_std {
+                    Pass::Slice
+                } else {
+                    Pass::BorrowMut
+                },
+            ),
+        }));
         if !gemm.epilogue {
             return;
         }
@@ -277,38 +302,40 @@ impl Generator<'_> {
         };
         let rest = replace_sum(v.rhs.as_ref().expect("a product is a definition"), &product);
         for (m, extent) in v.shape.iter().enumerate() {
-            body.w
-                .open(&format!("for {} in 0..{} {{", names[m], extent.size));
+            body.code.open(&names[m], extent.size);
         }
         // `c += b1[j]` where the rest is one operation on the product.
         let assign = match &rest {
             Expr::Binary { op, lhs, rhs } if **lhs == product => {
                 let sign = match op {
-                    BinOp::Add => Some("+="),
-                    BinOp::Sub => Some("-="),
-                    BinOp::Mul => Some("*="),
-                    BinOp::Div => Some("/="),
+                    BinOp::Add => Some(AssignOp::Add),
+                    BinOp::Sub => Some(AssignOp::Sub),
+                    BinOp::Mul => Some(AssignOp::Mul),
+                    BinOp::Div => Some(AssignOp::Div),
                     _ => None,
                 };
                 sign.map(|s| (s, &**rhs))
             }
             Expr::Binary { op, lhs, rhs } if **rhs == product => match op {
-                BinOp::Add => Some(("+=", &**lhs)),
-                BinOp::Mul => Some(("*=", &**lhs)),
+                BinOp::Add => Some((AssignOp::Add, &**lhs)),
+                BinOp::Mul => Some((AssignOp::Mul, &**lhs)),
                 _ => None,
             },
             _ => None,
         };
         match assign {
-            Some((sign, other)) => {
-                let value = self.lower(body, other, v, names);
-                let at = self.flat_index(v, &own, names);
-                body.w.line(&format!("{out}[{at}] {sign} {};", value.text));
+            Some((op, other)) => {
+                let value = self.scalar(body, other, v, names);
+                body.code.push(Stmt::Store {
+                    place: self.elem(out, v, &own, names),
+                    op,
+                    value,
+                });
             }
             None => self.element(body, v, &rest, names, out),
         }
         for _ in 0..v.rank() {
-            body.w.close();
+            body.code.close();
         }
     }
 
@@ -327,20 +354,19 @@ impl Generator<'_> {
     ) -> (Vec<Vec<String>>, Vec<String>) {
         let base = &names[at];
         let block = self.fresh_name(body, &format!("{base}_block"), names);
-        body.w
-            .open(&format!("for {block} in 0..{} {{", size / count));
+        body.code.open_blocks(&block, size, count);
         let mut variants = Vec::new();
         let mut taken: Vec<String> = names.to_vec();
         for u in 0..count {
             let name = self.fresh_name(body, &format!("{base}{u}"), &taken);
             taken.push(name.clone());
-            let offset = if u == 0 {
-                String::new()
-            } else {
-                format!(" + {u}")
-            };
-            body.w
-                .line(&format!("let {name} = {block} * {count}{offset};"));
+            body.code.push(Stmt::Index {
+                name: name.clone(),
+                value: Affine {
+                    terms: vec![(block.clone(), count)],
+                    constant: u as isize,
+                },
+            });
             let mut vn = names.to_vec();
             vn[at] = name;
             variants.push(vn);
@@ -375,8 +401,7 @@ impl Generator<'_> {
             })
             .collect();
         for m in &others {
-            body.w
-                .open(&format!("for {} in 0..{} {{", names[*m], v.shape[*m].size));
+            body.code.open(&names[*m], v.shape[*m].size);
         }
         let lanes = self.schedule[self.id_of(v).index()].lanes[index.index()];
         self.lanes(body, index, inner, v, &variants, lanes);
@@ -386,102 +411,82 @@ impl Generator<'_> {
         }
         body.done = None;
         for _ in 0..=others.len() {
-            body.w.close();
+            body.code.close();
         }
         if whole < size {
-            body.w
-                .open(&format!("for {} in {whole}..{size} {{", names[b]));
+            body.code.open_rest(&names[b], size, BLOCK);
             for m in &others {
-                body.w
-                    .open(&format!("for {} in 0..{} {{", names[*m], v.shape[*m].size));
+                body.code.open(&names[*m], v.shape[*m].size);
             }
             self.element(body, v, rhs, names, out);
             for _ in 0..=others.len() {
-                body.w.close();
+                body.code.close();
             }
         }
     }
 
-    /// `j * 3 + i`: the row-major offset of `value[subs]`, in the reader's names.
-    pub(super) fn flat_index(&self, value: &Value, subs: &[Sub], names: &[String]) -> String {
+    /// The row-major offset of `value[subs]`, in the reader's names
+    /// (`j * 3 + i`).
+    pub(super) fn flat_index(&self, value: &Value, subs: &[Sub], names: &[String]) -> Affine {
         let strides = crate::eval::strides(value);
         let mut constant = 0;
         let mut terms = Vec::new();
         for (s, stride) in subs.iter().zip(strides) {
             match s {
                 Sub::Lit(n) => constant += n * stride,
-                Sub::Var(v) if stride == 1 => terms.push(names[v.index()].clone()),
-                Sub::Var(v) => terms.push(format!("{} * {stride}", names[v.index()])),
+                Sub::Var(v) => terms.push((names[v.index()].clone(), stride)),
             }
         }
-        if constant > 0 || terms.is_empty() {
-            terms.push(constant.to_string());
-        }
-        terms.join(" + ")
-    }
-
-    /// A float literal of the generated type.
-    pub(super) fn literal(&self, x: f64) -> Operand {
-        let real = self.float.name();
-        let text = if x.is_infinite() {
-            format!(
-                "{real}::{}",
-                if x > 0.0 { "INFINITY" } else { "NEG_INFINITY" }
-            )
-        } else if x.is_nan() {
-            format!("{real}::NAN")
-        } else {
-            format!("{x:?}_{real}")
-        };
-        if x.is_sign_negative() && x.is_finite() {
-            Operand {
-                text,
-                strength: NEG,
-            }
-        } else {
-            Operand::atom(text)
+        Affine {
+            terms,
+            constant: constant as isize,
         }
     }
 
-    /// Binds a long operand to a temporary, so that lines stay short.
-    pub(super) fn short(&self, body: &mut Body, op: Operand) -> Operand {
-        if op.text.len() <= MAX_EXPR {
-            return op;
+    /// Binds a long expression to a temporary, so that lines stay short.
+    pub(super) fn short(&self, body: &mut Body, e: Scalar) -> Scalar {
+        if self.render(&e).text.len() <= MAX_EXPR {
+            return e;
         }
+        self.bind(body, e)
+    }
+
+    /// `let t1 = e;`, and `t1`.
+    fn bind(&self, body: &mut Body, e: Scalar) -> Scalar {
         body.fresh += 1;
         let name = self.internal(&format!("t{}", body.fresh));
-        body.w.line(&format!("let {name} = {};", op.text));
-        Operand::atom(name)
+        body.code.push(Stmt::Let {
+            name: name.clone(),
+            typed: false,
+            value: e,
+        });
+        Scalar::Var(name)
     }
 
     /// Binds the longer operand, then if need be the other, to temporaries
     /// until the two fit on one line together.
-    pub(super) fn fit(&self, body: &mut Body, l: Operand, r: Operand) -> (Operand, Operand) {
-        let bind = |body: &mut Body, op: Operand| {
-            body.fresh += 1;
-            let name = self.internal(&format!("t{}", body.fresh));
-            body.w.line(&format!("let {name} = {};", op.text));
-            Operand::atom(name)
-        };
+    pub(super) fn fit(&self, body: &mut Body, l: Scalar, r: Scalar) -> (Scalar, Scalar) {
+        let len = |e: &Scalar| self.render(e).text.len();
         let (mut l, mut r) = (l, r);
-        if l.text.len() + r.text.len() > MAX_EXPR {
-            if l.text.len() >= r.text.len() {
-                l = bind(body, l);
+        if len(&l) + len(&r) > MAX_EXPR {
+            if len(&l) >= len(&r) {
+                l = self.bind(body, l);
             } else {
-                r = bind(body, r);
+                r = self.bind(body, r);
             }
         }
-        if l.text.len() + r.text.len() > MAX_EXPR {
-            if l.strength == ATOM && l.text.len() < r.text.len() {
-                r = bind(body, r);
+        if len(&l) + len(&r) > MAX_EXPR {
+            if self.render(&l).strength == ATOM && len(&l) < len(&r) {
+                r = self.bind(body, r);
             } else {
-                l = bind(body, l);
+                l = self.bind(body, l);
             }
         }
         (l, r)
     }
 
-    /// Lowers an expression of `owner` to statements and a final operand.
+    /// Lowers an expression of `owner` to statements, prints them, and
+    /// returns the final operand.
     pub(super) fn lower(
         &self,
         body: &mut Body,
@@ -489,8 +494,15 @@ impl Generator<'_> {
         owner: &Value,
         names: &[String],
     ) -> Operand {
+        let value = self.scalar(body, e, owner, names);
+        self.flush(body);
+        self.render(&value)
+    }
+
+    /// Lowers an expression of `owner` to statements and a final expression.
+    fn scalar(&self, body: &mut Body, e: &Expr, owner: &Value, names: &[String]) -> Scalar {
         let op = match e {
-            Expr::Num(x) => self.literal(*x),
+            Expr::Num(x) => Scalar::Num(*x),
             Expr::Read { value, subs } => {
                 let v = self.p.value(*value);
                 let ident = &self.idents[value.index()];
@@ -505,65 +517,58 @@ impl Generator<'_> {
                     let Some(Sub::Var(last)) = subs.last() else {
                         unreachable!("a row is walked by its last subscript");
                     };
-                    Operand::atom(format!("{slice}[{}]", names[last.index()]))
+                    Scalar::Load(Access {
+                        array: slice,
+                        offset: Affine::var(&names[last.index()]),
+                    })
                 } else if v.rank() == 0 {
-                    Operand::atom(ident.clone())
+                    Scalar::Var(ident.clone())
                 } else {
-                    Operand::atom(format!("{ident}[{}]", self.flat_index(v, subs, names)))
+                    Scalar::Load(Access {
+                        array: ident.clone(),
+                        offset: self.flat_index(v, subs, names),
+                    })
                 }
             }
             Expr::Delta(a, b) => {
                 let s = |s: &Sub| match s {
-                    Sub::Var(v) => names[v.index()].clone(),
-                    Sub::Lit(n) => n.to_string(),
+                    Sub::Var(v) => Affine::var(&names[v.index()]),
+                    Sub::Lit(n) => Affine::constant(*n),
                 };
-                Operand::atom(format!("ops::delta({}, {})", s(a), s(b)))
+                Scalar::Delta(s(a), s(b))
             }
             Expr::Unary { func, arg } => {
-                let a = self.lower(body, arg, owner, names);
+                let a = self.scalar(body, arg, owner, names);
                 let a = self.short(body, a);
-                match func {
-                    Func::Neg => Operand {
-                        text: format!("-{}", a.at(NEG + 1)),
-                        strength: NEG,
-                    },
+                let op = match func {
+                    Func::Neg => Unary::Neg,
                     Func::Exp | Func::Sqrt | Func::Tanh | Func::Sin | Func::Cos | Func::Abs => {
-                        self.math(func.name(), &a, None)
+                        Unary::Math(func.name())
                     }
-                    Func::Log => self.math("ln", &a, None),
+                    Func::Log => Unary::Math("ln"),
                     Func::Sigmoid | Func::Relu | Func::Softplus | Func::Step | Func::Sign => {
-                        Operand::atom(format!("ops::{}({})", func.name(), a.text))
+                        Unary::Ops(func.name())
                     }
-                }
+                };
+                Scalar::unary(op, a)
             }
             Expr::Binary { op, lhs, rhs } => {
-                let l = self.lower(body, lhs, owner, names);
-                let r = self.lower(body, rhs, owner, names);
+                let l = self.scalar(body, lhs, owner, names);
+                let r = self.scalar(body, rhs, owner, names);
                 let (l, r) = self.fit(body, l, r);
-                match op {
-                    BinOp::Add => Operand {
-                        text: format!("{} + {}", l.at(ADD), r.at(ADD + 1)),
-                        strength: ADD,
-                    },
-                    BinOp::Sub => Operand {
-                        text: format!("{} - {}", l.at(ADD), r.at(ADD + 1)),
-                        strength: ADD,
-                    },
-                    BinOp::Mul => Operand {
-                        text: format!("{} * {}", l.at(MUL), r.at(MUL + 1)),
-                        strength: MUL,
-                    },
-                    BinOp::Div => Operand {
-                        text: format!("{} / {}", l.at(MUL), r.at(MUL + 1)),
-                        strength: MUL,
-                    },
+                let op = match op {
+                    BinOp::Add => Binary::Add,
+                    BinOp::Sub => Binary::Sub,
+                    BinOp::Mul => Binary::Mul,
+                    BinOp::Div => Binary::Div,
                     BinOp::Pow => match integer_exponent(rhs) {
-                        Some(n) => self.math("powi", &l, Some(&n.to_string())),
-                        None => self.math("powf", &l, Some(&r.text)),
+                        Some(n) => return Scalar::Powi(Box::new(l), n),
+                        None => Binary::Powf,
                     },
-                    BinOp::Max => Operand::atom(format!("ops::max({}, {})", l.text, r.text)),
-                    BinOp::Min => Operand::atom(format!("ops::min({}, {})", l.text, r.text)),
-                }
+                    BinOp::Max => Binary::Max,
+                    BinOp::Min => Binary::Min,
+                };
+                Scalar::binary(op, l, r)
             }
             Expr::Reduce {
                 op,
@@ -606,8 +611,7 @@ impl Generator<'_> {
         inner: &Expr,
         owner: &Value,
         names: &[String],
-    ) -> Operand {
-        let real = self.float.name();
+    ) -> Scalar {
         let size = owner.indices[index.index()].extent.size;
         // A body that does not use the index still runs once per value.
         let i = if mentions(inner, index) {
@@ -621,6 +625,11 @@ impl Generator<'_> {
         let done = match &body.done {
             Some((i, acc)) if *i == index => Some(acc.clone()),
             _ => None,
+        };
+        let add = |acc: &str, value| Stmt::Store {
+            place: Place::Var(acc.to_string()),
+            op: AssignOp::Add,
+            value,
         };
         match op {
             Reduction::Sum | Reduction::Mean if done.is_some() || lanes > 1 => {
@@ -636,41 +645,65 @@ impl Generator<'_> {
                 summed(op, acc, size)
             }
             Reduction::Sum | Reduction::Mean => {
-                body.w.line(&format!("let mut {acc}: {real} = 0.0;"));
-                body.w.open(&format!("for {i} in 0..{size} {{"));
-                let x = self.lower(body, inner, owner, names);
-                body.w.line(&format!("{acc} += {};", x.text));
-                body.w.close();
+                body.code.push(Stmt::Acc {
+                    name: acc.clone(),
+                    init: AccInit::Identity {
+                        op: Reduce::Sum,
+                        lanes: 1,
+                    },
+                });
+                body.code.open(i, size);
+                let x = self.scalar(body, inner, owner, names);
+                body.code.push(add(&acc, x));
+                body.code.close();
                 summed(op, acc, size)
             }
             Reduction::LogSumExp => {
                 let max = format!("{acc}_max");
-                body.w
-                    .line(&format!("let mut {max} = {real}::NEG_INFINITY;"));
-                body.w.open(&format!("for {i} in 0..{size} {{"));
-                let x = self.lower(body, inner, owner, names);
-                body.w.line(&format!("{max} = {max}.max({});", x.text));
-                body.w.close();
-                body.w.line(&format!("let mut {acc}: {real} = 0.0;"));
-                body.w.open(&format!("for {i} in 0..{size} {{"));
-                let x = self.lower(body, inner, owner, names);
-                let shifted = Operand {
-                    text: format!("{} - {max}", x.at(ADD + 1)),
-                    strength: ADD,
-                };
-                let e = self.math("exp", &shifted, None);
-                body.w.line(&format!("{acc} += {};", e.text));
-                body.w.close();
+                body.code.push(Stmt::Acc {
+                    name: max.clone(),
+                    init: AccInit::Identity {
+                        op: Reduce::Max,
+                        lanes: 1,
+                    },
+                });
+                body.code.open(i, size);
+                let x = self.scalar(body, inner, owner, names);
+                body.code.push(Stmt::Store {
+                    place: Place::Var(max.clone()),
+                    op: AssignOp::Max,
+                    value: x,
+                });
+                body.code.close();
+                body.code.push(Stmt::Acc {
+                    name: acc.clone(),
+                    init: AccInit::Identity {
+                        op: Reduce::Sum,
+                        lanes: 1,
+                    },
+                });
+                body.code.open(i, size);
+                let x = self.scalar(body, inner, owner, names);
+                let shifted = Scalar::binary(
+                    Binary::Sub,
+                    Scalar::Shifted(Box::new(x)),
+                    Scalar::Var(max.clone()),
+                );
+                body.code
+                    .push(add(&acc, Scalar::unary(Unary::Math("exp"), shifted)));
+                body.code.close();
                 let lse = format!("{acc}_lse");
-                body.w.open(&format!("let {lse} = if {max}.is_finite() {{"));
-                let ln = self.math("ln", &Operand::atom(acc.clone()), None);
-                body.w.line(&format!("{max} + {}", ln.text));
-                body.w.level -= 1;
-                body.w.open("} else {");
-                body.w.line(&max);
-                body.w.level -= 1;
-                body.w.line("};");
-                Operand::atom(lse)
+                body.code.push(Stmt::IfFinite {
+                    name: lse.clone(),
+                    test: max.clone(),
+                    then: Scalar::binary(
+                        Binary::Add,
+                        Scalar::Var(max.clone()),
+                        Scalar::unary(Unary::Math("ln"), Scalar::Var(acc)),
+                    ),
+                    otherwise: Scalar::Var(max),
+                });
+                Scalar::Var(lse)
             }
         }
     }
@@ -690,11 +723,11 @@ impl Generator<'_> {
         zero: bool,
     ) {
         if zero {
-            body.w.line(&format!("{out}.fill(0.0);"));
+            body.code.push(Stmt::Fill(out.to_string()));
         }
         let last = v.rank() - 1;
         for (name, extent) in names.iter().zip(&v.shape[..last]) {
-            body.w.open(&format!("for {name} in 0..{} {{", extent.size));
+            body.code.open(name, extent.size);
         }
         let size = v.indices[index.index()].extent.size;
         let r = &names[index.index()];
@@ -712,11 +745,15 @@ impl Generator<'_> {
             self.scatter_row(body, v, inner, &variants, out, &taken);
         }
         if whole < size {
-            body.w.open(&format!("for {r} in {whole}..{size} {{"));
+            if unroll > 1 {
+                body.code.open_rest(r, size, unroll);
+            } else {
+                body.code.open(r, size);
+            }
             self.scatter_row(body, v, inner, &[names.to_vec()], out, names);
         }
         for _ in 0..last {
-            body.w.close();
+            body.code.close();
         }
     }
 
@@ -738,30 +775,60 @@ impl Generator<'_> {
         own[last] = Sub::Lit(0);
         let n = v.shape[last].size;
         let row = self.fresh_name(body, &format!("{out}_row"), taken);
-        let range = range(&self.flat_index(v, &own, names), n);
-        body.w.line(&format!("let {row} = &mut {out}[{range}];"));
-        body.rows.push((format!("{out}[{range}]"), row.clone()));
+        let key = Row {
+            array: out.to_string(),
+            start: self.flat_index(v, &own, names),
+            len: n,
+        };
+        body.code.push(Stmt::Slice {
+            name: row.clone(),
+            row: key.clone(),
+            mutable: true,
+        });
+        body.rows.push((key, row.clone()));
         for vn in variants {
             self.slice_rows(body, inner, IndexId(last as u32), n, vn);
         }
         let j = &names[last];
-        body.w.open(&format!("for {j} in 0..{n} {{"));
+        let at = Place::Elem(Access {
+            array: row.clone(),
+            offset: Affine::var(j),
+        });
+        body.code.open(j, n);
         if let [vn] = variants {
-            let value = self.lower(body, inner, v, vn);
-            body.w.line(&format!("{row}[{j}] += {};", value.text));
+            let value = self.scalar(body, inner, v, vn);
+            body.code.push(Stmt::Store {
+                place: at,
+                op: AssignOp::Add,
+                value,
+            });
         } else {
             body.fresh += 1;
             let acc = self.internal(&format!("acc{}", body.fresh));
-            body.w.line(&format!("let mut {acc} = {row}[{j}];"));
+            body.code.push(Stmt::Acc {
+                name: acc.clone(),
+                init: AccInit::From(Scalar::Load(Access {
+                    array: row.clone(),
+                    offset: Affine::var(j),
+                })),
+            });
             for vn in variants {
-                let value = self.lower(body, inner, v, vn);
-                body.w.line(&format!("{acc} += {};", value.text));
+                let value = self.scalar(body, inner, v, vn);
+                body.code.push(Stmt::Store {
+                    place: Place::Var(acc.clone()),
+                    op: AssignOp::Add,
+                    value,
+                });
             }
-            body.w.line(&format!("{row}[{j}] = {acc};"));
+            body.code.push(Stmt::Store {
+                place: at,
+                op: AssignOp::Set,
+                value: Scalar::Var(acc),
+            });
         }
-        body.w.close();
+        body.code.close();
         self.end_rows(body);
-        body.w.close();
+        body.code.close();
     }
 
     /// A sum over the innermost loop with `lanes` independent accumulators
@@ -778,41 +845,61 @@ impl Generator<'_> {
         variants: &[(Vec<String>, String)],
         lanes: usize,
     ) {
-        let real = self.float.name();
         let size = owner.indices[index.index()].extent.size;
         let names = &variants[0].0;
         let i = &names[index.index()];
-        let (chunks, whole) = (size / lanes, size / lanes * lanes);
+        let whole = size / lanes * lanes;
         for (names, acc) in variants {
-            body.w.line(&format!(
-                "let mut {acc}: [{real}; {lanes}] = [0.0; {lanes}];"
-            ));
+            body.code.push(Stmt::Acc {
+                name: acc.clone(),
+                init: AccInit::Identity {
+                    op: Reduce::Sum,
+                    lanes,
+                },
+            });
             self.slice_rows(body, inner, index, size, names);
         }
         let every: Vec<String> = variants.iter().flat_map(|(n, _)| n.clone()).collect();
         let chunk = self.fresh_name(body, &format!("{i}_chunk"), &every);
         let lane = self.fresh_name(body, &format!("{i}_lane"), &every);
-        body.w.open(&format!("for {chunk} in 0..{chunks} {{"));
-        body.w.open(&format!("for {lane} in 0..{lanes} {{"));
-        body.w
-            .line(&format!("let {i} = {chunk} * {lanes} + {lane};"));
+        body.code.open_blocks(&chunk, size, lanes);
+        body.code.open(&lane, lanes);
+        body.code.push(Stmt::Index {
+            name: i.clone(),
+            value: Affine {
+                terms: vec![(chunk.clone(), lanes), (lane.clone(), 1)],
+                constant: 0,
+            },
+        });
+        let term = |acc: &str, offset: Affine, value| Stmt::Store {
+            place: Place::Elem(Access {
+                array: acc.to_string(),
+                offset,
+            }),
+            op: AssignOp::Add,
+            value,
+        };
         for (names, acc) in variants {
-            let x = self.lower(body, inner, owner, names);
-            body.w.line(&format!("{acc}[{lane}] += {};", x.text));
+            let x = self.scalar(body, inner, owner, names);
+            body.code.push(term(acc, Affine::var(&lane), x));
         }
-        body.w.close();
-        body.w.close();
+        body.code.close();
+        body.code.close();
         if whole < size {
-            body.w.open(&format!("for {i} in {whole}..{size} {{"));
+            body.code.open_rest(i, size, lanes);
             for (names, acc) in variants {
-                let x = self.lower(body, inner, owner, names);
-                body.w.line(&format!("{acc}[{i} - {whole}] += {};", x.text));
+                let x = self.scalar(body, inner, owner, names);
+                let offset = Affine {
+                    terms: vec![(i.clone(), 1)],
+                    constant: -(whole as isize),
+                };
+                body.code.push(term(acc, offset, x));
             }
-            body.w.close();
+            body.code.close();
         }
         self.end_rows(body);
         for (_, acc) in variants {
-            body.w.line(&format!("let {acc} = ops::lanes({acc});"));
+            body.code.push(Stmt::Combine(acc.clone()));
         }
     }
 
@@ -835,17 +922,24 @@ impl Generator<'_> {
             }
             let ident = &self.idents[u.index()];
             let row = self.fresh_name(body, &format!("{ident}_row"), names);
-            body.w.line(&format!("let {row} = &{key};"));
+            body.code.push(Stmt::Slice {
+                name: row.clone(),
+                row: key.clone(),
+                mutable: false,
+            });
             body.rows.push((key, row));
         }
     }
 
-    /// The row a read walks, as written: `x[n * 784..n * 784 + 784]`.
-    fn row_key(&self, u: ValueId, subs: &[Sub], n: usize, names: &[String]) -> String {
+    /// The row a read walks (`x[n * 784..n * 784 + 784]`).
+    fn row_key(&self, u: ValueId, subs: &[Sub], n: usize, names: &[String]) -> Row {
         let mut start = subs.to_vec();
         *start.last_mut().expect("a row has a subscript") = Sub::Lit(0);
-        let range = range(&self.flat_index(self.p.value(u), &start, names), n);
-        format!("{}[{range}]", self.idents[u.index()])
+        Row {
+            array: self.idents[u.index()].clone(),
+            start: self.flat_index(self.p.value(u), &start, names),
+            len: n,
+        }
     }
 
     /// Forgets the rows sliced for the loop just closed.
@@ -866,14 +960,11 @@ impl Generator<'_> {
 }
 
 /// The value of a finished `sum` or `mean` accumulator `acc` over `size` terms.
-fn summed(op: Reduction, acc: String, size: usize) -> Operand {
+fn summed(op: Reduction, acc: String, size: usize) -> Scalar {
     if op == Reduction::Mean {
-        Operand {
-            text: format!("{acc} / {size}.0"),
-            strength: MUL,
-        }
+        Scalar::binary(Binary::Div, Scalar::Var(acc), Scalar::Count(size))
     } else {
-        Operand::atom(acc)
+        Scalar::Var(acc)
     }
 }
 
@@ -913,15 +1004,6 @@ fn has_sum(e: &Expr) -> bool {
         Expr::Unary { arg, .. } => has_sum(arg),
         Expr::Binary { lhs, rhs, .. } => has_sum(lhs) || has_sum(rhs),
         _ => false,
-    }
-}
-
-/// `start..start + n`, or `0..n`.
-fn range(start: &str, n: usize) -> String {
-    if start == "0" {
-        format!("0..{n}")
-    } else {
-        format!("{start}..{start} + {n}")
     }
 }
 

@@ -6,10 +6,14 @@
 //! under rustfmt: reductions become an accumulator and a loop, and long
 //! expressions are split into `let` temporaries.
 
+mod affine;
 mod api;
+mod emit;
 pub mod kernels;
+mod loops;
 mod lower;
 mod ops;
+mod scalar;
 mod schedule;
 mod writer;
 
@@ -337,11 +341,14 @@ impl Generator<'_> {
 /// The state of one function being generated.
 struct Body<'a> {
     w: &'a mut Writer,
+    /// The statements of the definition being lowered, printed to `w` when
+    /// it is done.
+    code: loops::Builder,
     /// Counter for accumulators and temporaries.
     fresh: usize,
-    /// Reads sliced to their row before the innermost loop: the row as
-    /// written (`x[n * 784..n * 784 + 784]`) and the slice's name.
-    rows: Vec<(String, String)>,
+    /// Reads sliced to their row before the innermost loop: the row
+    /// (`x[n * 784..n * 784 + 784]`) and the slice's name.
+    rows: Vec<(affine::Row, String)>,
     /// The index of the innermost loop whose reads are sliced to rows.
     row_index: Option<(crate::ir::IndexId, usize)>,
     /// A sum already computed (by a blocked nest): its index and the
@@ -353,6 +360,7 @@ impl<'w> Body<'w> {
     fn new(w: &'w mut Writer) -> Body<'w> {
         Body {
             w,
+            code: loops::Builder::default(),
             fresh: 0,
             rows: Vec::new(),
             row_index: None,

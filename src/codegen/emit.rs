@@ -1,0 +1,304 @@
+//! The printer of the loop-nest IR (`loops.rs`): the only place that
+//! writes Rust statements and expressions for loop nests, in rustfmt's
+//! layout, through the indenting [`Writer`]. It decides nothing: names,
+//! temporaries and loop order come from lowering.
+
+use super::affine::{Affine, Row};
+use super::loops::{AccInit, AssignOp, Extent, Gemm, Matrix, Pass, Place, Reduce, Start, Stmt};
+use super::scalar::{Binary, Scalar, Unary};
+use super::{Generator, Writer};
+
+/// A generated expression and how tightly it binds.
+pub(super) struct Operand {
+    pub(super) text: String,
+    pub(super) strength: u8,
+}
+
+pub(super) const ADD: u8 = 1;
+pub(super) const MUL: u8 = 2;
+pub(super) const NEG: u8 = 3;
+pub(super) const ATOM: u8 = 4;
+
+impl Operand {
+    pub(super) fn atom(text: String) -> Operand {
+        Operand {
+            text,
+            strength: ATOM,
+        }
+    }
+
+    /// The text, parenthesised if it binds less tightly than `min`.
+    pub(super) fn at(&self, min: u8) -> String {
+        if self.strength < min {
+            format!("({})", self.text)
+        } else {
+            self.text.clone()
+        }
+    }
+}
+
+impl std::fmt::Display for Affine {
+    /// `n * 784 + i`, `i_block * 4 + 1`, `i - 16`, `0`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut terms: Vec<String> = self
+            .terms
+            .iter()
+            .map(|(name, stride)| match stride {
+                1 => name.clone(),
+                _ => format!("{name} * {stride}"),
+            })
+            .collect();
+        if self.constant > 0 || terms.is_empty() {
+            terms.push(self.constant.to_string());
+        }
+        write!(f, "{}", terms.join(" + "))?;
+        if self.constant < 0 && !self.terms.is_empty() {
+            write!(f, " - {}", self.constant.unsigned_abs())?;
+        }
+        Ok(())
+    }
+}
+
+impl std::fmt::Display for Row {
+    /// `x[n * 784..n * 784 + 784]`, or `x[0..784]`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let (array, start, n) = (&self.array, self.start.to_string(), self.len);
+        if start == "0" {
+            write!(f, "{array}[0..{n}]")
+        } else {
+            write!(f, "{array}[{start}..{start} + {n}]")
+        }
+    }
+}
+
+impl Generator<'_> {
+    /// A float literal of the generated type.
+    pub(super) fn literal(&self, x: f64) -> Operand {
+        let real = self.float.name();
+        let text = if x.is_infinite() {
+            format!(
+                "{real}::{}",
+                if x > 0.0 { "INFINITY" } else { "NEG_INFINITY" }
+            )
+        } else if x.is_nan() {
+            format!("{real}::NAN")
+        } else {
+            format!("{x:?}_{real}")
+        };
+        if x.is_sign_negative() && x.is_finite() {
+            Operand {
+                text,
+                strength: NEG,
+            }
+        } else {
+            Operand::atom(text)
+        }
+    }
+
+    /// An expression's text and how tightly it binds.
+    pub(super) fn render(&self, e: &Scalar) -> Operand {
+        match e {
+            Scalar::Num(x) => self.literal(*x),
+            Scalar::Count(n) => Operand::atom(format!("{n}.0")),
+            Scalar::Var(name) => Operand::atom(name.clone()),
+            Scalar::Load(a) => Operand::atom(format!("{}[{}]", a.array, a.offset)),
+            Scalar::Delta(a, b) => Operand::atom(format!("ops::delta({a}, {b})")),
+            Scalar::Unary(op, arg) => {
+                let a = self.render(arg);
+                match op {
+                    Unary::Neg => Operand {
+                        text: format!("-{}", a.at(NEG + 1)),
+                        strength: NEG,
+                    },
+                    Unary::Math(f) => self.math(f, &a, None),
+                    Unary::Ops(f) => Operand::atom(format!("ops::{f}({})", a.text)),
+                }
+            }
+            Scalar::Binary(op, lhs, rhs) => {
+                let (l, r) = (self.render(lhs), self.render(rhs));
+                let (sign, strength) = match op {
+                    Binary::Add => ("+", ADD),
+                    Binary::Sub => ("-", ADD),
+                    Binary::Mul => ("*", MUL),
+                    Binary::Div => ("/", MUL),
+                    Binary::Powf => return self.math("powf", &l, Some(&r.text)),
+                    Binary::Max => {
+                        return Operand::atom(format!("ops::max({}, {})", l.text, r.text))
+                    }
+                    Binary::Min => {
+                        return Operand::atom(format!("ops::min({}, {})", l.text, r.text))
+                    }
+                };
+                Operand {
+                    text: format!("{} {sign} {}", l.at(strength), r.at(strength + 1)),
+                    strength,
+                }
+            }
+            Scalar::Powi(x, n) => self.math("powi", &self.render(x), Some(&n.to_string())),
+            Scalar::Shifted(x) => {
+                let x = self.render(x);
+                Operand {
+                    text: x.at(ADD + 1),
+                    strength: x.strength.max(ADD + 1),
+                }
+            }
+        }
+    }
+
+    /// Prints statements.
+    pub(super) fn emit(&self, w: &mut Writer, stmts: &[Stmt]) {
+        let real = self.float.name();
+        for stmt in stmts {
+            match stmt {
+                Stmt::Blank => w.blank(),
+                Stmt::Comment(text) => w.line(&format!("// {text}")),
+                Stmt::Alloc { name, len, heap } => {
+                    if *heap {
+                        w.line(&format!("let mut {name} = vec![0.0; {len}];"))
+                    } else {
+                        w.line(&format!("let mut {name} = [0.0; {len}];"))
+                    }
+                }
+                Stmt::Fill(name) => w.line(&format!("{name}.fill(0.0);")),
+                Stmt::Let { name, typed, value } => {
+                    let value = self.render(value).text;
+                    if *typed {
+                        w.line(&format!("let {name}: {real} = {value};"))
+                    } else {
+                        w.line(&format!("let {name} = {value};"))
+                    }
+                }
+                Stmt::Index { name, value } => w.line(&format!("let {name} = {value};")),
+                Stmt::Slice { name, row, mutable } => {
+                    let borrow = if *mutable { "&mut " } else { "&" };
+                    w.line(&format!("let {name} = {borrow}{row};"))
+                }
+                Stmt::Acc { name, init } => w.line(&match init {
+                    AccInit::Identity { op, lanes } => {
+                        let zero = match op {
+                            Reduce::Sum => "0.0".to_string(),
+                            Reduce::Max => format!("{real}::NEG_INFINITY"),
+                        };
+                        match (op, lanes) {
+                            (Reduce::Sum, 1) => format!("let mut {name}: {real} = {zero};"),
+                            (Reduce::Max, 1) => format!("let mut {name} = {zero};"),
+                            (_, n) => format!("let mut {name}: [{real}; {n}] = [{zero}; {n}];"),
+                        }
+                    }
+                    AccInit::From(x) => format!("let mut {name} = {};", self.render(x).text),
+                }),
+                Stmt::Combine(name) => w.line(&format!("let {name} = ops::lanes({name});")),
+                Stmt::IfFinite {
+                    name,
+                    test,
+                    then,
+                    otherwise,
+                } => {
+                    w.open(&format!("let {name} = if {test}.is_finite() {{"));
+                    w.line(&self.render(then).text);
+                    w.level -= 1;
+                    w.open("} else {");
+                    w.line(&self.render(otherwise).text);
+                    w.level -= 1;
+                    w.line("};");
+                }
+                Stmt::Store { place, op, value } => {
+                    let place = match place {
+                        Place::Var(name) => name.clone(),
+                        Place::Deref(name) => format!("*{name}"),
+                        Place::Elem(a) => format!("{}[{}]", a.array, a.offset),
+                    };
+                    let value = self.render(value).text;
+                    let sign = match op {
+                        AssignOp::Set => "=",
+                        AssignOp::Add => "+=",
+                        AssignOp::Sub => "-=",
+                        AssignOp::Mul => "*=",
+                        AssignOp::Div => "/=",
+                        AssignOp::Max => {
+                            w.line(&format!("{place} = {place}.max({value});"));
+                            continue;
+                        }
+                    };
+                    w.line(&format!("{place} {sign} {value};"));
+                }
+                Stmt::Loop(l) => {
+                    let Extent::Const(n) = l.end;
+                    let start = match l.start {
+                        Start::Zero => 0,
+                        Start::AfterBlocks(b) => n / b * b,
+                    };
+                    w.open(&format!("for {} in {start}..{} {{", l.var, n / l.block));
+                    self.emit(w, &l.body);
+                    w.close();
+                }
+                Stmt::Gemm(g) => gemm(w, g),
+            }
+        }
+    }
+}
+
+/// `gemm::gemm(m, n, k, a, rsa, csa, b, rsb, csb, c, rsc, csc, accumulate, pack);`
+fn gemm(w: &mut Writer, g: &Gemm) {
+    let pass = |name: &str, how: Pass| match how {
+        Pass::Slice => name.to_string(),
+        Pass::Borrow => format!("&{name}"),
+        Pass::BorrowMut => format!("&mut {name}"),
+    };
+    let mut args = vec![g.m.to_string(), g.n.to_string(), g.k.to_string()];
+    for x in [&g.a, &g.b, &g.c] {
+        let Matrix {
+            name,
+            pass: how,
+            row_stride,
+            col_stride,
+        } = x;
+        args.extend([
+            pass(name, *how),
+            row_stride.to_string(),
+            col_stride.to_string(),
+        ]);
+    }
+    args.push(g.accumulate.to_string());
+    args.push(pass(&g.pack.0, g.pack.1));
+    w.simple_call("gemm::gemm", &args);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::affine::{Affine, Row};
+
+    fn affine(terms: &[(&str, usize)], constant: isize) -> Affine {
+        Affine {
+            terms: terms.iter().map(|(n, s)| (n.to_string(), *s)).collect(),
+            constant,
+        }
+    }
+
+    #[test]
+    fn affine_forms_print_as_flat_offsets() {
+        assert_eq!(affine(&[], 0).to_string(), "0");
+        assert_eq!(affine(&[], 7).to_string(), "7");
+        assert_eq!(affine(&[("i", 1)], 0).to_string(), "i");
+        assert_eq!(
+            affine(&[("n", 784), ("i", 1)], 0).to_string(),
+            "n * 784 + i"
+        );
+        assert_eq!(affine(&[("i_block", 4)], 3).to_string(), "i_block * 4 + 3");
+        assert_eq!(affine(&[("i", 1)], -16).to_string(), "i - 16");
+    }
+
+    #[test]
+    fn rows_print_as_ranges() {
+        let row = |start, len| Row {
+            array: "x".into(),
+            start,
+            len,
+        };
+        assert_eq!(row(affine(&[], 0), 784).to_string(), "x[0..784]");
+        assert_eq!(
+            row(affine(&[("n", 784)], 0), 784).to_string(),
+            "x[n * 784..n * 784 + 784]"
+        );
+    }
+}
