@@ -127,7 +127,12 @@ pub fn resolve_sizes(program: &ir::Program, given: &[(String, usize)]) -> Result
                 d.size
             ));
         } else if !runtime.contains(&name.as_str()) {
-            let hint = match sema::suggest(name, runtime.iter().copied()) {
+            let close = runtime
+                .iter()
+                .copied()
+                .find(|r| r.eq_ignore_ascii_case(name))
+                .or_else(|| sema::suggest(name, runtime.iter().copied()));
+            let hint = match close {
                 Some(s) => format!("  = help: did you mean `{s}`?\n"),
                 None if runtime.is_empty() => {
                     "  = help: the file has no run-time dims\n".to_string()
