@@ -116,7 +116,10 @@ pub fn front_end_sized(text: &str, sizes: &ir::Sizes) -> Result<graph::Dag, Vec<
 /// program: each name a run-time dim, given once, each size between 1 and
 /// `sema::MAX_ELEMENTS`. The error says what is wrong with each, one
 /// `error: ...` paragraph per problem, with a did-you-mean where one helps.
-pub fn resolve_sizes(program: &ir::Program, given: &[(String, usize)]) -> Result<ir::Sizes, String> {
+pub fn resolve_sizes(
+    program: &ir::Program,
+    given: &[(String, usize)],
+) -> Result<ir::Sizes, String> {
     let mut sizes = ir::Sizes::new();
     let mut problems = String::new();
     let runtime: Vec<&str> = program.runtime_dims().map(|d| d.name.as_str()).collect();

@@ -164,7 +164,10 @@ fn compile_reports_e0500_for_a_runtime_dim() {
     ]);
     let stderr = common::text(&run.stderr);
     assert_eq!(run.status.code(), Some(1), "{stderr}");
-    assert!(stderr.contains("error[E0500]: dim `N` is given at run time"), "{stderr}");
+    assert!(
+        stderr.contains("error[E0500]: dim `N` is given at run time"),
+        "{stderr}"
+    );
     assert!(stderr.contains(":1:5"), "points at the dim: {stderr}");
     assert!(!out.exists(), "nothing is written");
     let built = netgrad::Builder::new()

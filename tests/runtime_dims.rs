@@ -27,8 +27,10 @@ output y
 
 /// A folder of this test's own, with `batch.net` in it.
 fn temp_dir(name: &str) -> PathBuf {
-    let dir =
-        std::env::temp_dir().join(format!("netgrad-runtime-dims-{}-{name}", std::process::id()));
+    let dir = std::env::temp_dir().join(format!(
+        "netgrad-runtime-dims-{}-{name}",
+        std::process::id()
+    ));
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(dir.join("batch.net"), BATCH).unwrap();
     dir
@@ -59,7 +61,10 @@ fn check_passes_at_the_default_size_and_at_sizes_given() {
     for n in ["1", "2", "8"] {
         let (code, out, err) = run(&["check", s(&net), "--dim", &format!("N={n}")]);
         assert_eq!(code, Some(0), "N = {n}: {err}");
-        assert!(out.contains(&format!("N (given at run time; here {n})")), "{out}");
+        assert!(
+            out.contains(&format!("N (given at run time; here {n})")),
+            "{out}"
+        );
         assert!(out.contains("gradient check"), "{out}");
     }
     std::fs::remove_dir_all(&dir).unwrap();
@@ -136,7 +141,10 @@ fn eval_names_both_inputs_that_disagree_on_a_size() {
     std::fs::write(&values, json.to_string()).unwrap();
     let (code, _, err) = run(&["eval", s(&net), "--values", s(&values), "--dim", "N=5"]);
     assert_eq!(code, Some(1));
-    assert!(err.contains("`--dim N=5`, so N = 5, but `x` has 2 elements"), "{err}");
+    assert!(
+        err.contains("`--dim N=5`, so N = 5, but `x` has 2 elements"),
+        "{err}"
+    );
     let (code, _, err) = run(&["eval", s(&net), "--values", s(&values), "--dim", "N=2"]);
     assert_eq!(code, Some(0), "{err}");
     // An empty batch is not a size.
@@ -145,7 +153,10 @@ fn eval_names_both_inputs_that_disagree_on_a_size() {
     std::fs::write(&values, json.to_string()).unwrap();
     let (code, _, err) = run(&["eval", s(&net), "--values", s(&values)]);
     assert_eq!(code, Some(1));
-    assert!(err.contains("error: the run-time dim `N` would be 0"), "{err}");
+    assert!(
+        err.contains("error: the run-time dim `N` would be 0"),
+        "{err}"
+    );
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
@@ -204,7 +215,10 @@ fn dim_flags_name_only_run_time_dims() {
     // A size too large for the file's limits is a diagnostic, not a crash.
     let (code, _, err) = run(&["check", s(&net), "--dim", "N=40000000"]);
     assert_eq!(code, Some(1));
-    assert!(err.contains("error[E0402]: this value has too many scalars"), "{err}");
+    assert!(
+        err.contains("error[E0402]: this value has too many scalars"),
+        "{err}"
+    );
     std::fs::remove_dir_all(&dir).unwrap();
 }
 

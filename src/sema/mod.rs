@@ -581,10 +581,7 @@ impl Sema {
     /// A param's shape is part of the parameter layout, so it is fixed:
     /// a run-time dim in it is an error, once per param.
     fn fixed_param_shape(&mut self, d: &ast::Decl, shape: &[Extent]) {
-        let Some((e, written)) = shape
-            .iter()
-            .zip(&d.shape)
-            .find(|(e, _)| self.is_runtime(e))
+        let Some((e, written)) = shape.iter().zip(&d.shape).find(|(e, _)| self.is_runtime(e))
         else {
             return;
         };
