@@ -166,6 +166,15 @@ impl Builder {
             .map_err(|e| error(crate::diag::report(&name, &e.lossy, &[e.diagnostic], false)))?;
         let dag = crate::front_end(&text)
             .map_err(|d| error(crate::diag::report(&name, &text, &d, false)))?;
+        let unsupported = crate::codegen_unsupported(&dag.program);
+        if !unsupported.is_empty() {
+            return Err(error(crate::diag::report(
+                &name,
+                &text,
+                &unsupported,
+                false,
+            )));
+        }
         let (gradient, _) = crate::derive(dag, &self.wrt, self.simplify)
             .map_err(|e| error(format!("error: {name}: {e}\n")))?;
         let options = Options {

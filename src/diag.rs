@@ -87,8 +87,9 @@ codes! {
     BadSize = "E0402", "a size is not a positive integer expression of literals and earlier dims";
     TooManyScalars = "E0403", "the file's values hold too many scalars in all";
     SizeDivision = "E0404", "a size expression divides inexactly, or by 0";
+    RuntimeParam = "E0405", "a param's shape uses a run-time dim";
     // Reserved for later versions.
-    RuntimeDim = "E0500", "not supported yet: a dim without a size";
+    RuntimeDim = "E0500", "not supported yet: generated code for a file with run-time dims";
     AffineSubscript = "E0501", "not supported yet: an affine subscript such as x[i + 1]";
     Comparison = "E0502", "not supported yet: comparisons";
     UserFunction = "E0503", "not supported yet: user-defined functions";

@@ -181,6 +181,28 @@ impl Writer<'_> {
             .map(|v| format!("{} {}", v.kind.describe(), self.math(&self.member(v))))
             .collect();
         self.paragraph(&format!("Given: {}.", given.join(", ")));
+        let runtime: Vec<&crate::ir::Dim> = p.runtime_dims().collect();
+        if !runtime.is_empty() {
+            // Shapes and reductions name the dim; a dim used as a number
+            // (`1 / N`) was folded at the size the program was checked at.
+            let name = |d: &crate::ir::Dim| {
+                let e = crate::ir::Extent {
+                    size: d.size,
+                    dim: Some(d.name.clone()),
+                };
+                crate::pretty::extent_in(self.notation(), &e)
+            };
+            let names: Vec<String> = runtime.iter().map(|d| self.math(&name(d))).collect();
+            let at: Vec<String> = runtime
+                .iter()
+                .map(|d| self.math(&format!("{} = {}", name(d), d.size)))
+                .collect();
+            self.paragraph(&format!(
+                "Sizes given at run time: {}; a number computed from one is shown at {}.",
+                names.join(", "),
+                at.join(", ")
+            ));
+        }
         for id in p.ids().take(self.g.forward_len) {
             let v = p.value(id);
             if v.kind == ValueKind::Temp {

@@ -401,13 +401,24 @@ impl Value {
     }
 }
 
-/// A dim: a named size.
+/// A dim: a named size. A run-time dim (`dim N`, no size written) is
+/// symbolic in the language; a checked program is always instantiated at
+/// one size of it (`size`), given by the caller or `DEFAULT_RUNTIME_SIZE`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Dim {
     pub name: String,
     pub size: usize,
     pub span: Span,
+    /// Written without a size: given at run time.
+    pub runtime: bool,
 }
+
+/// The sizes of run-time dims a program is instantiated at, by name.
+pub type Sizes = std::collections::BTreeMap<String, usize>;
+
+/// The size a run-time dim takes when none is given (`check`, `explain`,
+/// `graph`): small, but more than 1, so that sums over it add several terms.
+pub const DEFAULT_RUNTIME_SIZE: usize = 3;
 
 /// A const, folded to its value.
 #[derive(Debug, Clone, PartialEq)]
@@ -438,5 +449,24 @@ impl Program {
 
     pub fn ids(&self) -> impl DoubleEndedIterator<Item = ValueId> {
         (0..self.values.len() as u32).map(ValueId)
+    }
+
+    /// The run-time dims, in declaration order.
+    pub fn runtime_dims(&self) -> impl Iterator<Item = &Dim> {
+        self.dims.iter().filter(|d| d.runtime)
+    }
+
+    /// Whether an extent is a run-time dim.
+    pub fn is_runtime(&self, e: &Extent) -> bool {
+        e.dim
+            .as_deref()
+            .is_some_and(|n| self.dims.iter().any(|d| d.runtime && d.name == n))
+    }
+
+    /// The sizes this program's run-time dims were instantiated at.
+    pub fn sizes(&self) -> Sizes {
+        self.runtime_dims()
+            .map(|d| (d.name.clone(), d.size))
+            .collect()
     }
 }

@@ -89,15 +89,100 @@ pub fn decode(mut bytes: Vec<u8>) -> Result<String, Box<NotText>> {
 /// The front end: text to the checked expression DAG, or every diagnostic
 /// (syntax errors alone when there are any, else every semantic error),
 /// in source order.
+///
+/// Run-time dims (`dim N`) take `ir::DEFAULT_RUNTIME_SIZE`; see `front_end_sized`.
 pub fn front_end(text: &str) -> Result<graph::Dag, Vec<Diagnostic>> {
+    front_end_sized(text, &ir::Sizes::new())
+}
+
+/// The front end with the run-time dims instantiated at `sizes` (the
+/// default size for those it does not name). Every later stage (autodiff,
+/// simplification, eval, the gradient check) runs on the instantiated
+/// program as on any other; the program keeps which dims are run-time
+/// (`ir::Dim::runtime`) and every extent its dim's name, for what users
+/// read. Validate user-given sizes with `resolve_sizes` first.
+pub fn front_end_sized(text: &str, sizes: &ir::Sizes) -> Result<graph::Dag, Vec<Diagnostic>> {
     on_own_stack(|| {
         let (file, diags) = syntax::parse(text);
         if !diags.is_empty() {
             return Err(diags);
         }
-        let program = sema::check(&file, text.len())?;
+        let program = sema::check_sized(&file, text.len(), sizes)?;
         Ok(graph::build(program))
     })
+}
+
+/// Checks sizes given for run-time dims (`--dim N=8`) against a checked
+/// program: each name a run-time dim, given once, each size between 1 and
+/// `sema::MAX_ELEMENTS`. The error says what is wrong with each, one
+/// `error: ...` paragraph per problem, with a did-you-mean where one helps.
+pub fn resolve_sizes(
+    program: &ir::Program,
+    given: &[(String, usize)],
+) -> Result<ir::Sizes, String> {
+    let mut sizes = ir::Sizes::new();
+    let mut problems = String::new();
+    let runtime: Vec<&str> = program.runtime_dims().map(|d| d.name.as_str()).collect();
+    for (name, size) in given {
+        if let Some(d) = program.dims.iter().find(|d| d.name == *name && !d.runtime) {
+            problems.push_str(&format!(
+                "error: `{name}` has the fixed size {} in the file; `--dim` sets only run-time dims (`dim {name}` without a size)\n",
+                d.size
+            ));
+        } else if !runtime.contains(&name.as_str()) {
+            let close = runtime
+                .iter()
+                .copied()
+                .find(|r| r.eq_ignore_ascii_case(name))
+                .or_else(|| sema::suggest(name, runtime.iter().copied()));
+            let hint = match close {
+                Some(s) => format!("  = help: did you mean `{s}`?\n"),
+                None if runtime.is_empty() => {
+                    "  = help: the file has no run-time dims\n".to_string()
+                }
+                None => format!("  = help: its run-time dims are {}\n", runtime.join(", ")),
+            };
+            problems.push_str(&format!(
+                "error: `--dim {name}={size}`: `{name}` is not a run-time dim of the file\n{hint}"
+            ));
+        } else if *size == 0 || *size > sema::MAX_ELEMENTS {
+            problems.push_str(&format!(
+                "error: `--dim {name}={size}`: a size must be between 1 and {}\n",
+                sema::MAX_ELEMENTS
+            ));
+        } else if sizes.insert(name.clone(), *size).is_some() {
+            problems.push_str(&format!("error: `--dim {name}` is given twice\n"));
+        }
+    }
+    if problems.is_empty() {
+        Ok(sizes)
+    } else {
+        Err(problems)
+    }
+}
+
+/// Generated code for run-time sizes is not supported yet: one `E0500`
+/// per run-time dim, at its declaration, for `compile` and the `Builder`
+/// to report before code generation starts. Empty for a file without them.
+pub fn codegen_unsupported(program: &ir::Program) -> Vec<Diagnostic> {
+    program
+        .runtime_dims()
+        .map(|d| {
+            Diagnostic::error(
+                Code::RuntimeDim,
+                d.span,
+                format!(
+                    "dim `{}` is given at run time; generated code for run-time sizes is not supported yet",
+                    d.name
+                ),
+            )
+            .label("a run-time dim")
+            .help(format!(
+                "`netgrad check`, `eval` and `explain` handle it; to compile, give it a size: `dim {} = 32`",
+                d.name
+            ))
+        })
+        .collect()
 }
 
 /// The middle of the pipeline: the gradient of a checked program's loss with

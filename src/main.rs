@@ -72,6 +72,8 @@ enum Command {
         #[arg(long)]
         full: bool,
         #[command(flatten)]
+        sizes: DimSizes,
+        #[command(flatten)]
         wrt: Wrt,
     },
     /// Evaluate the loss, its gradient and the outputs, given values as JSON.
@@ -85,6 +87,8 @@ enum Command {
         /// The JSON file of input and param values.
         #[arg(long, value_name = "values.json")]
         values: PathBuf,
+        #[command(flatten)]
+        sizes: DimSizes,
         #[command(flatten)]
         wrt: Wrt,
     },
@@ -106,6 +110,8 @@ enum Command {
         /// Write the JSON here instead of to standard output.
         #[arg(short, long, value_name = "OUT.json")]
         output: Option<PathBuf>,
+        #[command(flatten)]
+        sizes: DimSizes,
     },
     /// Explain the derivation of the gradient step by step: the forward
     /// definitions, then each adjoint from the loss down, with the uses it
@@ -219,6 +225,28 @@ enum ExplainFormat {
     Text,
     Latex,
     Markdown,
+}
+
+#[derive(clap::Args)]
+struct DimSizes {
+    /// The size of a run-time dim (`dim N` without a size), e.g. `--dim N=8`;
+    /// repeat for several. `check` uses 3 for those not given, `eval` takes
+    /// them from the shapes in values.json (and checks any given here
+    /// against them), `values` needs every one.
+    #[arg(long = "dim", value_name = "NAME=SIZE", value_parser = dim_size)]
+    dims: Vec<(String, usize)>,
+}
+
+/// `--dim N=8`: a name and a size.
+fn dim_size(s: &str) -> Result<(String, usize), String> {
+    let (name, size) = s
+        .split_once('=')
+        .ok_or_else(|| format!("expected NAME=SIZE, e.g. `N=8`, not `{s}`"))?;
+    let size = size
+        .trim()
+        .parse::<usize>()
+        .map_err(|e| format!("the size of `{}` is not a whole number: {e}", name.trim()))?;
+    Ok((name.trim().to_string(), size))
 }
 
 #[derive(clap::Args)]
@@ -345,9 +373,17 @@ fn run(command: Command) -> Result<(), Failure> {
             tol,
             sample,
             full,
+            sizes,
             wrt,
         } => {
-            let dag = load(&file)?;
+            let (name, source) = read_text(&file)?;
+            let dag = front(&name, &source, &netgrad::ir::Sizes::new())?;
+            let sizes = netgrad::resolve_sizes(&dag.program, &sizes.dims)?;
+            let dag = if sizes.is_empty() {
+                dag
+            } else {
+                front(&name, &source, &sizes)?
+            };
             let mut text = format!(
                 "{}: no errors\n\n{}",
                 shown_name(&file),
@@ -402,9 +438,30 @@ fn run(command: Command) -> Result<(), Failure> {
             zeros,
             random,
             output,
+            sizes,
         } => {
             not_an_input(output.as_deref(), &[&file])?;
-            let dag = load(&file)?;
+            let (name, source) = read_text(&file)?;
+            let dag = front(&name, &source, &netgrad::ir::Sizes::new())?;
+            let sizes = netgrad::resolve_sizes(&dag.program, &sizes.dims)?;
+            let missing: Vec<String> = dag
+                .program
+                .runtime_dims()
+                .filter(|d| !sizes.contains_key(&d.name))
+                .map(|d| format!("`--dim {}=SIZE`", d.name))
+                .collect();
+            if !missing.is_empty() {
+                return Err(format!(
+                    "error: the file has run-time dims: a template needs their sizes\n  = help: give {}\n",
+                    missing.join(" ")
+                )
+                .into());
+            }
+            let dag = if sizes.is_empty() {
+                dag
+            } else {
+                front(&name, &source, &sizes)?
+            };
             let fill = if zeros {
                 netgrad::values::Fill::Zeros
             } else {
@@ -415,11 +472,24 @@ fn run(command: Command) -> Result<(), Failure> {
                 &netgrad::values::template(&dag.program, fill),
             )
         }
-        Command::Eval { file, values, wrt } => {
-            let dag = load(&file)?;
-            let (g, _) = differentiate(dag, &wrt)?;
+        Command::Eval {
+            file,
+            values,
+            sizes,
+            wrt,
+        } => {
+            let (name, source) = read_text(&file)?;
+            let dag = front(&name, &source, &netgrad::ir::Sizes::new())?;
+            let given = netgrad::resolve_sizes(&dag.program, &sizes.dims)?;
             let text = std::fs::read_to_string(&values)
                 .map_err(|e| format!("error: cannot read `{}`: {e}\n", values.display()))?;
+            let dag = if dag.program.runtime_dims().next().is_none() {
+                dag
+            } else {
+                let sizes = netgrad::values::runtime_sizes(&dag.program, &text, &given)?;
+                front(&name, &source, &sizes)?
+            };
+            let (g, _) = differentiate(dag, &wrt)?;
             let given = netgrad::values::parse(&g.dag.program, &text)
                 .map_err(|p| indent_errors(&values, &p))?;
             let data = netgrad::eval::run(&g.dag.program, &given);
@@ -461,7 +531,12 @@ fn run(command: Command) -> Result<(), Failure> {
             math,
         } => {
             not_an_input(output.as_deref(), &[&file])?;
-            let dag = load(&file)?;
+            let (name, source) = read_text(&file)?;
+            let dag = front(&name, &source, &netgrad::ir::Sizes::new())?;
+            let unsupported = netgrad::codegen_unsupported(&dag.program);
+            if !unsupported.is_empty() {
+                return Err(diagnostics(&name, &source, &unsupported));
+            }
             let (g, counts) = differentiate(dag, &Wrt { wrt, no_simplify })?;
             if stats {
                 eprint!("{}", netgrad::summary::op_counts(&g, &counts));
@@ -634,14 +709,30 @@ fn diagnostics(name: &str, text: &str, diags: &[netgrad::diag::Diagnostic]) -> F
     Failure::Diagnostics(netgrad::diag::report(name, text, diags, style.color))
 }
 
-/// Reads and checks a file; on errors, the rendered diagnostics.
+/// Reads and checks a file, its run-time dims at the default size; on
+/// errors, the rendered diagnostics.
 fn load(path: &Path) -> Result<netgrad::graph::Dag, Failure> {
+    let (name, text) = read_text(path)?;
+    front(&name, &text, &netgrad::ir::Sizes::new())
+}
+
+/// Reads a file as text: its name to show, and the text.
+fn read_text(path: &Path) -> Result<(String, String), Failure> {
     let (name, bytes) = read_source(path)?;
-    let text = match netgrad::decode(bytes) {
-        Ok(text) => text,
-        Err(e) => return Err(diagnostics(&name, &e.lossy, &[e.diagnostic])),
-    };
-    netgrad::front_end(&text).map_err(|diags| diagnostics(&name, &text, &diags))
+    match netgrad::decode(bytes) {
+        Ok(text) => Ok((name, text)),
+        Err(e) => Err(diagnostics(&name, &e.lossy, &[e.diagnostic])),
+    }
+}
+
+/// Checks a file's text with its run-time dims at `sizes`; on errors, the
+/// rendered diagnostics.
+fn front(
+    name: &str,
+    text: &str,
+    sizes: &netgrad::ir::Sizes,
+) -> Result<netgrad::graph::Dag, Failure> {
+    netgrad::front_end_sized(text, sizes).map_err(|diags| diagnostics(name, text, &diags))
 }
 
 fn write_output(path: Option<&Path>, text: &str) -> Result<(), Failure> {

@@ -23,7 +23,13 @@ pub fn summary(dag: &Dag) -> String {
     let dims: Vec<String> = p
         .dims
         .iter()
-        .map(|d| format!("{} = {}", d.name, d.size))
+        .map(|d| {
+            if d.runtime {
+                format!("{} (given at run time; here {})", d.name, d.size)
+            } else {
+                format!("{} = {}", d.name, d.size)
+            }
+        })
         .collect();
     row(
         "dims",

@@ -7,7 +7,7 @@ use serde_json::{Map, Value as Json};
 
 use crate::autodiff::Gradient;
 use crate::eval::{self, Tensors};
-use crate::ir::{Program, Value, ValueId};
+use crate::ir::{Program, Sizes, Value, ValueId};
 
 /// Reads values.json: every input and param, each of its declared shape.
 /// Returns the data by `ValueId`, or every problem found, one per line.
@@ -52,6 +52,110 @@ pub fn parse(program: &Program, text: &str) -> Result<Vec<Option<Vec<f64>>>, Str
         Ok(given)
     } else {
         Err(problems.join("\n"))
+    }
+}
+
+/// The sizes of the run-time dims that values.json implies: each from the
+/// length of the arrays of every input with that dim in its shape, and from
+/// `given` (`--dim`). The error, as `error: ...` paragraphs, names the two
+/// inputs (or the input and `--dim`) that disagree, a dim that would be 0,
+/// and a dim that no input can tell. Text that is not a JSON object implies
+/// nothing: `parse` reports it.
+pub fn runtime_sizes(program: &Program, text: &str, given: &Sizes) -> Result<Sizes, String> {
+    let map = match serde_json::from_str::<Json>(text) {
+        Ok(Json::Object(map)) => map,
+        _ => return Ok(given.clone()),
+    };
+    let mut sizes = Sizes::new();
+    let mut problems = String::new();
+    for dim in program.runtime_dims() {
+        // (size, who says so), the first being the reference.
+        let mut implied: Vec<(usize, String)> = Vec::new();
+        if let Some(n) = given.get(&dim.name) {
+            implied.push((*n, format!("`--dim {}={n}`", dim.name)));
+        }
+        let mut users = Vec::new();
+        for id in eval::given_values(program) {
+            let v = program.value(id);
+            for (pos, e) in v.shape.iter().enumerate() {
+                if e.dim.as_deref() != Some(dim.name.as_str()) {
+                    continue;
+                }
+                users.push(format!("`{}`", v.name));
+                if let Some(n) = map.get(&v.name).and_then(|j| length_at(j, pos)) {
+                    let what = if v.rank() == 1 {
+                        format!("`{}` has {n} element{}", v.name, plural(n))
+                    } else {
+                        format!(
+                            "`{}` has {n} element{} along dimension {} ({})",
+                            v.name,
+                            plural(n),
+                            pos + 1,
+                            v.declared()
+                        )
+                    };
+                    implied.push((n, what));
+                }
+            }
+        }
+        users.dedup();
+        let name = &dim.name;
+        let Some((first, first_why)) = implied.first().cloned() else {
+            let why = if users.is_empty() {
+                format!("no input has `{name}` in its shape")
+            } else {
+                format!(
+                    "no input with `{name}` in its shape ({}) is given as an array",
+                    users.join(", ")
+                )
+            };
+            problems.push_str(&format!(
+                "error: the size of the run-time dim `{name}` cannot be told from values.json: {why}\n  = help: give it with `--dim {name}=SIZE`\n"
+            ));
+            continue;
+        };
+        for (n, why) in &implied[1..] {
+            if *n != first {
+                problems.push_str(&format!(
+                    "error: the run-time dim `{name}` has two sizes: {first_why}, so {name} = {first}, but {why}, so {name} = {n}\n"
+                ));
+            }
+        }
+        if first == 0 {
+            problems.push_str(&format!(
+                "error: the run-time dim `{name}` would be 0: {first_why}\n  = help: a size is at least 1\n"
+            ));
+        } else if first > crate::sema::MAX_ELEMENTS {
+            problems.push_str(&format!(
+                "error: the run-time dim `{name}` would be {first}, more than {}\n",
+                crate::sema::MAX_ELEMENTS
+            ));
+        }
+        sizes.insert(name.clone(), first);
+    }
+    if problems.is_empty() {
+        Ok(sizes)
+    } else {
+        Err(problems)
+    }
+}
+
+/// The length of the arrays at nesting depth `depth`, following the first
+/// element of each array above it; `None` where the JSON is not arrays that deep.
+fn length_at(j: &Json, depth: usize) -> Option<usize> {
+    let items = j.as_array()?;
+    if depth == 0 {
+        Some(items.len())
+    } else {
+        length_at(items.first()?, depth - 1)
+    }
+}
+
+fn plural(n: usize) -> &'static str {
+    if n == 1 {
+        ""
+    } else {
+        "s"
     }
 }
 

@@ -180,22 +180,33 @@ impl Sema {
             }
             return unknown();
         };
-        if let Some((other, span, what)) = sizes.iter().find(|(e, _, _)| e.size != first.size) {
+        // A run-time dim is symbolic: it agrees only with itself, whatever
+        // size the program is instantiated at.
+        let same = |a: &Extent, b: &Extent| match (self.is_runtime(a), self.is_runtime(b)) {
+            (false, false) => a.size == b.size,
+            (true, true) => a.dim == b.dim,
+            _ => false,
+        };
+        if let Some((other, span, what)) = sizes.iter().find(|(e, _, _)| !same(e, &first)) {
+            let help = if self.is_runtime(&first) || self.is_runtime(other) {
+                "an index variable must range over one size everywhere it is used; a run-time dim agrees only with itself"
+            } else {
+                "an index variable must range over one size everywhere it is used"
+            };
+            let (a, b) = (self.size_text(&first), self.size_text(other));
+            let (la, lb) = (self.shown_size(&first), self.shown_size(other));
             self.error(
                 Diagnostic::error(
                     Code::ConflictingRange,
                     *span,
                     format!(
-                        "index `{}` ranges over dimensions of different sizes, {} and {}",
-                        info.name, first.size, other.size
+                        "index `{}` ranges over dimensions of different sizes, {a} and {b}",
+                        info.name
                     ),
                 )
-                .label(format!("{what} has size {}", show_size(other)))
-                .with(
-                    first_span,
-                    format!("{first_what} has size {}", show_size(&first)),
-                )
-                .help("an index variable must range over one size everywhere it is used"),
+                .label(format!("{what} has size {lb}"))
+                .with(first_span, format!("{first_what} has size {la}"))
+                .help(help),
             );
         }
         // Prefer a dim name for display, from whichever place gives one.
@@ -273,6 +284,10 @@ impl Sema {
         let dims: Vec<&ir::Dim> = self.dims.iter().filter(|d| d.size > 0).collect();
         match dims.as_slice() {
             [] => format!("give it a range, a size written as an integer: `{before} 4{after}`"),
+            [d] if d.runtime => format!(
+                "give it a range: `{before} {}{after}` (given at run time)",
+                d.name
+            ),
             [d] => format!(
                 "give it a range: `{before} {}{after}` (size {})",
                 d.name, d.size
@@ -280,7 +295,13 @@ impl Sema {
             [first, ..] => {
                 let all: Vec<String> = dims
                     .iter()
-                    .map(|d| format!("{} = {}", d.name, d.size))
+                    .map(|d| {
+                        if d.runtime {
+                            format!("{} given at run time", d.name)
+                        } else {
+                            format!("{} = {}", d.name, d.size)
+                        }
+                    })
                     .collect();
                 format!(
                     "give it a range, one of this file's dims ({}): `{before} {}{after}`",
@@ -582,6 +603,19 @@ impl Sema {
                     );
                     return None;
                 };
+                if n > 0 && self.is_runtime(extent) {
+                    let dim = extent.dim.clone().unwrap_or_default();
+                    self.error(
+                        Diagnostic::error(
+                            Code::SubscriptOutOfRange,
+                            s.span,
+                            format!("subscript {n} may be out of range for dimension {} of `{owner}`, of size {dim}, given at run time", pos + 1),
+                        )
+                        .label(format!("out of range when {dim} <= {n}"))
+                        .help(format!("only subscript 0 is in range at every size of `{dim}`")),
+                    );
+                    return None;
+                }
                 if extent.size > 0 && n >= extent.size {
                     self.error(
                         Diagnostic::error(
@@ -899,6 +933,24 @@ fn plural(n: usize, word: &str) -> String {
         format!("1 {word}")
     } else {
         format!("{n} {word}s")
+    }
+}
+
+impl Sema {
+    /// A size in a message: the run-time dim's name, or the number.
+    fn size_text(&self, e: &Extent) -> String {
+        match &e.dim {
+            Some(d) if self.is_runtime(e) => d.clone(),
+            _ => e.size.to_string(),
+        }
+    }
+
+    /// A size in a label: `4 (K)`, `4`, or `N, given at run time`.
+    fn shown_size(&self, e: &Extent) -> String {
+        match &e.dim {
+            Some(d) if self.is_runtime(e) => format!("{d}, given at run time"),
+            _ => show_size(e),
+        }
     }
 }
 

@@ -8,7 +8,7 @@ mod expr;
 use std::collections::HashMap;
 
 use crate::diag::{Code, Diagnostic, Span};
-use crate::ir::{self, Extent, Program, Value, ValueId, ValueKind};
+use crate::ir::{self, Extent, Program, Sizes, Value, ValueId, ValueKind};
 use crate::syntax::ast;
 
 /// Reserved words: keywords, reductions and function names.
@@ -45,9 +45,27 @@ pub const MAX_ELEMENTS: usize = 1 << 26;
 /// (2^27, 1 GiB of f64): the interpreter and generated code keep them all.
 pub const MAX_TOTAL_ELEMENTS: usize = 1 << 27;
 
-/// Checks a parsed file. `source_len` places "no loss" at the end of the file.
+/// Checks a parsed file. `source_len` places "no loss" at the end of the
+/// file. Run-time dims take `DEFAULT_RUNTIME_SIZE`.
 pub fn check(file: &ast::File, source_len: usize) -> Result<Program, Vec<Diagnostic>> {
-    let mut s = Sema::default();
+    check_sized(file, source_len, &Sizes::new())
+}
+
+/// Checks a parsed file with its run-time dims instantiated at `sizes`
+/// (`DEFAULT_RUNTIME_SIZE` for those it does not name; names that are not
+/// run-time dims are ignored: `crate::resolve_sizes` reports them). The
+/// checks that compare sizes treat a run-time dim symbolically, so a file
+/// checks at one size exactly when it checks at every size, up to the
+/// limits on scalars and the constant parts of definitions.
+pub fn check_sized(
+    file: &ast::File,
+    source_len: usize,
+    sizes: &Sizes,
+) -> Result<Program, Vec<Diagnostic>> {
+    let mut s = Sema {
+        sizes: sizes.clone(),
+        ..Sema::default()
+    };
     if file.items.is_empty() {
         let end = Span::new(source_len, source_len);
         return Err(vec![Diagnostic::error(
@@ -113,6 +131,8 @@ struct Sema {
     /// Scalars of the values checked so far, and whether their limit was reported.
     total_elements: usize,
     total_reported: bool,
+    /// The sizes run-time dims are instantiated at.
+    sizes: Sizes,
 }
 
 impl Sema {
@@ -183,7 +203,7 @@ impl Sema {
 
     fn item(&mut self, item: &ast::Item) {
         match item {
-            ast::Item::Dim { name, size, span } => self.dim(name, size.as_ref(), *span),
+            ast::Item::Dim { name, size, .. } => self.dim(name, size.as_ref()),
             ast::Item::Const { name, value, .. } => {
                 let v = self.const_value(value);
                 let id = self.consts.len();
@@ -248,8 +268,17 @@ impl Sema {
         }
     }
 
-    fn dim(&mut self, name: &ast::Ident, size: Option<&ast::Expr>, span: Span) {
-        let size = self.dim_size(name, size, span);
+    fn dim(&mut self, name: &ast::Ident, size: Option<&ast::Expr>) {
+        let runtime = size.is_none();
+        let size = match size {
+            None => Some(
+                self.sizes
+                    .get(&name.name)
+                    .copied()
+                    .unwrap_or(ir::DEFAULT_RUNTIME_SIZE),
+            ),
+            Some(size) => self.dim_size(name, size),
+        };
         let id = self.dims.len();
         // A dim with a bad size is still defined, with size 0 (unknown), so
         // that its uses do not cascade into more errors.
@@ -257,31 +286,12 @@ impl Sema {
             name: name.name.clone(),
             size: size.unwrap_or(0),
             span: name.span,
+            runtime,
         });
         self.define(name, Symbol::Dim(id));
     }
 
-    fn dim_size(
-        &mut self,
-        name: &ast::Ident,
-        size: Option<&ast::Expr>,
-        span: Span,
-    ) -> Option<usize> {
-        let Some(size) = size else {
-            self.error(
-                Diagnostic::error(
-                    Code::RuntimeDim,
-                    span,
-                    format!(
-                        "dim `{}` has no size; sizes known only at run time are not supported yet",
-                        name.name
-                    ),
-                )
-                .label("no size")
-                .help(format!("give it a size: `dim {} = 32`", name.name)),
-            );
-            return None;
-        };
+    fn dim_size(&mut self, name: &ast::Ident, size: &ast::Expr) -> Option<usize> {
         if let ast::ExprKind::Number { text, .. } = &size.kind {
             return self.size_literal(text, size.span);
         }
@@ -359,6 +369,26 @@ impl Sema {
             }
             ast::ExprKind::Read { name, subs: None } => match self.resolve(name)? {
                 Symbol::Dim(d) if self.dims[d].size == 0 => return None,
+                Symbol::Dim(d) if self.dims[d].runtime => {
+                    let def = self.dims[d].span;
+                    self.error(
+                        Diagnostic::error(
+                            Code::BadSize,
+                            name.span,
+                            format!(
+                                "the size of dim `{}` uses `{}`, which is given at run time",
+                                dim.name, name.name
+                            ),
+                        )
+                        .label("a run-time dim")
+                        .with(def, "declared without a size here")
+                        .help(format!(
+                            "a size written in the file is an integer expression of literals and earlier fixed dims; to give `{}` at run time too, declare it `dim {}`",
+                            dim.name, dim.name
+                        )),
+                    );
+                    return None;
+                }
                 Symbol::Dim(d) => self.dims[d].size as i128,
                 other => {
                     let what = self.describe(other);
@@ -530,6 +560,9 @@ impl Sema {
                 .iter()
                 .map(|e| self.extent(e).unwrap_or_else(unknown))
                 .collect();
+            if kind == ValueKind::Param {
+                self.fixed_param_shape(d, &shape);
+            }
             if shape.iter().all(|e| e.size > 0) {
                 self.check_size(&shape, d.span);
             }
@@ -543,6 +576,44 @@ impl Sema {
             });
             self.define(&d.name, Symbol::Value(id));
         }
+    }
+
+    /// A param's shape is part of the parameter layout, so it is fixed:
+    /// a run-time dim in it is an error, once per param.
+    fn fixed_param_shape(&mut self, d: &ast::Decl, shape: &[Extent]) {
+        let Some((e, written)) = shape.iter().zip(&d.shape).find(|(e, _)| self.is_runtime(e))
+        else {
+            return;
+        };
+        let dim = e.dim.clone().unwrap_or_default();
+        let declared = self
+            .dims
+            .iter()
+            .find(|x| x.name == dim)
+            .map_or(Span::default(), |x| x.span);
+        self.error(
+            Diagnostic::error(
+                Code::RuntimeParam,
+                written.span(),
+                format!(
+                    "param `{}` has the run-time dim `{dim}` in its shape",
+                    d.name.name
+                ),
+            )
+            .label("given at run time")
+            .with(declared, "declared without a size here")
+            .help(format!(
+                "a param's shape is fixed (it is part of the parameter layout): give `{dim}` a size, or make `{}` an input",
+                d.name.name
+            )),
+        );
+    }
+
+    /// Whether an extent is a run-time dim.
+    fn is_runtime(&self, e: &Extent) -> bool {
+        e.dim
+            .as_deref()
+            .is_some_and(|n| self.dims.iter().any(|d| d.runtime && d.name == n))
     }
 
     fn push_value(&mut self, v: Value) -> ValueId {
