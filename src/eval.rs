@@ -200,6 +200,23 @@ impl Compiled {
         data[i] = out;
     }
 
+    /// For a definition whose right-hand side is a sum or mean (of sums or
+    /// means, ...) of a body: the sum of only those terms of the body where
+    /// each outer reduction index `pins` fixes (by index variable: one
+    /// position or all) is at its position, divided as each mean divides.
+    /// The gradient check differences this instead of the whole value, so
+    /// the terms a probe leaves alone neither cost time nor swamp the
+    /// difference with rounding. Reductions under anything else are whole.
+    pub fn partial_reduction(&self, id: ValueId, data: &Tensors, pins: &[Option<usize>]) -> f64 {
+        let Some(kernel) = &self.kernels[id.index()] else {
+            return data[id.index()][0];
+        };
+        let mut env = vec![0; kernel.indices.max(self.shapes[id.index()].len())];
+        stacker::maybe_grow(RED_ZONE, crate::STACK_SIZE, || {
+            kernel.body.partial(data, &mut env, pins)
+        })
+    }
+
     /// The number of values.
     pub fn len(&self) -> usize {
         self.shapes.len()
@@ -329,6 +346,56 @@ fn access(value: ValueId, subs: &[Sub], strides: &[Vec<usize>]) -> Access {
 }
 
 impl Node {
+    /// [`Compiled::partial_reduction`] of this node.
+    fn partial(&self, data: &Tensors, env: &mut [usize], pins: &[Option<usize>]) -> f64 {
+        let pin = |index: usize| pins.get(index).copied().flatten();
+        match self {
+            Node::Reduce {
+                op: op @ (Reduction::Sum | Reduction::Mean),
+                index,
+                n,
+                body,
+            } => {
+                let range = pin(*index).map_or(0..*n, |p| p..p + 1);
+                let mut sum = 0.0;
+                for k in range {
+                    env[*index] = k;
+                    sum += body.partial(data, env, pins);
+                }
+                if *op == Reduction::Mean {
+                    sum / *n as f64
+                } else {
+                    sum
+                }
+            }
+            Node::Dot {
+                index,
+                n,
+                mean,
+                reads,
+            } => {
+                let sum = match pin(*index) {
+                    Some(p) => {
+                        env[*index] = p;
+                        reads
+                            .iter()
+                            .fold(1.0, |prod, r| prod * data[r.value][r.offset(env)])
+                    }
+                    None => {
+                        env[*index] = 0;
+                        dot(data, env, *index, *n, reads)
+                    }
+                };
+                if *mean {
+                    sum / *n as f64
+                } else {
+                    sum
+                }
+            }
+            _ => self.eval(data, env),
+        }
+    }
+
     fn eval(&self, data: &Tensors, env: &mut [usize]) -> f64 {
         match self {
             Node::Num(x) => *x,

@@ -283,3 +283,63 @@ fn a_loss_that_is_not_finite_is_reported_before_any_probe() {
     assert!(matches!(r, Err(netgrad::gradcheck::NotFinite { loss }) if loss.is_nan()));
     assert_eq!((counter.total, counter.done), (0, 0));
 }
+
+/// A loss that is a sum or mean of terms, checked as `netgrad check` does.
+fn check_all(g: &Gradient, sample: netgrad::gradcheck::Sample) -> Vec<netgrad::gradcheck::Check> {
+    let given = netgrad::gradcheck::random_values(&g.dag.program, 1);
+    netgrad::gradcheck::check_with(g, &given, 1, sample, &mut ()).unwrap()
+}
+
+#[test]
+fn a_large_sum_is_checked_with_the_fixed_step_alone() {
+    // The loss is 2^16 terms of about 1/3 each; the whole loss's central
+    // difference loses five digits to rounding and needed the extrapolation
+    // (about two dozen evaluations a probe). Differencing the one term a
+    // probe changes is exact enough for the fixed step: two evaluations.
+    let g = gradient(
+        "dim N = 65536\nparam w[N]\nloss E = sum(i, w[i]^2)\n",
+        &["w"],
+    );
+    let checks = check_all(&g, netgrad::gradcheck::Sample::AtMost(48));
+    assert_eq!(checks.len(), 1);
+    assert_eq!(checks[0].checked, 48);
+    assert!(checks[0].worst <= 1e-9, "{:e}", checks[0].worst);
+    assert_eq!(checks[0].evaluations, 2 * 48);
+}
+
+#[test]
+fn sums_and_means_of_terms_agree_at_every_element() {
+    // Nested outer reductions, a mean, a literal subscript, a term read
+    // through definitions, a repeated index, a reduction inside a term: a
+    // probe that left out a term it changes would be far off.
+    let src = "dim K = 3\ndim M = 4\n\
+               param w[K, K], u[K], v[M, K]\n\
+               input t[M]\n\
+               h[m] = tanh(sum(k, v[m, k] * u[k]))\n\
+               loss E = mean(m, sum(k, (h[m] - t[m])^2 * w[k, k] + v[m, k] * w[0, k] + exp(sum(j, w[k, j] * u[j]))))\n";
+    let g = gradient(src, &["w", "u", "v", "t"]);
+    for c in check_all(&g, netgrad::gradcheck::Sample::All) {
+        assert_eq!(c.checked, c.len);
+        assert!(c.worst <= 1e-8, "{}: {:e}", c.name, c.worst);
+    }
+}
+
+#[test]
+fn a_wrong_gradient_of_a_sum_is_still_caught() {
+    // The check differences only the changed terms; a gradient off by 0.1 %
+    // must still show as off by about that.
+    let mut g = gradient(
+        "dim N = 1000\nparam w[N]\nloss E = sum(i, sin(w[i]) + w[i]^2)\n",
+        &["w"],
+    );
+    let adj = g.wrt[0].1;
+    let v = &mut g.dag.program.values[adj.index()];
+    let rhs = v.rhs.take().unwrap();
+    v.rhs = Some(netgrad::ir::Expr::binary(
+        netgrad::ir::BinOp::Mul,
+        rhs,
+        netgrad::ir::Expr::Num(1.001),
+    ));
+    let c = &check_all(&g, netgrad::gradcheck::Sample::AtMost(48))[0];
+    assert!(c.worst > 1e-4 && c.worst < 1e-2, "{:e}", c.worst);
+}
