@@ -358,12 +358,19 @@ impl Node {
             } => {
                 let range = pin(*index).map_or(0..*n, |p| p..p + 1);
                 let mut sum = 0.0;
-                for k in range {
+                for k in range.clone() {
                     env[*index] = k;
                     sum += body.partial(data, env, pins);
                 }
                 if *op == Reduction::Mean {
-                    sum / *n as f64
+                    mean_of(sum, *n, |scale| {
+                        let mut sum = 0.0;
+                        for k in range {
+                            env[*index] = k;
+                            sum += body.partial(data, env, pins) * scale;
+                        }
+                        sum
+                    })
                 } else {
                     sum
                 }
@@ -374,20 +381,25 @@ impl Node {
                 mean,
                 reads,
             } => {
-                let sum = match pin(*index) {
+                let scaled = |env: &mut [usize], scale: f64| match pin(*index) {
                     Some(p) => {
                         env[*index] = p;
                         reads
                             .iter()
-                            .fold(1.0, |prod, r| prod * data[r.value][r.offset(env)])
+                            .fold(scale, |prod, r| prod * data[r.value][r.offset(env)])
                     }
                     None => {
                         env[*index] = 0;
-                        dot(data, env, *index, *n, reads)
+                        if scale == 1.0 {
+                            dot(data, env, *index, *n, reads)
+                        } else {
+                            scaled_dot(data, env, *index, *n, reads, scale)
+                        }
                     }
                 };
+                let sum = scaled(env, 1.0);
                 if *mean {
-                    sum / *n as f64
+                    mean_of(sum, *n, |scale| scaled(env, scale))
                 } else {
                     sum
                 }
@@ -415,7 +427,9 @@ impl Node {
                 env[*index] = 0;
                 let sum = dot(data, env, *index, *n, reads);
                 if *mean {
-                    sum / *n as f64
+                    mean_of(sum, *n, |scale| {
+                        scaled_dot(data, env, *index, *n, reads, scale)
+                    })
                 } else {
                     sum
                 }
@@ -429,14 +443,19 @@ impl Node {
                     }
                 };
                 match op {
-                    Reduction::Sum | Reduction::Mean => {
+                    Reduction::Sum => {
                         let mut sum = 0.0;
                         each(env, &mut |x| sum += x);
-                        if *op == Reduction::Mean {
-                            sum / n as f64
-                        } else {
+                        sum
+                    }
+                    Reduction::Mean => {
+                        let mut sum = 0.0;
+                        each(env, &mut |x| sum += x);
+                        mean_of(sum, n, |scale| {
+                            let mut sum = 0.0;
+                            each(env, &mut |x| sum += x * scale);
                             sum
-                        }
+                        })
                     }
                     // The max is shifted out, so no exp overflows.
                     Reduction::LogSumExp => {
@@ -454,6 +473,41 @@ impl Node {
             }
         }
     }
+}
+
+/// The mean of `n` terms whose plain sum is `sum`. Where that sum overflowed
+/// (or is otherwise not finite), the terms are summed again by `terms`, each
+/// multiplied by `scale`, the power of two 1 / 2^ceil(log2 n): exact, so the
+/// scaled sum is the plain one with its exponent moved down, and it cannot
+/// overflow where the mean is finite (four terms of 1.7e308 have the mean
+/// 1.7e308, not inf). A finite sum, the common case, costs one test.
+fn mean_of(sum: f64, n: usize, terms: impl FnOnce(f64) -> f64) -> f64 {
+    if sum.is_finite() {
+        return sum / n as f64;
+    }
+    let pow2 = n.next_power_of_two() as f64;
+    terms(1.0 / pow2) / n as f64 * pow2
+}
+
+/// [`dot`] with each product multiplied by `scale` (the slow path of a mean
+/// whose plain sum overflowed).
+fn scaled_dot(
+    data: &Tensors,
+    env: &mut [usize],
+    index: usize,
+    n: usize,
+    reads: &[Access],
+    scale: f64,
+) -> f64 {
+    let mut sum = 0.0;
+    for k in 0..n {
+        env[index] = k;
+        sum += reads
+            .iter()
+            .fold(scale, |prod, r| prod * data[r.value][r.offset(env)]);
+    }
+    env[index] = 0;
+    sum
 }
 
 /// The most reads a dot-product loop multiplies; a longer product is

@@ -343,3 +343,85 @@ fn a_wrong_gradient_of_a_sum_is_still_caught() {
     let c = &check_all(&g, netgrad::gradcheck::Sample::AtMost(48))[0];
     assert!(c.worst > 1e-4 && c.worst < 1e-2, "{:e}", c.worst);
 }
+
+/// Loss and gradient (by name) at the given values, through the interpreter,
+/// with and without simplification.
+fn at_point(text: &str, values: &[(&str, Vec<f64>)]) -> [(f64, Vec<(String, Vec<f64>)>); 2] {
+    [false, true].map(|simplify| {
+        let dag = netgrad::front_end(text).unwrap();
+        let (g, _) = netgrad::derive(dag, &[], simplify).unwrap();
+        let p = &g.dag.program;
+        let mut given = netgrad::gradcheck::random_values(p, 1);
+        for (name, x) in values {
+            let id = p.ids().find(|v| p.value(*v).name == *name).unwrap();
+            given[id.index()] = Some(x.clone());
+        }
+        let data = netgrad::eval::run(p, &given);
+        (data[p.loss.index()][0], grads(&g, &given))
+    })
+}
+
+#[test]
+fn the_derivative_of_a_power_in_its_exponent_is_0_at_0() {
+    // d(w^p)/dp = w^p * log(w) is 0 * -inf at w = 0; but 0^p is 0 for
+    // every p > 0, so the derivative is 0 there (docs/language.md).
+    for (loss, grads) in at_point(
+        "param w, p\nloss E = w^p\n",
+        &[("w", vec![0.0]), ("p", vec![2.5])],
+    ) {
+        assert_eq!(loss, 0.0);
+        assert_eq!(grads, [("w".into(), vec![0.0]), ("p".into(), vec![0.0])]);
+    }
+    // Elsewhere it is w^p * log(w), and NaN where that is not real.
+    for (_, grads) in at_point(
+        "param w, p\nloss E = w^p\n",
+        &[("w", vec![2.0]), ("p", vec![3.0])],
+    ) {
+        assert_eq!(grads[1].1, [8.0 * 2f64.ln()]);
+    }
+    for (_, grads) in at_point(
+        "param w, p\nloss E = w^p\n",
+        &[("w", vec![-2.0]), ("p", vec![3.0])],
+    ) {
+        assert!(grads[1].1[0].is_nan());
+    }
+}
+
+#[test]
+fn a_mean_of_huge_values_does_not_overflow() {
+    // The sum of four 1.7e308s overflows; their mean is 1.7e308. Once as a
+    // reduction of reads (a dot loop), once of a computed body (a tree).
+    for text in [
+        "dim N = 4\ninput x[N]\nparam w\nloss E = mean(i, x[i]) + w\n",
+        "dim N = 4\ninput x[N]\nparam w\nloss E = mean(i, x[i] * w)\n",
+        "dim N = 4\ninput x[N]\nparam w\nloss E = mean(i, abs(x[i]) + w)\n",
+    ] {
+        for (loss, grads) in at_point(text, &[("x", vec![1.7e308; 4]), ("w", vec![1.0])]) {
+            assert_eq!(loss, 1.7e308, "{text}");
+            assert!(
+                grads.iter().all(|(_, g)| g.iter().all(|x| x.is_finite())),
+                "{text}: {grads:?}"
+            );
+        }
+    }
+    // Not where the mean itself overflows.
+    let text = "dim N = 4\ninput x[N]\nparam w\nloss E = mean(i, x[i]) * w\n";
+    for (loss, _) in at_point(text, &[("x", vec![1.7e308; 4]), ("w", vec![2.0])]) {
+        assert_eq!(loss, f64::INFINITY);
+    }
+}
+
+#[test]
+fn the_gradient_of_log_1_plus_exp_is_finite_at_800() {
+    // Simplified, log(1 + exp(w)) is softplus(w) and its derivative
+    // sigmoid(w); unsimplified, 1 / (1 + exp(w)) * exp(w) is 0 * inf.
+    for text in [
+        "param w\nloss E = log(1 + exp(w))\n",
+        "param w\nloss E = log(1 + exp(2 * w))\n",
+    ] {
+        let [_, (loss, grads)] = at_point(text, &[("w", vec![800.0])]);
+        assert!(loss.is_finite(), "{text}");
+        let want = if text.contains("2 *") { 2.0 } else { 1.0 };
+        assert_eq!(grads[0].1, [want], "{text}");
+    }
+}

@@ -563,6 +563,7 @@ impl Generator<'_> {
                     },
                     BinOp::Max => Operand::atom(format!("ops::max({}, {})", l.text, r.text)),
                     BinOp::Min => Operand::atom(format!("ops::min({}, {})", l.text, r.text)),
+                    BinOp::XLogY => Operand::atom(format!("ops::xlogy({}, {})", l.text, r.text)),
                 }
             }
             Expr::Reduce {
@@ -603,6 +604,9 @@ impl Generator<'_> {
         owner: &Value,
         names: &[String],
     ) -> Operand {
+        if op == Reduction::Mean {
+            return self.mean(body, index, inner, owner, names);
+        }
         let real = self.float.name();
         let size = owner.indices[index.index()].extent.size;
         // A body that does not use the index still runs once per value.
@@ -669,6 +673,36 @@ impl Generator<'_> {
                 Operand::atom(lse)
             }
         }
+    }
+
+    /// A mean: the sum divided by the count where the sum is finite; where
+    /// it overflowed, the terms again, each times 1 / 2^ceil(log2 n) (exact),
+    /// so that a finite mean is never inf. As the interpreter's `mean_of`.
+    fn mean(
+        &self,
+        body: &mut Body,
+        index: IndexId,
+        inner: &Expr,
+        owner: &Value,
+        names: &[String],
+    ) -> Operand {
+        let size = owner.indices[index.index()].extent.size;
+        let sum = self.reduce(body, Reduction::Sum, index, inner, owner, names);
+        let pow2 = size.next_power_of_two();
+        let mean = format!("{}_mean", sum.text);
+        body.w
+            .line(&format!("let mut {mean} = {} / {size}.0;", sum.text));
+        body.w.open(&format!("if !{}.is_finite() {{", sum.text));
+        let done = body.done.take();
+        let scaled = Expr::binary(BinOp::Mul, inner.clone(), Expr::Num(1.0 / pow2 as f64));
+        let rescued = self.reduce(body, Reduction::Sum, index, &scaled, owner, names);
+        body.done = done;
+        body.w.line(&format!(
+            "{mean} = {} / {size}.0 * {pow2}.0;",
+            rescued.at(MUL)
+        ));
+        body.w.close();
+        Operand::atom(mean)
     }
 
     /// A sum in scatter form (`Order::Scatter`): loops over the left-hand
