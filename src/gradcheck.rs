@@ -209,6 +209,9 @@ fn checks(
     result
 }
 
+/// Reads of an expression: the value read (by index) and the subscripts.
+type Reads = Vec<(usize, Vec<Sub>)>;
+
 /// The loss with one element of an input or param changed, recomputing only
 /// the elements of the forward values that depend on it (and that the loss
 /// depends on), then restoring them.
@@ -225,7 +228,7 @@ struct Probe<'a> {
     reads: Vec<Vec<(usize, Vec<Sub>)>>,
     /// If the loss is a sum or mean (of sums or means, ...): the index
     /// variables those outer reductions bind, and the reads of their body.
-    loss_terms: Option<(Vec<usize>, Vec<(usize, Vec<Sub>)>)>,
+    loss_terms: Option<(Vec<usize>, Reads)>,
     /// Evaluations of the loss so far.
     evaluations: usize,
 }
@@ -234,7 +237,7 @@ impl<'a> Probe<'a> {
     fn new(g: &'a Gradient, compiled: &'a eval::Compiled, base: &'a Tensors) -> Probe<'a> {
         let program = &g.dag.program;
         let n = g.forward_len;
-        let reads: Vec<Vec<(usize, Vec<Sub>)>> = program.values[..n]
+        let reads: Vec<Reads> = program.values[..n]
             .iter()
             .map(|v| {
                 let mut r = Vec::new();

@@ -344,9 +344,12 @@ fn a_wrong_gradient_of_a_sum_is_still_caught() {
     assert!(c.worst > 1e-4 && c.worst < 1e-2, "{:e}", c.worst);
 }
 
+/// Values by name.
+type Named = Vec<(String, Vec<f64>)>;
+
 /// Loss and gradient (by name) at the given values, through the interpreter,
 /// with and without simplification.
-fn at_point(text: &str, values: &[(&str, Vec<f64>)]) -> [(f64, Vec<(String, Vec<f64>)>); 2] {
+fn at_point(text: &str, values: &[(&str, Vec<f64>)]) -> [(f64, Named); 2] {
     [false, true].map(|simplify| {
         let dag = netgrad::front_end(text).unwrap();
         let (g, _) = netgrad::derive(dag, &[], simplify).unwrap();
