@@ -527,13 +527,18 @@ impl Partial<'_> {
                 } else {
                     Expr::binary(BinOp::Pow, a.clone(), b)
                 };
-                Expr::binary(BinOp::Mul, value, Expr::unary(Func::Log, a))
+                // w^p * log(w), 0 where w^p is 0: see `BinOp::XLogY`.
+                Expr::binary(BinOp::XLogY, value, a)
             }
             // `a` on ties: d/da max(a, b) = 1 - step(b - a), d/db = step(b - a).
             (BinOp::Max, true) => one_minus(step(b, a)),
             (BinOp::Max, false) => step(b, a),
             (BinOp::Min, true) => one_minus(step(a, b)),
             (BinOp::Min, false) => step(a, b),
+            // Only autodiff makes xlogy, and it does not differentiate its
+            // own results; the derivative where a != 0 all the same.
+            (BinOp::XLogY, true) => Expr::unary(Func::Log, b),
+            (BinOp::XLogY, false) => Expr::binary(BinOp::Div, a, b),
         }
     }
 }

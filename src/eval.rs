@@ -200,6 +200,23 @@ impl Compiled {
         data[i] = out;
     }
 
+    /// For a definition whose right-hand side is a sum or mean (of sums or
+    /// means, ...) of a body: the sum of only those terms of the body where
+    /// each outer reduction index `pins` fixes (by index variable: one
+    /// position or all) is at its position, divided as each mean divides.
+    /// The gradient check differences this instead of the whole value, so
+    /// the terms a probe leaves alone neither cost time nor swamp the
+    /// difference with rounding. Reductions under anything else are whole.
+    pub fn partial_reduction(&self, id: ValueId, data: &Tensors, pins: &[Option<usize>]) -> f64 {
+        let Some(kernel) = &self.kernels[id.index()] else {
+            return data[id.index()][0];
+        };
+        let mut env = vec![0; kernel.indices.max(self.shapes[id.index()].len())];
+        stacker::maybe_grow(RED_ZONE, crate::STACK_SIZE, || {
+            kernel.body.partial(data, &mut env, pins)
+        })
+    }
+
     /// The number of values.
     pub fn len(&self) -> usize {
         self.shapes.len()
@@ -329,6 +346,68 @@ fn access(value: ValueId, subs: &[Sub], strides: &[Vec<usize>]) -> Access {
 }
 
 impl Node {
+    /// [`Compiled::partial_reduction`] of this node.
+    fn partial(&self, data: &Tensors, env: &mut [usize], pins: &[Option<usize>]) -> f64 {
+        let pin = |index: usize| pins.get(index).copied().flatten();
+        match self {
+            Node::Reduce {
+                op: op @ (Reduction::Sum | Reduction::Mean),
+                index,
+                n,
+                body,
+            } => {
+                let range = pin(*index).map_or(0..*n, |p| p..p + 1);
+                let mut sum = 0.0;
+                for k in range.clone() {
+                    env[*index] = k;
+                    sum += body.partial(data, env, pins);
+                }
+                if *op == Reduction::Mean {
+                    mean_of(sum, *n, |scale| {
+                        let mut sum = 0.0;
+                        for k in range {
+                            env[*index] = k;
+                            sum += body.partial(data, env, pins) * scale;
+                        }
+                        sum
+                    })
+                } else {
+                    sum
+                }
+            }
+            Node::Dot {
+                index,
+                n,
+                mean,
+                reads,
+            } => {
+                let scaled = |env: &mut [usize], scale: f64| match pin(*index) {
+                    Some(p) => {
+                        env[*index] = p;
+                        reads
+                            .iter()
+                            .fold(scale, |prod, r| prod * data[r.value][r.offset(env)])
+                    }
+                    None => {
+                        env[*index] = 0;
+                        if scale == 1.0 {
+                            dot(data, env, *index, *n, reads)
+                        } else {
+                            scaled_dot(data, env, *index, *n, reads, scale)
+                        }
+                    }
+                };
+                let sum = scaled(env, 1.0);
+                if *mean {
+                    mean_of(sum, *n, |scale| scaled(env, scale))
+                } else {
+                    sum
+                }
+            }
+            _ => self.eval(data, env),
+        }
+    }
+
     fn eval(&self, data: &Tensors, env: &mut [usize]) -> f64 {
         match self {
             Node::Num(x) => *x,
@@ -348,7 +427,9 @@ impl Node {
                 env[*index] = 0;
                 let sum = dot(data, env, *index, *n, reads);
                 if *mean {
-                    sum / *n as f64
+                    mean_of(sum, *n, |scale| {
+                        scaled_dot(data, env, *index, *n, reads, scale)
+                    })
                 } else {
                     sum
                 }
@@ -362,14 +443,19 @@ impl Node {
                     }
                 };
                 match op {
-                    Reduction::Sum | Reduction::Mean => {
+                    Reduction::Sum => {
                         let mut sum = 0.0;
                         each(env, &mut |x| sum += x);
-                        if *op == Reduction::Mean {
-                            sum / n as f64
-                        } else {
+                        sum
+                    }
+                    Reduction::Mean => {
+                        let mut sum = 0.0;
+                        each(env, &mut |x| sum += x);
+                        mean_of(sum, n, |scale| {
+                            let mut sum = 0.0;
+                            each(env, &mut |x| sum += x * scale);
                             sum
-                        }
+                        })
                     }
                     // The max is shifted out, so no exp overflows.
                     Reduction::LogSumExp => {
@@ -387,6 +473,41 @@ impl Node {
             }
         }
     }
+}
+
+/// The mean of `n` terms whose plain sum is `sum`. Where that sum overflowed
+/// (or is otherwise not finite), the terms are summed again by `terms`, each
+/// multiplied by `scale`, the power of two 1 / 2^ceil(log2 n): exact, so the
+/// scaled sum is the plain one with its exponent moved down, and it cannot
+/// overflow where the mean is finite (four terms of 1.7e308 have the mean
+/// 1.7e308, not inf). A finite sum, the common case, costs one test.
+fn mean_of(sum: f64, n: usize, terms: impl FnOnce(f64) -> f64) -> f64 {
+    if sum.is_finite() {
+        return sum / n as f64;
+    }
+    let pow2 = n.next_power_of_two() as f64;
+    terms(1.0 / pow2) / n as f64 * pow2
+}
+
+/// [`dot`] with each product multiplied by `scale` (the slow path of a mean
+/// whose plain sum overflowed).
+fn scaled_dot(
+    data: &Tensors,
+    env: &mut [usize],
+    index: usize,
+    n: usize,
+    reads: &[Access],
+    scale: f64,
+) -> f64 {
+    let mut sum = 0.0;
+    for k in 0..n {
+        env[index] = k;
+        sum += reads
+            .iter()
+            .fold(scale, |prod, r| prod * data[r.value][r.offset(env)]);
+    }
+    env[index] = 0;
+    sum
 }
 
 /// The most reads a dot-product loop multiplies; a longer product is

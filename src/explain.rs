@@ -5,7 +5,7 @@
 use crate::autodiff::{Gradient, Term};
 use crate::ir::{IndexId, Program, Sub, Value, ValueId, ValueKind};
 use crate::pretty::index_in;
-use crate::pretty::{expr_in, read_in, Notation};
+use crate::pretty::{expr_brief, expr_in, read_brief, read_in, Notation};
 
 /// The output formats of `netgrad explain`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -61,7 +61,7 @@ pub fn derivation(g: &Gradient, adj: ValueId) -> Vec<String> {
     };
     let u = w.p.value(of);
     let subs: Vec<Sub> = (0..u.rank() as u32).map(|i| Sub::Var(IndexId(i))).collect();
-    let u_head = read_in(Notation::Unicode, w.p, a, u, &subs);
+    let u_head = read_brief(Notation::Unicode, w.p, a, u, &subs);
     let terms = &g.terms[adj.index() - g.forward_len];
     if terms.is_empty() {
         return vec![format!(
@@ -71,13 +71,13 @@ pub fn derivation(g: &Gradient, adj: ValueId) -> Vec<String> {
     let uses = w.uses(a, &u_head, terms);
     if terms.len() == 1 && terms[0].reader == w.p.loss {
         // The loss reads u directly: the chain rule is the local partial itself.
-        let partial = expr_in(Notation::Unicode, w.p, a, &terms[0].partial);
+        let partial = expr_brief(Notation::Unicode, w.p, a, &terms[0].partial);
         let mut lines = vec![uses, format!("{} = {partial}", w.head(a))];
         if let Some(simplified) = raw(g, adj).and(a.rhs.as_ref()) {
             lines.push(format!(
                 "{} = {} (simplified)",
                 w.head(a),
-                expr_in(Notation::Unicode, w.p, a, simplified)
+                expr_brief(Notation::Unicode, w.p, a, simplified)
             ));
         }
         return lines;
@@ -88,7 +88,7 @@ pub fn derivation(g: &Gradient, adj: ValueId) -> Vec<String> {
         lines.push(format!(
             "{} = {} (simplified)",
             w.head(a),
-            expr_in(Notation::Unicode, w.p, a, simplified)
+            expr_brief(Notation::Unicode, w.p, a, simplified)
         ));
     }
     lines
@@ -248,7 +248,7 @@ impl Writer<'_> {
     /// `a1[j]`, in the notation.
     fn head(&self, v: &Value) -> String {
         let subs: Vec<Sub> = (0..v.rank() as u32).map(|i| Sub::Var(IndexId(i))).collect();
-        read_in(self.notation(), self.p, v, v, &subs)
+        read_brief(self.notation(), self.p, v, v, &subs)
     }
 
     /// One adjoint: its uses, the chain rule, the partials, the result.
@@ -260,7 +260,7 @@ impl Writer<'_> {
         };
         let u = p.value(of);
         let lhs = self.head(a);
-        let u_head = read_in(
+        let u_head = read_brief(
             self.notation(),
             p,
             a,
@@ -300,7 +300,10 @@ impl Writer<'_> {
             self.display(&format!("{lhs} = {}", chain.join(" + ")));
         }
         if single_direct {
-            self.display(&format!("{lhs} = {}", expr_in(self.notation(), p, a, rhs)));
+            self.display(&format!(
+                "{lhs} = {}",
+                expr_brief(self.notation(), p, a, rhs)
+            ));
             self.simplified(&lhs, a, rhs, simplified);
             self.end_block();
             return;
@@ -311,7 +314,7 @@ impl Writer<'_> {
                 format!(
                     "{} = {}",
                     self.partial_symbol(a, u, t, terms),
-                    expr_in(self.notation(), p, a, &t.partial)
+                    expr_brief(self.notation(), p, a, &t.partial)
                 )
             })
             .collect();
@@ -325,7 +328,10 @@ impl Writer<'_> {
             self.display(&partial);
         }
         self.text_line("So:");
-        self.display(&format!("{lhs} = {}", expr_in(self.notation(), p, a, rhs)));
+        self.display(&format!(
+            "{lhs} = {}",
+            expr_brief(self.notation(), p, a, rhs)
+        ));
         self.simplified(&lhs, a, rhs, simplified);
         self.end_block();
     }
@@ -352,7 +358,7 @@ impl Writer<'_> {
                     self.text_line("Simplified, step by step (each line names its rule):");
                     let shown = steps.len().min(MAX_STEPS);
                     for step in &steps[..shown] {
-                        let expr = expr_in(self.notation(), self.p, a, &step.expr);
+                        let expr = expr_brief(self.notation(), self.p, a, &step.expr);
                         let line = match self.format {
                             Format::Text => format!("= {expr}      [{}]", step.rule),
                             _ => format!("= {expr} \\quad \\text{{({})}}", latex_text(&step.rule)),
@@ -379,7 +385,7 @@ impl Writer<'_> {
         self.text_line("Simplified:");
         let text = format!(
             "{lhs} = {}",
-            expr_in(self.notation(), self.p, a, simplified)
+            expr_brief(self.notation(), self.p, a, simplified)
         );
         self.display(&text);
     }
@@ -403,7 +409,7 @@ impl Writer<'_> {
         let p = self.p;
         let described: Vec<String> = crate::summary::grouped(terms.iter().map(|t| {
             let r = p.value(t.reader);
-            let mut s = self.math(&read_in(self.notation(), p, a, r, &t.reader_subs));
+            let mut s = self.math(&read_brief(self.notation(), p, a, r, &t.reader_subs));
             if !t.summed.is_empty() {
                 let in_ = if self.notation() == Notation::Latex {
                     "\\in"
@@ -445,8 +451,8 @@ impl Writer<'_> {
     fn partial_symbol(&self, a: &Value, u: &Value, t: &Term, terms: &[Term]) -> String {
         let p = self.p;
         let r = p.value(t.reader);
-        let top = read_in(self.notation(), p, a, r, &t.reader_subs);
-        let bottom = read_in(self.notation(), p, a, u, &t.read_subs);
+        let top = read_brief(self.notation(), p, a, r, &t.reader_subs);
+        let bottom = read_brief(self.notation(), p, a, u, &t.read_subs);
         // The loss's own dependence, other values held fixed, next to the
         // total derivative of the same name.
         let direct = t.reader == p.loss && terms.len() > 1;
@@ -481,7 +487,7 @@ impl Writer<'_> {
         } else {
             let upstream = self.g.adjoint_of[t.reader.index()]
                 .expect("a reader on the loss path has an adjoint");
-            s.push_str(&read_in(
+            s.push_str(&read_brief(
                 self.notation(),
                 p,
                 a,
@@ -493,7 +499,7 @@ impl Writer<'_> {
         }
         for d in &t.deltas {
             s.push_str(if latex { " \\cdot " } else { " · " });
-            s.push_str(&expr_in(self.notation(), p, a, d));
+            s.push_str(&expr_brief(self.notation(), p, a, d));
         }
         s
     }

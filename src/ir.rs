@@ -168,6 +168,12 @@ pub enum BinOp {
     Max,
     /// `min(a, b)`: `a` on ties.
     Min,
+    /// `xlogy(a, b)`: `a * log(b)`, and 0 where `a` is 0 (even where
+    /// `log(b)` is infinite). The derivative of `w^p` with respect to `p`,
+    /// `w^p * log(w)`, is 0 at `w = 0` for `p > 0` (`0^p` is 0 on both
+    /// sides), where `0 * log(0)` would be NaN. Made by autodiff; not
+    /// callable by name.
+    XLogY,
 }
 
 impl BinOp {
@@ -195,6 +201,13 @@ impl BinOp {
                     a
                 } else {
                     b
+                }
+            }
+            BinOp::XLogY => {
+                if a == 0.0 {
+                    0.0
+                } else {
+                    a * b.ln()
                 }
             }
         }

@@ -71,6 +71,37 @@ pub fn shown_definition(program: &Program, v: &Value) -> String {
     }
 }
 
+/// [`expr_in`], but a temporary written out inside another one that is
+/// written out is `…` unless it is small (see [`SHOWN_NESTED`]): explain's
+/// backward section names the adjoint of a piece of a long expression by the
+/// piece, and writing every piece out with all the pieces inside it would
+/// make its text grow with the square of the expression's depth. The forward
+/// definitions show everything.
+pub fn expr_brief(notation: Notation, program: &Program, owner: &Value, e: &Expr) -> String {
+    let mut out = String::new();
+    let mut p = Printer::new(notation, program, owner, true);
+    p.brief = true;
+    p.write(e, 0, &mut out);
+    out
+}
+
+/// [`read_in`] with [`expr_brief`]'s elision.
+pub fn read_brief(
+    notation: Notation,
+    program: &Program,
+    owner: &Value,
+    value: &Value,
+    subs: &[Sub],
+) -> String {
+    let mut p = Printer::new(notation, program, owner, true);
+    p.brief = true;
+    p.read_named(value, subs)
+}
+
+/// The most expression nodes a temporary written out inside another one may
+/// have and still be shown in brief (when it reads no temporary itself).
+pub const SHOWN_NESTED: usize = 16;
+
 /// A read of `value[subs]` in a notation: `w1[j, i]`, `w1_{j,i}`, and for an
 /// adjoint in LaTeX `\frac{\partial E}{\partial w1_{j,i}}`. A temporary is
 /// the subterm it stands for, in parentheses unless it is an atom:
@@ -115,6 +146,8 @@ struct Printer<'a> {
     /// the enclosing reductions'. A temporary written out here renames its
     /// own reduction indices away from them.
     scope: RefCell<Vec<String>>,
+    /// Whether a large temporary inside a temporary written out is `…`.
+    brief: bool,
 }
 
 /// Text that goes into a one-line comment of generated output (the
@@ -164,6 +197,7 @@ impl<'a> Printer<'a> {
             inline,
             names,
             scope,
+            brief: false,
         }
     }
 
@@ -179,6 +213,9 @@ impl<'a> Printer<'a> {
     /// subscripts, and whose own reduction indices are primed where they
     /// would clash with a name the reader uses.
     fn inlined(&self, t: &'a Value, subs: &[Sub]) -> Option<(Printer<'a>, &'a Expr)> {
+        if self.elided(t).is_some() {
+            return None; // `read_named` writes the `…`
+        }
         let rhs = t
             .rhs
             .as_ref()
@@ -199,6 +236,7 @@ impl<'a> Printer<'a> {
             inline: true,
             names,
             scope: RefCell::new(scope),
+            brief: self.brief,
         };
         Some((p, rhs))
     }
@@ -206,6 +244,9 @@ impl<'a> Printer<'a> {
     /// A read standing alone, as a name: a temporary written out is
     /// parenthesised unless it is an atom, and an adjoint of one is `∂E/∂(...)`.
     fn read_named(&self, value: &'a Value, subs: &[Sub]) -> String {
+        if let Some(dots) = self.elided(value) {
+            return dots.to_string();
+        }
         if let Some((p, rhs)) = self.inlined(value, subs) {
             let mut out = String::new();
             p.write(rhs, ATOM, &mut out);
@@ -227,6 +268,47 @@ impl<'a> Printer<'a> {
             }
             _ => self.read(value, subs),
         }
+    }
+
+    /// `…` for a temporary that brief text does not write out: one read
+    /// inside a temporary written out, that reads a temporary itself or has
+    /// more than [`SHOWN_NESTED`] nodes.
+    fn elided(&self, t: &Value) -> Option<&'static str> {
+        if !(self.brief
+            && self.inline
+            && self.owner.kind == ValueKind::Temp
+            && t.kind == ValueKind::Temp)
+        {
+            return None;
+        }
+        // Counts nodes up to the limit; a read of a temporary counts as many.
+        fn count(p: &Program, e: &Expr, left: &mut usize) {
+            if *left == 0 {
+                return;
+            }
+            *left -= 1;
+            match e {
+                Expr::Num(_) | Expr::Delta(..) => {}
+                Expr::Read { value, .. } if p.value(*value).kind == ValueKind::Temp => *left = 0,
+                Expr::Read { .. } => {}
+                Expr::Unary { arg, .. } => count(p, arg, left),
+                Expr::Binary { lhs, rhs, .. } => {
+                    count(p, lhs, left);
+                    count(p, rhs, left);
+                }
+                Expr::Reduce { body, .. } => count(p, body, left),
+            }
+        }
+        let mut left = SHOWN_NESTED + 1;
+        count(self.program, t.rhs.as_ref()?, &mut left);
+        if left > 0 {
+            return None;
+        }
+        Some(if self.notation == Notation::Latex {
+            "\\ldots"
+        } else {
+            "…"
+        })
     }
 
     fn read(&self, value: &Value, subs: &[Sub]) -> String {
@@ -377,15 +459,17 @@ impl<'a> Printer<'a> {
             }
             Expr::Unary { func, arg } => self.call(&self.func_name(*func), &[arg], out),
             Expr::Binary {
-                op: op @ (BinOp::Max | BinOp::Min),
+                op: op @ (BinOp::Max | BinOp::Min | BinOp::XLogY),
                 lhs,
                 rhs,
             } => {
                 let name = match (op, latex) {
                     (BinOp::Max, true) => "\\max",
                     (BinOp::Max, false) => "max",
-                    (_, true) => "\\min",
-                    (_, false) => "min",
+                    (BinOp::Min, true) => "\\min",
+                    (BinOp::Min, false) => "min",
+                    (_, true) => "\\operatorname{xlogy}",
+                    (_, false) => "xlogy",
                 };
                 self.call(name, &[lhs, rhs], out);
             }

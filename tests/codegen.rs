@@ -323,6 +323,28 @@ fn generated_code_is_clean_and_agrees_with_the_interpreter() {
 }
 
 #[test]
+fn numerics_at_the_edges_agree_with_the_interpreter() {
+    // At the seed's values in [-1, 1): a mean of eight terms of about
+    // 1.7e308 (the plain sum overflows), log(1 + exp(800 w)) (exp overflows
+    // in its naive derivative), 0^(p + 2) differentiated in p (0 * log 0).
+    // Every element must be finite and agree with the interpreter.
+    let text = "dim N = 8\n\
+                param big[N], logit[N], power, shift\n\
+                h[i] = 1.7e308 * sigmoid(big[i] + 40)\n\
+                z = max(shift, 2) - 2\n\
+                loss E = mean(i, h[i]) + sum(i, log(1 + exp(800 * logit[i]))) + z^(power + 2)\n";
+    for no_std in [false, true] {
+        let dir = std::env::temp_dir().join(format!(
+            "netgrad-codegen-{}-edges-{no_std}",
+            std::process::id()
+        ));
+        let err = check_source("edges.net", text, Float::F64, no_std, &dir);
+        assert!(err <= 1e-12, "no_std {no_std}: off by {err:e}");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
+
+#[test]
 fn generated_code_matches_its_snapshot_and_is_deterministic() {
     insta::glob!("../examples", "*.net", |path| {
         let text = std::fs::read_to_string(path).unwrap();

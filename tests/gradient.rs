@@ -283,3 +283,148 @@ fn a_loss_that_is_not_finite_is_reported_before_any_probe() {
     assert!(matches!(r, Err(netgrad::gradcheck::NotFinite { loss }) if loss.is_nan()));
     assert_eq!((counter.total, counter.done), (0, 0));
 }
+
+/// A loss that is a sum or mean of terms, checked as `netgrad check` does.
+fn check_all(g: &Gradient, sample: netgrad::gradcheck::Sample) -> Vec<netgrad::gradcheck::Check> {
+    let given = netgrad::gradcheck::random_values(&g.dag.program, 1);
+    netgrad::gradcheck::check_with(g, &given, 1, sample, &mut ()).unwrap()
+}
+
+#[test]
+fn a_large_sum_is_checked_with_the_fixed_step_alone() {
+    // The loss is 2^16 terms of about 1/3 each; the whole loss's central
+    // difference loses five digits to rounding and needed the extrapolation
+    // (about two dozen evaluations a probe). Differencing the one term a
+    // probe changes is exact enough for the fixed step: two evaluations.
+    let g = gradient(
+        "dim N = 65536\nparam w[N]\nloss E = sum(i, w[i]^2)\n",
+        &["w"],
+    );
+    let checks = check_all(&g, netgrad::gradcheck::Sample::AtMost(48));
+    assert_eq!(checks.len(), 1);
+    assert_eq!(checks[0].checked, 48);
+    assert!(checks[0].worst <= 1e-9, "{:e}", checks[0].worst);
+    assert_eq!(checks[0].evaluations, 2 * 48);
+}
+
+#[test]
+fn sums_and_means_of_terms_agree_at_every_element() {
+    // Nested outer reductions, a mean, a literal subscript, a term read
+    // through definitions, a repeated index, a reduction inside a term: a
+    // probe that left out a term it changes would be far off.
+    let src = "dim K = 3\ndim M = 4\n\
+               param w[K, K], u[K], v[M, K]\n\
+               input t[M]\n\
+               h[m] = tanh(sum(k, v[m, k] * u[k]))\n\
+               loss E = mean(m, sum(k, (h[m] - t[m])^2 * w[k, k] + v[m, k] * w[0, k] + exp(sum(j, w[k, j] * u[j]))))\n";
+    let g = gradient(src, &["w", "u", "v", "t"]);
+    for c in check_all(&g, netgrad::gradcheck::Sample::All) {
+        assert_eq!(c.checked, c.len);
+        assert!(c.worst <= 1e-8, "{}: {:e}", c.name, c.worst);
+    }
+}
+
+#[test]
+fn a_wrong_gradient_of_a_sum_is_still_caught() {
+    // The check differences only the changed terms; a gradient off by 0.1 %
+    // must still show as off by about that.
+    let mut g = gradient(
+        "dim N = 1000\nparam w[N]\nloss E = sum(i, sin(w[i]) + w[i]^2)\n",
+        &["w"],
+    );
+    let adj = g.wrt[0].1;
+    let v = &mut g.dag.program.values[adj.index()];
+    let rhs = v.rhs.take().unwrap();
+    v.rhs = Some(netgrad::ir::Expr::binary(
+        netgrad::ir::BinOp::Mul,
+        rhs,
+        netgrad::ir::Expr::Num(1.001),
+    ));
+    let c = &check_all(&g, netgrad::gradcheck::Sample::AtMost(48))[0];
+    assert!(c.worst > 1e-4 && c.worst < 1e-2, "{:e}", c.worst);
+}
+
+/// Values by name.
+type Named = Vec<(String, Vec<f64>)>;
+
+/// Loss and gradient (by name) at the given values, through the interpreter,
+/// with and without simplification.
+fn at_point(text: &str, values: &[(&str, Vec<f64>)]) -> [(f64, Named); 2] {
+    [false, true].map(|simplify| {
+        let dag = netgrad::front_end(text).unwrap();
+        let (g, _) = netgrad::derive(dag, &[], simplify).unwrap();
+        let p = &g.dag.program;
+        let mut given = netgrad::gradcheck::random_values(p, 1);
+        for (name, x) in values {
+            let id = p.ids().find(|v| p.value(*v).name == *name).unwrap();
+            given[id.index()] = Some(x.clone());
+        }
+        let data = netgrad::eval::run(p, &given);
+        (data[p.loss.index()][0], grads(&g, &given))
+    })
+}
+
+#[test]
+fn the_derivative_of_a_power_in_its_exponent_is_0_at_0() {
+    // d(w^p)/dp = w^p * log(w) is 0 * -inf at w = 0; but 0^p is 0 for
+    // every p > 0, so the derivative is 0 there (docs/language.md).
+    for (loss, grads) in at_point(
+        "param w, p\nloss E = w^p\n",
+        &[("w", vec![0.0]), ("p", vec![2.5])],
+    ) {
+        assert_eq!(loss, 0.0);
+        assert_eq!(grads, [("w".into(), vec![0.0]), ("p".into(), vec![0.0])]);
+    }
+    // Elsewhere it is w^p * log(w), and NaN where that is not real.
+    for (_, grads) in at_point(
+        "param w, p\nloss E = w^p\n",
+        &[("w", vec![2.0]), ("p", vec![3.0])],
+    ) {
+        assert_eq!(grads[1].1, [8.0 * 2f64.ln()]);
+    }
+    for (_, grads) in at_point(
+        "param w, p\nloss E = w^p\n",
+        &[("w", vec![-2.0]), ("p", vec![3.0])],
+    ) {
+        assert!(grads[1].1[0].is_nan());
+    }
+}
+
+#[test]
+fn a_mean_of_huge_values_does_not_overflow() {
+    // The sum of four 1.7e308s overflows; their mean is 1.7e308. Once as a
+    // reduction of reads (a dot loop), once of a computed body (a tree).
+    for text in [
+        "dim N = 4\ninput x[N]\nparam w\nloss E = mean(i, x[i]) + w\n",
+        "dim N = 4\ninput x[N]\nparam w\nloss E = mean(i, x[i] * w)\n",
+        "dim N = 4\ninput x[N]\nparam w\nloss E = mean(i, abs(x[i]) + w)\n",
+    ] {
+        for (loss, grads) in at_point(text, &[("x", vec![1.7e308; 4]), ("w", vec![1.0])]) {
+            assert_eq!(loss, 1.7e308, "{text}");
+            assert!(
+                grads.iter().all(|(_, g)| g.iter().all(|x| x.is_finite())),
+                "{text}: {grads:?}"
+            );
+        }
+    }
+    // Not where the mean itself overflows.
+    let text = "dim N = 4\ninput x[N]\nparam w\nloss E = mean(i, x[i]) * w\n";
+    for (loss, _) in at_point(text, &[("x", vec![1.7e308; 4]), ("w", vec![2.0])]) {
+        assert_eq!(loss, f64::INFINITY);
+    }
+}
+
+#[test]
+fn the_gradient_of_log_1_plus_exp_is_finite_at_800() {
+    // Simplified, log(1 + exp(w)) is softplus(w) and its derivative
+    // sigmoid(w); unsimplified, 1 / (1 + exp(w)) * exp(w) is 0 * inf.
+    for text in [
+        "param w\nloss E = log(1 + exp(w))\n",
+        "param w\nloss E = log(1 + exp(2 * w))\n",
+    ] {
+        let [_, (loss, grads)] = at_point(text, &[("w", vec![800.0])]);
+        assert!(loss.is_finite(), "{text}");
+        let want = if text.contains("2 *") { 2.0 } else { 1.0 };
+        assert_eq!(grads[0].1, [want], "{text}");
+    }
+}

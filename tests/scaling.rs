@@ -195,3 +195,37 @@ fn code_generation_allocates_linearly_in_the_number_of_definitions() {
     // for 300 definitions, 561 MB for 1200).
     assert!(ratio < 6.0, "4x the definitions allocate x{ratio:.2}");
 }
+
+/// The text of `explain` (and `explain --steps`, whose steps are bounded) of
+/// `text`, in bytes.
+fn explained_bytes(text: &str) -> usize {
+    let dag = netgrad::front_end(text).expect("the program is valid");
+    let (g, _) = netgrad::derive(dag, &[], true).expect("every param");
+    netgrad::explain::explain(&g, text, netgrad::explain::Format::Text).len()
+}
+
+#[test]
+fn explain_writes_one_deep_expression_in_linear_text() {
+    // A long product of distinct factors and a tower of a shared subterm
+    // (issue 13's "explain of one deep expression"): split into pieces, each
+    // named by what it computes. Writing every piece out with all the pieces
+    // inside it made the text grow with the square of the depth (x18.5 and
+    // x16.2 for 4x the depth); pieces inside pieces are now `…`.
+    let product = |n: usize| {
+        let factors: Vec<String> = (1..=n).map(|k| format!("(1 + w / {k})")).collect();
+        format!("param w\nloss E = {}\n", factors.join(" * "))
+    };
+    let tower = |n: usize| format!("param w\nloss E = {}\n", vec!["sigmoid(w)"; n].join("^"));
+    for (name, make) in [
+        ("product", &product as &dyn Fn(usize) -> String),
+        ("tower", &tower),
+    ] {
+        let (small, large) = (explained_bytes(&make(60)), explained_bytes(&make(240)));
+        let ratio = large as f64 / small as f64;
+        eprintln!("explain of a {name} of 60: {small} B, of 240: {large} B: x{ratio:.2}");
+        assert!(
+            ratio < 6.0,
+            "{name}: 4x the depth writes x{ratio:.2} the text"
+        );
+    }
+}

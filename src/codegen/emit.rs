@@ -128,6 +128,9 @@ impl Generator<'_> {
                     Binary::Min => {
                         return Operand::atom(format!("ops::min({}, {})", l.text, r.text))
                     }
+                    Binary::XLogY => {
+                        return Operand::atom(format!("ops::xlogy({}, {})", l.text, r.text))
+                    }
                 };
                 Operand {
                     text: format!("{} {sign} {}", l.at(strength), r.at(strength + 1)),
@@ -233,6 +236,24 @@ impl Generator<'_> {
                     w.close();
                 }
                 Stmt::Gemm(g) => gemm(w, g),
+                Stmt::Mean {
+                    name,
+                    sum,
+                    size,
+                    pow2,
+                    rescue,
+                    rescued,
+                } => {
+                    w.line(&format!("let mut {name} = {sum} / {size}.0;"));
+                    w.open(&format!("if !{sum}.is_finite() {{"));
+                    self.emit(w, rescue);
+                    let rescued = self.render(rescued);
+                    w.line(&format!(
+                        "{name} = {} / {size}.0 * {pow2}.0;",
+                        rescued.at(MUL)
+                    ));
+                    w.close();
+                }
             }
         }
     }

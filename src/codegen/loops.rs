@@ -197,6 +197,18 @@ pub(super) enum Stmt {
         then: Scalar,
         otherwise: Scalar,
     },
+    /// A mean that cannot overflow where it is finite:
+    /// `let mut name = sum / size;`, and where `sum` is not finite, the
+    /// `rescue` statements (the terms summed again, each times 1 / `pow2`,
+    /// exact) and `name = rescued / size * pow2;`.
+    Mean {
+        name: String,
+        sum: String,
+        size: usize,
+        pow2: usize,
+        rescue: Vec<Stmt>,
+        rescued: Scalar,
+    },
     /// A store into a place.
     Store {
         place: Place,

@@ -567,6 +567,7 @@ impl Generator<'_> {
                     },
                     BinOp::Max => Binary::Max,
                     BinOp::Min => Binary::Min,
+                    BinOp::XLogY => Binary::XLogY,
                 };
                 Scalar::binary(op, l, r)
             }
@@ -612,6 +613,9 @@ impl Generator<'_> {
         owner: &Value,
         names: &[String],
     ) -> Scalar {
+        if op == Reduction::Mean {
+            return self.mean(body, index, inner, owner, names);
+        }
         let size = owner.indices[index.index()].extent.size;
         // A body that does not use the index still runs once per value.
         let i = if mentions(inner, index) {
@@ -706,6 +710,41 @@ impl Generator<'_> {
                 Scalar::Var(lse)
             }
         }
+    }
+
+    /// A mean: the sum divided by the count where the sum is finite; where
+    /// it overflowed, the terms again, each times 1 / 2^ceil(log2 n) (exact),
+    /// so that a finite mean is never inf. As the interpreter's `mean_of`.
+    fn mean(
+        &self,
+        body: &mut Body,
+        index: IndexId,
+        inner: &Expr,
+        owner: &Value,
+        names: &[String],
+    ) -> Scalar {
+        let size = owner.indices[index.index()].extent.size;
+        let Scalar::Var(sum) = self.reduce(body, Reduction::Sum, index, inner, owner, names) else {
+            unreachable!("a sum is read as its accumulator")
+        };
+        let pow2 = size.next_power_of_two();
+        let name = format!("{sum}_mean");
+        // The rescue is built apart, as the body of the `if`.
+        let done = body.done.take();
+        let outer = std::mem::take(&mut body.code);
+        let scaled = Expr::binary(BinOp::Mul, inner.clone(), Expr::Num(1.0 / pow2 as f64));
+        let rescued = self.reduce(body, Reduction::Sum, index, &scaled, owner, names);
+        let rescue = std::mem::replace(&mut body.code, outer).take();
+        body.done = done;
+        body.code.push(Stmt::Mean {
+            name: name.clone(),
+            sum,
+            size,
+            pow2,
+            rescue,
+            rescued,
+        });
+        Scalar::Var(name)
     }
 
     /// A sum in scatter form (`Order::Scatter`): loops over the left-hand

@@ -157,6 +157,22 @@ impl Generator<'_> {
                 &["if a <= b {", "    a", "} else {", "    b", "}"],
             );
         }
+        if uses.contains("xlogy") {
+            sep(w);
+            let ln = self.call("ln", "b", "b");
+            f(
+                w,
+                "a * log(b), 0 where a is 0: d(w^p)/dp, 0 at w = 0.",
+                &sig2("xlogy"),
+                &[
+                    "if a == 0.0 {",
+                    "    0.0",
+                    "} else {",
+                    &format!("    a * {ln}"),
+                    "}",
+                ],
+            );
+        }
         if uses.contains("lanes") {
             sep(w);
             f(
@@ -246,6 +262,9 @@ impl Generator<'_> {
                         }
                         BinOp::Min => {
                             out.insert("min");
+                        }
+                        BinOp::XLogY => {
+                            out.insert("xlogy");
                         }
                         _ => {}
                     }

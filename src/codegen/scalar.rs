@@ -52,6 +52,8 @@ pub(super) enum Binary {
     /// `ops::max(x, y)`, `ops::min(x, y)`.
     Max,
     Min,
+    /// `ops::xlogy(x, y)`: x · ln y, 0 where x is 0.
+    XLogY,
 }
 
 impl Scalar {

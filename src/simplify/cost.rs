@@ -29,6 +29,8 @@ pub fn binary_weight(op: BinOp) -> f64 {
         BinOp::Add | BinOp::Sub | BinOp::Mul | BinOp::Max | BinOp::Min => 1.0,
         BinOp::Div => 4.0,
         BinOp::Pow => 8.0,
+        // A log and a multiplication.
+        BinOp::XLogY => 11.0,
     }
 }
 
@@ -40,8 +42,11 @@ pub fn reduction_cost(op: Reduction, n: f64, body: f64) -> f64 {
     match op {
         // One add per value.
         Reduction::Sum => n * (body + 1.0),
-        // And one division.
-        Reduction::Mean => n * (body + 1.0) + binary_weight(BinOp::Div),
+        // And one division by the count, priced below the multiplication by
+        // 1 / N of the same sum written `(1 / N) * sum(...)`, so that a mean
+        // is extracted as a mean: computed as one, it cannot overflow where
+        // its value is finite (eval's `mean_of`, codegen's `mean`).
+        Reduction::Mean => n * (body + 1.0) + 0.5,
         // Two passes (the max, then the sum of exps) and a log.
         Reduction::LogSumExp => {
             n * (2.0 * body + 1.0 + 1.0 + func_weight(Func::Exp)) + func_weight(Func::Log)

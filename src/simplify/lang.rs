@@ -90,6 +90,7 @@ define_language! {
         "pow" = Pow([Id; 2]),
         "max" = Max([Id; 2]),
         "min" = Min([Id; 2]),
+        "xlogy" = XLogY([Id; 2]),
         "neg" = Neg(Id),
         "exp" = Exp(Id),
         "log" = Log(Id),
@@ -146,6 +147,7 @@ impl Node {
             Node::Pow([a, b]) => (BinOp::Pow, *a, *b),
             Node::Max([a, b]) => (BinOp::Max, *a, *b),
             Node::Min([a, b]) => (BinOp::Min, *a, *b),
+            Node::XLogY([a, b]) => (BinOp::XLogY, *a, *b),
             _ => return None,
         })
     }
@@ -221,6 +223,7 @@ fn add(e: &Expr, rec: &mut RecExpr<Node>) -> Id {
                 BinOp::Pow => Node::Pow([a, b]),
                 BinOp::Max => Node::Max([a, b]),
                 BinOp::Min => Node::Min([a, b]),
+                BinOp::XLogY => Node::XLogY([a, b]),
             })
         }
         Expr::Reduce { op, index, body } => {

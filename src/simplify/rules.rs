@@ -36,6 +36,19 @@ fn free_of(c: &str, i: &str) -> impl Fn(&mut Graph, Id, &Subst) -> bool {
     }
 }
 
+/// `?r` is the constant 1 / N, N the size of the index variable `?i`.
+fn recip_size(r: &str, i: &str) -> impl Fn(&mut Graph, Id, &Subst) -> bool {
+    let (r, i) = (var(r), var(i));
+    move |egraph, _, subst| {
+        let n = index_var(egraph, subst[i])
+            .and_then(|v| egraph.analysis.extents.get(v as usize).copied());
+        match (n, egraph[subst[r]].data.constant) {
+            (Some(n), Some(c)) => c == 1.0 / n as f64,
+            _ => false,
+        }
+    }
+}
+
 /// Every rule, in a fixed order (the order is part of determinism).
 pub fn rules() -> Vec<Rule> {
     let mut rules = Vec::new();
@@ -139,8 +152,20 @@ pub fn reductions() -> Vec<Rule> {
         rw!("sum-neg"; "(sum ?i (neg ?f))" => "(neg (sum ?i ?f))"),
         // sum(i, c) = N * c, when c does not use i (N the size of i)
         rw!("sum-const"; "(sum ?i ?c)" => "(* (size ?i) ?c)" if free_of("?c", "?i")),
-        // mean(i, f) = sum(i, f) / N
-        rw!("mean-sum"; "(mean ?i ?f)" => "(/ (sum ?i ?f) (size ?i))"),
+        // A mean stays a mean (not sum / N): computed as one, it cannot
+        // overflow where the mean itself is finite (see eval and codegen).
+        // mean(i, c * f) = c * mean(i, f), when c does not use i
+        rw!("mean-factor-left"; "(mean ?i (* ?c ?f))" => "(* ?c (mean ?i ?f))" if free_of("?c", "?i")),
+        // mean(i, f * c) = mean(i, f) * c, when c does not use i
+        rw!("mean-factor-right"; "(mean ?i (* ?f ?c))" => "(* (mean ?i ?f) ?c)" if free_of("?c", "?i")),
+        // mean(i, -f) = -mean(i, f)
+        rw!("mean-neg"; "(mean ?i (neg ?f))" => "(neg (mean ?i ?f))"),
+        // sum(i, (1 / N) * f) = mean(i, f), N the size of i: what the chain
+        // rule makes of a mean (the adjoint of w in mean(i, x[i] * w)); the
+        // cost model prefers the mean (see cost.rs)
+        rw!("sum-mean"; "(sum ?i (* ?r ?f))" => "(mean ?i ?f)" if recip_size("?r", "?i")),
+        // mean(i, c) = c, when c does not use i
+        rw!("mean-const"; "(mean ?i ?c)" => "?c" if free_of("?c", "?i")),
     ]
 }
 
@@ -155,5 +180,17 @@ pub fn stable_forms() -> Vec<Rule> {
         rw!("sigmoid"; "(/ 1.0 (+ 1.0 (exp (neg ?x))))" => "(sigmoid ?x)"),
         // log(exp(x)) = x, for every real x
         rw!("log-exp"; "(log (exp ?x))" => "?x"),
+        // The derivative of log(1 + exp(x)) as the chain rule writes it,
+        // 1 / (1 + exp(x)) * exp(x) = sigmoid(x): NaN (0 * inf) once exp(x)
+        // overflows, while sigmoid is 1 there. The forward is rewritten to
+        // softplus above; this keeps its gradient finite too.
+        rw!("softplus-grad"; "(* (/ 1.0 (+ 1.0 (exp ?x))) (exp ?x))" => "(sigmoid ?x)"),
+        // 1 / (1 + exp(x)) * (exp(x) * a) = sigmoid(x) * a: the same with
+        // the chain rule's next factor (the derivative of x) attached
+        rw!("softplus-grad-chain"; "(* (/ 1.0 (+ 1.0 (exp ?x))) (* (exp ?x) ?a))" => "(* (sigmoid ?x) ?a)"),
+        // 1 / (exp(x) + 1) * exp(x) = sigmoid(x): the same for log(exp(x) + 1)
+        rw!("softplus-right-grad"; "(* (/ 1.0 (+ (exp ?x) 1.0)) (exp ?x))" => "(sigmoid ?x)"),
+        // exp(x) / (1 + exp(x)) = sigmoid(x) (inf / inf once exp overflows)
+        rw!("sigmoid-exp"; "(/ (exp ?x) (+ 1.0 (exp ?x)))" => "(sigmoid ?x)"),
     ]
 }
