@@ -15,6 +15,7 @@ mod lower;
 mod ops;
 mod scalar;
 mod schedule;
+mod softmax;
 mod writer;
 
 use std::cell::{Cell, RefCell};
@@ -354,6 +355,10 @@ struct Body<'a> {
     /// A sum already computed (by a blocked nest): its index and the
     /// accumulator that holds it.
     done: Option<(crate::ir::IndexId, String)>,
+    /// The logsumexps whose exponentials a softmax reads (`softmax.rs`),
+    /// and those already lowered with their array.
+    keep_exps: Vec<crate::ir::ValueId>,
+    kept: Vec<softmax::Kept>,
 }
 
 impl<'w> Body<'w> {
@@ -365,6 +370,8 @@ impl<'w> Body<'w> {
             rows: Vec::new(),
             row_index: None,
             done: None,
+            keep_exps: Vec::new(),
+            kept: Vec::new(),
         }
     }
 }

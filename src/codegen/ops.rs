@@ -209,7 +209,9 @@ impl Generator<'_> {
     pub(super) fn own(&self, f: &str) -> bool {
         let own = super::kernels::MATH.iter().find(|&&g| g == f);
         match own {
-            Some(g) if self.own_math && (self.no_std || !super::kernels::STD_FASTER.contains(g)) => {
+            Some(g)
+                if self.own_math && (self.no_std || !super::kernels::STD_FASTER.contains(g)) =>
+            {
                 self.own_math_used.borrow_mut().insert(g);
                 true
             }
