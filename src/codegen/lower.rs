@@ -47,6 +47,17 @@ impl Generator<'_> {
                 });
             }
         }
+        // Loop nests fused (`fuse.rs`), then printed.
+        let mut later = Vec::new();
+        if let Some(rhs) = body.tail.and_then(|id| self.p.value(id).rhs.as_ref()) {
+            rhs.for_each_read(&mut |u, _| later.push(self.idents[u.index()].clone()));
+        }
+        let vectorises = |s: &Scalar| match s {
+            Scalar::Unary(Unary::Math(f), _) => self.would_own(f),
+            Scalar::Unary(Unary::Ops("sigmoid" | "softplus"), _) => self.would_own("exp"),
+            _ => false,
+        };
+        let definitions = super::fuse::fuse_loops(definitions, &later, &vectorises);
         self.emit(body.w, &head);
         for d in &definitions {
             self.emit(body.w, &d.stmts);

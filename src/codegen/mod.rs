@@ -9,6 +9,7 @@
 mod affine;
 mod api;
 mod emit;
+mod fuse;
 pub mod kernels;
 mod loops;
 mod lower;
@@ -359,6 +360,9 @@ struct Body<'a> {
     /// and those already lowered with their array.
     keep_exps: Vec<crate::ir::ValueId>,
     kept: Vec<softmax::Kept>,
+    /// A value lowered after the definitions (the loss as the tail
+    /// expression), whose reads fusion must leave in their arrays.
+    tail: Option<crate::ir::ValueId>,
 }
 
 impl<'w> Body<'w> {
@@ -372,6 +376,7 @@ impl<'w> Body<'w> {
             done: None,
             keep_exps: Vec::new(),
             kept: Vec::new(),
+            tail: None,
         }
     }
 }
