@@ -537,3 +537,155 @@ fn scalar_to_var(x: &mut Scalar, array: &str) {
         _ => {}
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::affine::Access;
+    use super::super::loops::{Extent, Reduce};
+    use super::super::scalar::{Binary, Unary};
+    use super::*;
+    use crate::ir::ValueId;
+
+    fn load(array: &str, var: &str) -> Scalar {
+        Scalar::Load(Access {
+            array: array.into(),
+            offset: Affine::var(var),
+        })
+    }
+
+    fn store(array: &str, var: &str, value: Scalar) -> Stmt {
+        Stmt::Store {
+            place: Place::Elem(Access {
+                array: array.into(),
+                offset: Affine::var(var),
+            }),
+            op: AssignOp::Set,
+            value,
+        }
+    }
+
+    fn nest(id: u32, alloc: Option<&str>, body: Vec<Stmt>) -> Definition {
+        let mut stmts = vec![Stmt::Comment("schedule: gather, loops n".into())];
+        if let Some(name) = alloc {
+            stmts.push(Stmt::Alloc {
+                name: name.into(),
+                len: 4,
+                heap: false,
+            });
+        }
+        stmts.push(Stmt::Loop(Loop {
+            var: "n".into(),
+            start: Start::Zero,
+            end: Extent::Const(4),
+            block: 1,
+            body,
+        }));
+        Definition {
+            value: ValueId(id),
+            stmts,
+        }
+    }
+
+    fn no_vector(_: &Scalar) -> bool {
+        false
+    }
+
+    /// `y[n] = sigmoid(x[n])`, `u[n] = 1 - y[n]`, `d[n] = u[n] * t[n]`:
+    /// one loop, `y` and `u` locals of it, `d` (a caller's slice) stored.
+    #[test]
+    fn elementwise_chains_run_in_one_loop_with_locals() {
+        let sig = Scalar::unary(Unary::Ops("sigmoid"), load("x", "n"));
+        let one_minus = Scalar::binary(Binary::Sub, Scalar::Num(1.0), load("y", "n"));
+        let times = Scalar::binary(Binary::Mul, load("u", "n"), load("t", "n"));
+        let defs = vec![
+            nest(0, Some("y"), vec![store("y", "n", sig)]),
+            nest(1, Some("u"), vec![store("u", "n", one_minus)]),
+            nest(2, None, vec![store("d", "n", times)]),
+        ];
+        let out = fuse_loops(defs, &[], &no_vector);
+        assert_eq!(out.len(), 1, "{out:#?}");
+        let stmts = &out[0].stmts;
+        assert!(!stmts.iter().any(|s| matches!(s, Stmt::Alloc { .. })));
+        let Some(Stmt::Loop(l)) = stmts.last() else {
+            panic!("{stmts:#?}")
+        };
+        let lets: Vec<&str> = l
+            .body
+            .iter()
+            .filter_map(|s| match s {
+                Stmt::Let { name, .. } => Some(name.as_str()),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(lets, ["y", "u"]);
+        let Some(Stmt::Store { value, .. }) = l.body.last() else {
+            panic!("{l:#?}")
+        };
+        assert_eq!(
+            *value,
+            Scalar::binary(Binary::Mul, Scalar::Var("u".into()), load("t", "n"))
+        );
+        let Stmt::Comment(c) = &stmts[0] else {
+            panic!()
+        };
+        assert!(c.ends_with("y a local of the loop, not stored"), "{c}");
+    }
+
+    /// A read of another element (`y[n + 1]`'s stand-in: `y` at a
+    /// constant), a read of an accumulator still being summed, and a loop
+    /// with a vectorised call beside a sum: no fusion.
+    #[test]
+    fn dependences_across_iterations_keep_loops_apart() {
+        let other = Scalar::Load(Access {
+            array: "y".into(),
+            offset: Affine::constant(0),
+        });
+        let defs = vec![
+            nest(0, Some("y"), vec![store("y", "n", load("x", "n"))]),
+            nest(1, None, vec![store("d", "n", other)]),
+        ];
+        assert_eq!(fuse_loops(defs, &[], &no_vector).len(), 2);
+
+        let sum = Stmt::Store {
+            place: Place::Var("acc".into()),
+            op: AssignOp::Add,
+            value: load("x", "n"),
+        };
+        let mut first = nest(0, None, vec![sum]);
+        first.stmts.insert(
+            0,
+            Stmt::Acc {
+                name: "acc".into(),
+                init: AccInit::Identity {
+                    op: Reduce::Sum,
+                    lanes: 1,
+                },
+            },
+        );
+        let reads_acc = nest(1, None, vec![store("d", "n", Scalar::Var("acc".into()))]);
+        assert_eq!(
+            fuse_loops(vec![first.clone(), reads_acc], &[], &no_vector).len(),
+            2
+        );
+
+        let tanh = Scalar::unary(Unary::Math("tanh"), load("x", "n"));
+        let vectorised = nest(1, None, vec![store("z", "n", tanh)]);
+        let own = |s: &Scalar| matches!(s, Scalar::Unary(Unary::Math("tanh"), _));
+        assert_eq!(
+            fuse_loops(vec![first.clone(), vectorised.clone()], &[], &own).len(),
+            2
+        );
+        assert_eq!(
+            fuse_loops(vec![first, vectorised], &[], &no_vector).len(),
+            1
+        );
+    }
+
+    /// An array the loss's tail expression reads stays an array.
+    #[test]
+    fn arrays_read_after_the_definitions_stay_arrays() {
+        let defs = vec![nest(0, Some("y"), vec![store("y", "n", load("x", "n"))])];
+        let out = fuse_loops(defs, &["y".to_string()], &no_vector);
+        assert!(out[0].stmts.iter().any(|s| matches!(s, Stmt::Alloc { .. })));
+    }
+}

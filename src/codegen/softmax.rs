@@ -153,7 +153,8 @@ impl Generator<'_> {
     }
 }
 
-/// The reduction index of a rank-0 logsumexp's value.
+/// Whether `rhs` is exactly a logsumexp over `index` (the whole right-hand
+/// side of the value whose exponentials are kept).
 pub(super) fn is_rank0_logsumexp(rhs: Option<&Expr>, index: IndexId) -> bool {
     matches!(rhs, Some(Expr::Reduce { op: Reduction::LogSumExp, index: i, .. }) if *i == index)
 }
