@@ -6,7 +6,7 @@
 //! one loop, the second's body after the first's, when that cannot change
 //! what either computes: the second reads what the first writes in that
 //! loop only at the element the first stores in the same iteration (an
-//! elementwise consumer: `z1[j] = tanh(a1[j])` after `a1[j] = ... + b1[j]`),
+//! elementwise consumer: `_t1[k] = y[k] - t[k]` after `y[k] = ... + b[k]`),
 //! never through a row slice or an accumulator still being summed, and
 //! the first's statements after its loop (a sum's `let E = -acc;`) are
 //! read by neither loop; they move after the fused loop. Each definition
@@ -14,12 +14,17 @@
 //! same order as before: fusion changes no result.
 //!
 //! Then an array that only its fused loop reads, at the element stored in
-//! the same iteration, becomes a local of that loop (`let a1 = acc + b1[j];`
-//! and `tanh(a1)`): no store, no load, no allocation.
+//! the same iteration, becomes a local of that loop (`let y = acc1 + b[k];`
+//! and `y - t[k]`): no store, no load, no allocation.
+//!
+//! A loop that calls a transcendental function (exp, ln, tanh, sigmoid,
+//! ...) is never fused: on its own, its calls are independent of each
+//! other and overlap in the core (or vectorise, for the module's own
+//! functions); fused, each iteration would be one dependent chain of calls.
 //!
 //! The `// schedule:` comment of a definition run in the loop before it
 //! says so (`fused into the loop over k above`), as does that of an array
-//! that became a local (`a1 a local of the loop, not stored`).
+//! that became a local (`y a local of the loop, not stored`).
 
 use super::affine::Affine;
 use super::loops::{AccInit, AssignOp, Definition, Loop, Place, Start, Stmt};
@@ -163,17 +168,16 @@ fn split(stmts: Vec<Stmt>) -> Result<Nest, Vec<Stmt>> {
 }
 
 /// Whether `next`'s loop may run in `first`'s, its body after `first`'s.
-fn fusable(first: &Nest, next: &Nest, vectorises: &dyn Fn(&Scalar) -> bool) -> bool {
+fn fusable(first: &Nest, next: &Nest, transcendental: &dyn Fn(&Scalar) -> bool) -> bool {
     let (a, b) = (&first.lp, &next.lp);
     if a.var != b.var || a.var == "_" || a.end != b.end {
         return false;
     }
-    // A loop that calls a function LLVM vectorises (the module's own
-    // `math::tanh`, say) stays a pure elementwise loop: fused only with
-    // another one (no inner loop, no sum), never with a loop that would
-    // keep it scalar.
-    let (v1, v2) = (calls(&a.body, vectorises), calls(&b.body, vectorises));
-    if (v1 || v2) && !(pure_map(&a.body) && pure_map(&b.body)) {
+    // A loop that calls a transcendental function stays on its own: its
+    // calls are independent of each other there, so they overlap (or
+    // vectorise, for the module's own), where fused each iteration would
+    // be one dependent chain of calls (xor: sigmoid, sigmoid, ln).
+    if calls(&a.body, transcendental) || calls(&b.body, transcendental) {
         return false;
     }
     let mut t1 = Touch::default();
@@ -267,15 +271,6 @@ fn calls(stmts: &[Stmt], f: &dyn Fn(&Scalar) -> bool) -> bool {
     })
 }
 
-/// Whether `stmts` compute elements only: no inner loop, no accumulator.
-fn pure_map(stmts: &[Stmt]) -> bool {
-    stmts.iter().all(|s| match s {
-        Stmt::Loop(_) | Stmt::Acc { .. } | Stmt::Combine(_) => false,
-        Stmt::Store { place, .. } => matches!(place, Place::Elem(_)),
-        _ => true,
-    })
-}
-
 /// Appends `note` to the first `// schedule:` comment of `stmts`.
 fn note(stmts: &mut [Stmt], text: &str) {
     if let Some(Stmt::Comment(c)) = stmts
@@ -313,7 +308,7 @@ fn fuse(mut first: Nest, next: Nest) -> Nest {
 pub(super) fn fuse_loops(
     defs: Vec<Definition>,
     later: &[String],
-    vectorises: &dyn Fn(&Scalar) -> bool,
+    transcendental: &dyn Fn(&Scalar) -> bool,
 ) -> Vec<Definition> {
     let mut out: Vec<Definition> = Vec::new();
     let mut open: Option<(Definition, Nest)> = None;
@@ -321,7 +316,7 @@ pub(super) fn fuse_loops(
         match split(d.stmts) {
             Ok(nest) => {
                 open = Some(match open.take() {
-                    Some((head, cur)) if fusable(&cur, &nest, vectorises) => {
+                    Some((head, cur)) if fusable(&cur, &nest, transcendental) => {
                         (head, fuse(cur, nest))
                     }
                     Some((head, cur)) => {
@@ -633,7 +628,7 @@ mod tests {
 
     /// A read of another element (`y[n + 1]`'s stand-in: `y` at a
     /// constant), a read of an accumulator still being summed, and a loop
-    /// with a vectorised call beside a sum: no fusion.
+    /// with a transcendental call: no fusion.
     #[test]
     fn dependences_across_iterations_keep_loops_apart() {
         let other = Scalar::Load(Access {
@@ -669,16 +664,13 @@ mod tests {
         );
 
         let tanh = Scalar::unary(Unary::Math("tanh"), load("x", "n"));
-        let vectorised = nest(1, None, vec![store("z", "n", tanh)]);
+        let calls = nest(1, None, vec![store("z", "n", tanh)]);
         let own = |s: &Scalar| matches!(s, Scalar::Unary(Unary::Math("tanh"), _));
         assert_eq!(
-            fuse_loops(vec![first.clone(), vectorised.clone()], &[], &own).len(),
+            fuse_loops(vec![first.clone(), calls.clone()], &[], &own).len(),
             2
         );
-        assert_eq!(
-            fuse_loops(vec![first, vectorised], &[], &no_vector).len(),
-            1
-        );
+        assert_eq!(fuse_loops(vec![first, calls], &[], &no_vector).len(), 1);
     }
 
     /// An array the loss's tail expression reads stays an array.

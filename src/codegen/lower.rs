@@ -52,12 +52,15 @@ impl Generator<'_> {
         if let Some(rhs) = body.tail.and_then(|id| self.p.value(id).rhs.as_ref()) {
             rhs.for_each_read(&mut |u, _| later.push(self.idents[u.index()].clone()));
         }
-        let vectorises = |s: &Scalar| match s {
-            Scalar::Unary(Unary::Math(f), _) => self.would_own(f),
-            Scalar::Unary(Unary::Ops("sigmoid" | "softplus"), _) => self.would_own("exp"),
+        // A transcendental function, a call of std's, libm's or the
+        // module's own (`abs`, `sqrt` are an instruction each).
+        let transcendental = |s: &Scalar| match s {
+            Scalar::Unary(Unary::Math(f), _) => !matches!(*f, "abs" | "sqrt"),
+            Scalar::Unary(Unary::Ops(f), _) => matches!(*f, "sigmoid" | "softplus"),
+            Scalar::Binary(Binary::Powf, ..) => true,
             _ => false,
         };
-        let definitions = super::fuse::fuse_loops(definitions, &later, &vectorises);
+        let definitions = super::fuse::fuse_loops(definitions, &later, &transcendental);
         self.emit(body.w, &head);
         for d in &definitions {
             self.emit(body.w, &d.stmts);

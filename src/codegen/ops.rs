@@ -206,15 +206,6 @@ impl Generator<'_> {
 
     /// Whether the code calls its own `f` (from `mod math`, see
     /// [`super::kernels::math_module`]); if so, the module will carry `mod math`.
-    /// Whether the module's own `f` (`mod math`) would be called for `f`,
-    /// without recording it as used: straight-line code that LLVM
-    /// vectorises in a loop, unlike a call of std's or libm's.
-    pub(super) fn would_own(&self, f: &str) -> bool {
-        super::kernels::MATH.iter().any(|&g| {
-            g == f && self.own_math && (self.no_std || !super::kernels::STD_FASTER.contains(&g))
-        })
-    }
-
     pub(super) fn own(&self, f: &str) -> bool {
         let own = super::kernels::MATH.iter().find(|&&g| g == f);
         match own {
