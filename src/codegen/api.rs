@@ -455,6 +455,7 @@ impl Generator<'_> {
     fn body_with_loss_last(&self, w: &mut Writer, need: &mut [bool], core: Core) {
         need[self.p.loss.index()] = false;
         let mut body = Body::new(w);
+        body.tail = Some(self.p.loss);
         self.values(&mut body, need, core);
         let loss = self.p.value(self.p.loss);
         body.w.blank();

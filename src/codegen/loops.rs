@@ -21,10 +21,9 @@
 //! terms, a guarded read or `where` mask one more [`Scalar`] variant (a
 //! select), max/min reductions accumulators of identity -∞/+∞ stored into
 //! with [`AssignOp::Max`] (and a `Min` beside it), a loop over time a
-//! [`Loop`] whose body loads what the previous iteration stored. Fusion of
-//! elementwise definitions into the loops that produce or consume them is
-//! a rewrite of these lists: a definition's [`Scalar`] substituted for its
-//! loads, its allocation dropped.
+//! [`Loop`] whose body loads what the previous iteration stored. Fusion
+//! (`fuse.rs`) is a rewrite of these lists: consecutive definitions' loops
+//! merged, arrays read only in their own iteration turned into `let`s.
 //!
 //! [`Affine`]: super::affine::Affine
 //! [`Scalar`]: super::scalar::Scalar

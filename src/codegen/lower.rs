@@ -32,6 +32,8 @@ impl Generator<'_> {
             self.heap.set(true);
         }
         let head = body.code.take();
+        body.keep_exps = self.softmax_sources(need);
+        body.kept.clear();
         // Every definition's loop nest, built before any is printed.
         let mut definitions = Vec::new();
         for id in self.p.ids() {
@@ -45,6 +47,20 @@ impl Generator<'_> {
                 });
             }
         }
+        // Loop nests fused (`fuse.rs`), then printed.
+        let mut later = Vec::new();
+        if let Some(rhs) = body.tail.and_then(|id| self.p.value(id).rhs.as_ref()) {
+            rhs.for_each_read(&mut |u, _| later.push(self.idents[u.index()].clone()));
+        }
+        // A transcendental function, a call of std's, libm's or the
+        // module's own (`abs`, `sqrt` are an instruction each).
+        let transcendental = |s: &Scalar| match s {
+            Scalar::Unary(Unary::Math(f), _) => !matches!(*f, "abs" | "sqrt"),
+            Scalar::Unary(Unary::Ops(f), _) => matches!(*f, "sigmoid" | "softplus"),
+            Scalar::Binary(Binary::Powf, ..) => true,
+            _ => false,
+        };
+        let definitions = super::fuse::fuse_loops(definitions, &later, &transcendental);
         self.emit(body.w, &head);
         for d in &definitions {
             self.emit(body.w, &d.stmts);
@@ -151,7 +167,16 @@ impl Generator<'_> {
             _ => ident.clone(),
         };
         let nest = &self.schedule[id.index()];
-        if let Some(text) = schedule::describe(nest, v, &out, &names) {
+        if let Some(mut text) = schedule::describe(nest, v, &out, &names) {
+            if body.keep_exps.contains(&id) && v.rank() == 0 {
+                text.push_str(", its exponentials kept for the softmax");
+            }
+            for lse in self.kept_softmax_reads(&body.keep_exps, rhs) {
+                let lse = &self.idents[lse.index()];
+                text.push_str(&format!(
+                    "; exp(_ - {lse}) as {lse}'s kept exponential over their sum"
+                ));
+            }
             body.code.push(Stmt::Comment(text));
         }
         if v.rank() == 0 {
@@ -537,6 +562,12 @@ impl Generator<'_> {
                 };
                 Scalar::Delta(s(a), s(b))
             }
+            Expr::Unary { .. }
+                if !body.kept.is_empty() && self.softmax_term(&body.kept, e, names).is_some() =>
+            {
+                self.softmax_term(&body.kept, e, names)
+                    .expect("a softmax term")
+            }
             Expr::Unary { func, arg } => {
                 let a = self.scalar(body, arg, owner, names);
                 let a = self.short(body, a);
@@ -679,6 +710,19 @@ impl Generator<'_> {
                     value: x,
                 });
                 body.code.close();
+                // The exponentials kept for a softmax that reads them.
+                let id = self.id_of(owner);
+                let keep = body.keep_exps.contains(&id)
+                    && owner.rank() == 0
+                    && super::softmax::is_rank0_logsumexp(owner.rhs.as_ref(), index);
+                let exps = format!("{acc}_exp");
+                if keep {
+                    body.code.push(Stmt::Alloc {
+                        name: exps.clone(),
+                        len: size,
+                        heap: false,
+                    });
+                }
                 body.code.push(Stmt::Acc {
                     name: acc.clone(),
                     init: AccInit::Identity {
@@ -693,9 +737,40 @@ impl Generator<'_> {
                     Scalar::Shifted(Box::new(x)),
                     Scalar::Var(max.clone()),
                 );
-                body.code
-                    .push(add(&acc, Scalar::unary(Unary::Math("exp"), shifted)));
+                let exp = Scalar::unary(Unary::Math("exp"), shifted);
+                if keep {
+                    let at = Access {
+                        array: exps.clone(),
+                        offset: Affine::var(i),
+                    };
+                    body.code.push(Stmt::Store {
+                        place: Place::Elem(at.clone()),
+                        op: AssignOp::Set,
+                        value: exp,
+                    });
+                    body.code.push(add(&acc, Scalar::Load(at)));
+                } else {
+                    body.code.push(add(&acc, exp));
+                }
                 body.code.close();
+                if keep {
+                    let scale = format!("{acc}_scale");
+                    body.code.push(Stmt::IfFinite {
+                        name: scale.clone(),
+                        test: max.clone(),
+                        then: Scalar::binary(
+                            Binary::Div,
+                            Scalar::Num(1.0),
+                            Scalar::Var(acc.clone()),
+                        ),
+                        otherwise: Scalar::Num(1.0),
+                    });
+                    body.kept.push(super::softmax::Kept {
+                        lse: id,
+                        exps,
+                        scale,
+                    });
+                }
                 let lse = format!("{acc}_lse");
                 body.code.push(Stmt::IfFinite {
                     name: lse.clone(),

@@ -9,12 +9,14 @@
 mod affine;
 mod api;
 mod emit;
+mod fuse;
 pub mod kernels;
 mod loops;
 mod lower;
 mod ops;
 mod scalar;
 mod schedule;
+mod softmax;
 mod writer;
 
 use std::cell::{Cell, RefCell};
@@ -354,6 +356,13 @@ struct Body<'a> {
     /// A sum already computed (by a blocked nest): its index and the
     /// accumulator that holds it.
     done: Option<(crate::ir::IndexId, String)>,
+    /// The logsumexps whose exponentials a softmax reads (`softmax.rs`),
+    /// and those already lowered with their array.
+    keep_exps: Vec<crate::ir::ValueId>,
+    kept: Vec<softmax::Kept>,
+    /// A value lowered after the definitions (the loss as the tail
+    /// expression), whose reads fusion must leave in their arrays.
+    tail: Option<crate::ir::ValueId>,
 }
 
 impl<'w> Body<'w> {
@@ -365,6 +374,9 @@ impl<'w> Body<'w> {
             rows: Vec::new(),
             row_index: None,
             done: None,
+            keep_exps: Vec::new(),
+            kept: Vec::new(),
+            tail: None,
         }
     }
 }
