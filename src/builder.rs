@@ -142,8 +142,8 @@ impl Builder {
     }
 
     /// Whose exp, ln (log), tanh, abs and softplus's ln_1p the code calls:
-    /// [`MathFunctions::Fast`] (the default), its own, which vectorise and are
-    /// within an ulp or two of std's; [`MathFunctions::Std`], std's float
+    /// [`MathFunctions::Fast`] (the default), per function the faster of its
+    /// own (within an ulp or two of std's) and std's; [`MathFunctions::Std`], std's float
     /// methods (or the `libm` crate's functions with [`Builder::no_std`]),
     /// bit-identical to the interpreter. See docs/codegen.md, "Elementwise functions".
     pub fn math(mut self, math: MathFunctions) -> Builder {

@@ -22,7 +22,7 @@ pub mod syntax;
 pub mod values;
 
 pub use builder::Builder;
-pub use codegen::{Float, TargetFeatures};
+pub use codegen::{Float, MathFunctions, TargetFeatures};
 
 /// Includes a module that `netgrad::Builder` wrote to `OUT_DIR` from a build
 /// script: `include_net!("xor")` is `include!(concat!(env!("OUT_DIR"),
