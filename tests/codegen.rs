@@ -658,6 +658,35 @@ fn generated_code_keeps_within_its_stack_budget() {
     }
 }
 
+/// A softmax over many classes keeps no array of its exponentials on the
+/// stack (which `STACK_BUDGET` does not count): up to 1,024 terms it does,
+/// beyond it computes them twice, so no stack array exceeds `STACK_LIMIT`.
+#[test]
+fn a_softmax_keeps_its_exponentials_only_when_they_are_few() {
+    let net = |k: usize| {
+        format!(
+            "dim K = {k}\ninput t[K]\nparam a[K]\nlse = logsumexp(k, a[k])\n\
+             p[k] = exp(a[k] - lse)\nloss E = lse - sum(k, t[k] * a[k])\noutput p\n"
+        )
+    };
+    let code = |k: usize| {
+        let options = Options {
+            float: Float::F64,
+            source: "softmax.net".into(),
+            share: true,
+            no_std: false,
+            features: Default::default(),
+            math: Default::default(),
+        };
+        generate(&common::simplified(&net(k)), &options).unwrap()
+    };
+    let few = code(1024);
+    assert!(few.contains("_exp = [0.0; 1024];"), "{few}");
+    let many = code(100_000);
+    assert!(!many.contains("_exp"), "{many}");
+    assert!(!many.contains("= [0.0; 100000]"));
+}
+
 /// Matrix products run through the generated module's kernel in every
 /// variant the machine can run: portable, run-time dispatch, and compile-time
 /// selection both without and (when the CPU has them) with AVX2 and FMA

@@ -16,11 +16,18 @@
 //!
 //! A logsumexp of rank 1 or more (one per sample of a batch) keeps its
 //! exponentials nowhere: that would take an array of the batch's size.
+//! Nor does one over more than [`MAX_KEPT`] terms: its array is on the
+//! stack, outside the function's `STACK_BUDGET`, so it is kept small.
 
 use super::affine::{Access, Affine};
 use super::scalar::{Binary, Scalar};
 use super::Generator;
 use crate::ir::{BinOp, Expr, Func, IndexId, Reduction, Sub, ValueId};
+
+/// The most terms of a logsumexp whose exponentials are kept (8 KiB of
+/// f64 on the stack); a larger one computes them twice, as it would
+/// without this module.
+pub(super) const MAX_KEPT: usize = 1024;
 
 /// A logsumexp that keeps its exponentials: the array `exps`, and the
 /// local `scale` (1 / their sum, or 1 where the max is not finite).
@@ -43,7 +50,17 @@ impl Generator<'_> {
         }
         kept.sort();
         kept.dedup();
+        kept.retain(|&lse| self.terms(lse) <= MAX_KEPT);
         kept
+    }
+
+    /// The number of terms of the logsumexp `lse`.
+    fn terms(&self, lse: ValueId) -> usize {
+        let v = self.p.value(lse);
+        match &v.rhs {
+            Some(Expr::Reduce { index, .. }) => v.indices[index.index()].extent.size,
+            _ => unreachable!("a softmax source is a logsumexp"),
+        }
     }
 
     fn find_softmax(&self, e: &Expr, kept: &mut Vec<ValueId>) {
