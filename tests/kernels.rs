@@ -126,15 +126,7 @@ fn every_text_is_rustfmt_stable_and_clippy_clean() {
         ));
         let lib = format!("{name}_lib.rs");
         std::fs::write(dir.join(&lib), root).unwrap();
-        run(
-            Command::new("clippy-driver")
-                .args(["--edition", "2021", "-D", "warnings", "--crate-type", "lib"])
-                .args(["--crate-name", &name, "--emit", "metadata", "-o"])
-                .arg(dir.join(format!("{name}.rmeta")))
-                .arg(&lib)
-                .current_dir(&dir),
-            &format!("clippy on {name}"),
-        );
+        clippy_lib(&dir, &name, &lib);
     }
     std::fs::remove_dir_all(&dir).ok();
 }
@@ -275,15 +267,7 @@ fn the_math_module_is_clean_for_every_set_of_functions() {
                 format!("#![no_std]\n#![forbid(unsafe_code)]\ninclude!(\"{module}\");\n{uses}"),
             )
             .unwrap();
-            run(
-                Command::new("clippy-driver")
-                    .args(["--edition", "2021", "-D", "warnings", "--crate-type", "lib"])
-                    .args(["--crate-name", &name, "--emit", "metadata", "-o"])
-                    .arg(dir.join(format!("{name}.rmeta")))
-                    .arg(&lib)
-                    .current_dir(&dir),
-                &format!("clippy on {name}"),
-            );
+            clippy_lib(&dir, &name, &lib);
         }
     }
     std::fs::remove_dir_all(&dir).ok();
@@ -330,4 +314,17 @@ fn a_loop_over_exp_vectorises_with_sse2() {
     assert!(body.contains("mulpd"), "no packed multiply:\n{body}");
     assert!(!body.contains("call"), "a call:\n{body}");
     std::fs::remove_dir_all(&dir).ok();
+}
+
+/// clippy-driver with `-D warnings` on the library crate root `lib` in `dir`.
+fn clippy_lib(dir: &Path, name: &str, lib: &str) {
+    run(
+        Command::new("clippy-driver")
+            .args(["--edition", "2021", "-D", "warnings", "--crate-type", "lib"])
+            .args(["--crate-name", name, "--emit", "metadata", "-o"])
+            .arg(dir.join(format!("{name}.rmeta")))
+            .arg(lib)
+            .current_dir(dir),
+        &format!("clippy on {name}"),
+    );
 }

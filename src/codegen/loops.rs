@@ -218,6 +218,16 @@ pub(super) enum Stmt {
     Gemm(Gemm),
 }
 
+impl Stmt {
+    /// A scalar accumulator of `op`, one lane, at its identity.
+    pub(super) fn scalar_acc(name: &str, op: Reduce) -> Stmt {
+        Stmt::Acc {
+            name: name.to_string(),
+            init: AccInit::Identity { op, lanes: 1 },
+        }
+    }
+}
+
 /// The loop nest of one definition: the statements that compute `value`
 /// (its comments and storage included). A core function's definitions are
 /// all built before any is printed, so a pass over the whole function

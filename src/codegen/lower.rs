@@ -680,13 +680,7 @@ impl Generator<'_> {
                 summed(op, acc, size)
             }
             Reduction::Sum | Reduction::Mean => {
-                body.code.push(Stmt::Acc {
-                    name: acc.clone(),
-                    init: AccInit::Identity {
-                        op: Reduce::Sum,
-                        lanes: 1,
-                    },
-                });
+                body.code.push(Stmt::scalar_acc(&acc, Reduce::Sum));
                 body.code.open(i, size);
                 let x = self.scalar(body, inner, owner, names);
                 body.code.push(add(&acc, x));
@@ -695,13 +689,7 @@ impl Generator<'_> {
             }
             Reduction::LogSumExp => {
                 let max = format!("{acc}_max");
-                body.code.push(Stmt::Acc {
-                    name: max.clone(),
-                    init: AccInit::Identity {
-                        op: Reduce::Max,
-                        lanes: 1,
-                    },
-                });
+                body.code.push(Stmt::scalar_acc(&max, Reduce::Max));
                 body.code.open(i, size);
                 let x = self.scalar(body, inner, owner, names);
                 body.code.push(Stmt::Store {
@@ -723,13 +711,7 @@ impl Generator<'_> {
                         heap: false,
                     });
                 }
-                body.code.push(Stmt::Acc {
-                    name: acc.clone(),
-                    init: AccInit::Identity {
-                        op: Reduce::Sum,
-                        lanes: 1,
-                    },
-                });
+                body.code.push(Stmt::scalar_acc(&acc, Reduce::Sum));
                 body.code.open(i, size);
                 let x = self.scalar(body, inner, owner, names);
                 let shifted = Scalar::binary(
