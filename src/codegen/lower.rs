@@ -19,7 +19,10 @@ impl Generator<'_> {
         // One packing buffer for every matrix product of the function,
         // allocated once per call (without std: a piece of the scratch
         // buffer, split off in the function's head).
-        if let Some(len) = self.pack_len(need).filter(|_| !self.no_std && !self.runtime) {
+        if let Some(len) = self
+            .pack_len(need)
+            .filter(|_| !self.no_std && !self.runtime)
+        {
             let pack = self.internal("pack");
             body.code.push(Stmt::Comment(
                 "The matrix products' packed panels (`gemm::pack_len`, the largest).".into(),
@@ -34,7 +37,8 @@ impl Generator<'_> {
         let head = body.code.take();
         body.keep_exps = self.softmax_sources(need);
         // An array of a run-time number of exponentials would need the heap.
-        body.keep_exps.retain(|lse| !self.sized_at_run_time_sum(*lse));
+        body.keep_exps
+            .retain(|lse| !self.sized_at_run_time_sum(*lse));
         body.kept.clear();
         // Every definition's loop nest, built before any is printed.
         let mut definitions = Vec::new();
@@ -603,7 +607,8 @@ impl Generator<'_> {
                     BinOp::Sub => Binary::Sub,
                     BinOp::Mul => Binary::Mul,
                     BinOp::Div => Binary::Div,
-                    BinOp::Pow => match integer_exponent(rhs).filter(|_| !self.is_size_number(rhs)) {
+                    BinOp::Pow => match integer_exponent(rhs).filter(|_| !self.is_size_number(rhs))
+                    {
                         Some(n) => return Scalar::Powi(Box::new(l), n),
                         None => Binary::Powf,
                     },
@@ -718,7 +723,9 @@ impl Generator<'_> {
                 if keep {
                     body.code.push(Stmt::Alloc {
                         name: exps.clone(),
-                        len: size.constant().expect("kept exponentials have a fixed count"),
+                        len: size
+                            .constant()
+                            .expect("kept exponentials have a fixed count"),
                         heap: false,
                     });
                 }

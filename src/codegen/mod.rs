@@ -14,6 +14,7 @@ pub mod kernels;
 mod loops;
 mod lower;
 mod ops;
+mod runtime;
 mod scalar;
 mod schedule;
 mod softmax;
@@ -572,7 +573,11 @@ impl<'a> Generator<'a> {
     /// computed from run-time sizes, that computation (`1.0_f64 / N as f64`).
     fn number(&self, x: f64) -> scalar::Scalar {
         use scalar::{Binary, Scalar};
-        let Some(n) = self.numbers.iter().find(|n| n.value.to_bits() == x.to_bits()) else {
+        let Some(n) = self
+            .numbers
+            .iter()
+            .find(|n| n.value.to_bits() == x.to_bits())
+        else {
             return Scalar::Num(x);
         };
         let count = |positive: bool| {
@@ -580,7 +585,10 @@ impl<'a> Generator<'a> {
             for (d, k) in &n.powers {
                 if (*k > 0) == positive {
                     let ident = self.dim_ident(d).expect("a dim of the program");
-                    dims.extend(std::iter::repeat_n(ident.to_string(), k.unsigned_abs() as usize));
+                    dims.extend(std::iter::repeat_n(
+                        ident.to_string(),
+                        k.unsigned_abs() as usize,
+                    ));
                 }
             }
             (!dims.is_empty()).then_some(Scalar::Count(affine::Size { factor: 1, dims }))

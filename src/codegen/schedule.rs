@@ -26,6 +26,11 @@
 //!   remainder into the first lanes, then a fixed pairwise combine), so that
 //!   LLVM vectorises it without fast-math; reads with the summed index last
 //!   are sliced to their row first, so no bounds check stays in the loop.
+//!
+//! With run-time dims (`dim N`), each decision that needs a size takes it
+//! only where it is fixed: a sum over a run-time extent is sequential and
+//! not unrolled, a nest is blocked only over a fixed index, and a product
+//! with a run-time size or stride stays a loop nest (not yet the kernel).
 
 use super::Float;
 use crate::ir::{BinOp, Expr, IndexId, Program, Reduction, Sub, Value, ValueId};
@@ -127,7 +132,8 @@ fn nest(p: &Program, v: &Value, float: Float) -> Nest {
             block: None,
         };
     };
-    if let Some(gemm) = gemm(p, v, rhs) {
+    let fixed = |e: &crate::ir::Extent| !p.is_runtime(e);
+    if let Some(gemm) = gemm(p, v, rhs).filter(|_| !runtime_sized(p, v)) {
         return Nest {
             order: Order::Gemm(gemm),
             lanes,
@@ -136,9 +142,14 @@ fn nest(p: &Program, v: &Value, float: Float) -> Nest {
     }
     if let Some(index) = scatter(v, rhs) {
         // Several terms per pass where the row is long enough to vectorise.
-        let long = v.shape[v.rank() - 1].size >= 8;
-        let size = v.indices[index.index()].extent.size;
-        let unroll = if long && size >= UNROLL { UNROLL } else { 1 };
+        let last = &v.shape[v.rank() - 1];
+        let long = fixed(last) && last.size >= 8;
+        let extent = &v.indices[index.index()].extent;
+        let unroll = if long && fixed(extent) && extent.size >= UNROLL {
+            UNROLL
+        } else {
+            1
+        };
         return Nest {
             order: Order::Scatter { index, unroll },
             lanes,
@@ -147,7 +158,8 @@ fn nest(p: &Program, v: &Value, float: Float) -> Nest {
     }
     let width = self::lanes(float);
     reductions(rhs, &mut |op, index, body| {
-        let size = v.indices[index.index()].extent.size;
+        let extent = &v.indices[index.index()].extent;
+        let size = if fixed(extent) { extent.size } else { 0 };
         if op != Reduction::LogSumExp && size >= width && innermost(body) && mentions(body, index) {
             lanes[index.index()] = width;
         }
@@ -194,7 +206,8 @@ fn blocked(p: &Program, v: &Value, rhs: &Expr, lanes: &[usize]) -> Option<IndexI
                 shared = true;
             }
         });
-        let fits = v.shape[c.index()].size >= BLOCK && shared && weight > 0;
+        let extent = &v.shape[c.index()];
+        let fits = !p.is_runtime(extent) && extent.size >= BLOCK && shared && weight > 0;
         if fits && best.is_none_or(|(w, _)| weight > w) {
             best = Some((weight, c));
         }
@@ -298,6 +311,23 @@ fn strided(e: &Expr, index: IndexId) -> usize {
         }
     });
     n
+}
+
+/// Whether a value, or a value its right-hand side reads, has a run-time
+/// dim: its matrix product would need run-time sizes or strides.
+fn runtime_sized(p: &Program, v: &Value) -> bool {
+    let runtime = |u: &Value| {
+        u.indices
+            .iter()
+            .map(|i| &i.extent)
+            .chain(&u.shape)
+            .any(|e| p.is_runtime(e))
+    };
+    let mut any = runtime(v);
+    if let Some(rhs) = &v.rhs {
+        rhs.for_each_read(&mut |u, _| any |= runtime(p.value(u)));
+    }
+    any
 }
 
 /// Whether a read of `subs` is one row walked by `index`: the index is the
