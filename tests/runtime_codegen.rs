@@ -350,8 +350,8 @@ const MIDDLE_TYPED: &str = r#"{
 /// with a run-time batch; and two run-time dims.
 const WIDE: &str = "\
 dim N
-dim D = 32
-dim H = 24
+dim D = 64
+dim H = 64
 input x[N, D]
 param w[H, D], b[H]
 

@@ -153,9 +153,9 @@ pub(super) enum Pass {
 /// (`gemm::gemm`), into `c` with the kernel's packing buffer `pack`.
 #[derive(Debug, Clone, PartialEq)]
 pub(super) struct Gemm {
-    pub(super) m: usize,
-    pub(super) n: usize,
-    pub(super) k: usize,
+    pub(super) m: Size,
+    pub(super) n: Size,
+    pub(super) k: Size,
     pub(super) a: Matrix,
     pub(super) b: Matrix,
     pub(super) c: Matrix,

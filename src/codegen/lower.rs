@@ -303,10 +303,14 @@ impl Generator<'_> {
         };
         let pack = self.internal("pack");
         let n = gemm.n;
+        // A run-time size is read from `Dims`.
+        let v = self.p.value(id);
+        let (index, _) = the_sum(v.rhs.as_ref().expect("a product is a definition"));
+        let [m, k] = [&v.shape[0], &v.indices[index.index()].extent].map(|e| self.extent(e));
         body.code.push(Stmt::Gemm(super::loops::Gemm {
-            m: gemm.m,
-            n,
-            k: gemm.k,
+            m,
+            n: n.into(),
+            k,
             a: operand(gemm.a),
             b: operand(gemm.b),
             c: Matrix {

@@ -30,7 +30,9 @@
 //! With run-time dims (`dim N`), each decision that needs a size takes it
 //! only where it is fixed: a sum over a run-time extent is sequential and
 //! not unrolled, a nest is blocked only over a fixed index, and a product
-//! with a run-time size or stride stays a loop nest (not yet the kernel).
+//! with a run-time stride stays a loop nest. A run-time size of a matrix
+//! product counts as 1 towards `GEMM_MIN_WORK` (and as enough terms): a
+//! batch of 1 may call the kernel, which is exact, only slower.
 
 use super::Float;
 use crate::ir::{BinOp, Expr, IndexId, Program, Reduction, Sub, Value, ValueId};
@@ -71,7 +73,14 @@ pub(super) struct Gemm {
     pub(super) b: (ValueId, usize, usize),
     /// Whether the right-hand side is more than the sum.
     pub(super) epilogue: bool,
+    /// The run-time dim of `m`, `n` and `k`, where it is one (its size
+    /// above is then [`RUNTIME_BOUND`], for the packing buffer's length).
+    pub(super) runtime: [Option<String>; 3],
 }
+
+/// The size a run-time dim stands at in the packing buffer's length: more
+/// than any of the kernel's blocks, so the length holds at every size.
+pub(super) const RUNTIME_BOUND: usize = 1 << 20;
 
 /// Multiply-adds below which a matrix product stays a loop nest: a call of
 /// the kernel costs 130 to 180 ns before any work (packing, dispatch), so it
@@ -133,7 +142,7 @@ fn nest(p: &Program, v: &Value, float: Float) -> Nest {
         };
     };
     let fixed = |e: &crate::ir::Extent| !p.is_runtime(e);
-    if let Some(gemm) = gemm(p, v, rhs).filter(|_| !runtime_sized(p, v)) {
+    if let Some(gemm) = gemm(p, v, rhs) {
         return Nest {
             order: Order::Gemm(gemm),
             lanes,
@@ -245,7 +254,12 @@ fn gemm(p: &Program, v: &Value, rhs: &Expr) -> Option<Gemm> {
     // Each operand: its value, and its strides along `p` or `q` and along
     // the summed index.
     let operand = |value: ValueId, subs: &[Sub], other: IndexId| {
-        let strides = crate::eval::strides(p.value(value));
+        let u = p.value(value);
+        // A run-time dim other than the outermost makes a stride run-time.
+        if u.shape[1..].iter().any(|e| p.is_runtime(e)) {
+            return None;
+        }
+        let strides = crate::eval::strides(u);
         match subs {
             [Sub::Var(a), Sub::Var(b)] if (*a, *b) == (other, *index) => {
                 Some((value, strides[0], strides[1]))
@@ -261,11 +275,24 @@ fn gemm(p: &Program, v: &Value, rhs: &Expr) -> Option<Gemm> {
         (Some(a), Some(b)) => (a, b),
         _ => (operand(*y, sy, row)?, operand(*x, sx, col)?),
     };
-    let (m, n) = (v.shape[0].size, v.shape[1].size);
-    let k = v.indices[index.index()].extent.size;
+    let extents = [&v.shape[0], &v.shape[1], &v.indices[index.index()].extent];
+    // The product's row stride is n: it must be fixed.
+    if p.is_runtime(extents[1]) {
+        return None;
+    }
+    let runtime = extents.map(|e| p.is_runtime(e).then(|| e.dim.clone()).flatten());
+    let [m, n, k] = extents.map(|e| if p.is_runtime(e) { 1 } else { e.size });
+    let enough = m * n * k >= GEMM_MIN_WORK && (runtime[2].is_some() || k >= GEMM_MIN_TERMS);
+    let [m, n, k] = extents.map(|e| {
+        if p.is_runtime(e) {
+            RUNTIME_BOUND
+        } else {
+            e.size
+        }
+    });
     // The kernel's B is indexed (summed, column): swap its strides.
     let b = (b.0, b.2, b.1);
-    (m * n * k >= GEMM_MIN_WORK && k >= GEMM_MIN_TERMS).then_some(Gemm {
+    enough.then_some(Gemm {
         index: *index,
         m,
         n,
@@ -273,6 +300,7 @@ fn gemm(p: &Program, v: &Value, rhs: &Expr) -> Option<Gemm> {
         a,
         b,
         epilogue: !matches!(rhs, Expr::Reduce { .. }),
+        runtime,
     })
 }
 
@@ -311,23 +339,6 @@ fn strided(e: &Expr, index: IndexId) -> usize {
         }
     });
     n
-}
-
-/// Whether a value, or a value its right-hand side reads, has a run-time
-/// dim: its matrix product would need run-time sizes or strides.
-fn runtime_sized(p: &Program, v: &Value) -> bool {
-    let runtime = |u: &Value| {
-        u.indices
-            .iter()
-            .map(|i| &i.extent)
-            .chain(&u.shape)
-            .any(|e| p.is_runtime(e))
-    };
-    let mut any = runtime(v);
-    if let Some(rhs) = &v.rhs {
-        rhs.for_each_read(&mut |u, _| any |= runtime(p.value(u)));
-    }
-    any
 }
 
 /// Whether a read of `subs` is one row walked by `index`: the index is the
@@ -419,11 +430,12 @@ pub(super) fn describe(nest: &Nest, v: &Value, output: &str, names: &[String]) -
             } else {
                 String::new()
             };
+            let size = |i: usize, n: usize| g.runtime[i].clone().unwrap_or_else(|| n.to_string());
             format!(
                 "matrix product ({} × {}, {} terms each, sum over {}) by the packed kernel of mod gemm{then}",
-                g.m,
-                g.n,
-                g.k,
+                size(0, g.m),
+                size(1, g.n),
+                size(2, g.k),
                 name(g.index.index())
             )
         }
