@@ -301,6 +301,37 @@ const BATCH_TYPED: &str = r#"{
         for (a, b) in flat.iter().zip(&grad) {
             assert_eq!(a.to_bits(), b.to_bits(), "typed gradient");
         }
+        // Sizes of 0, slices that disagree with the dims, and a workspace
+        // made for other dims panic, naming the expected length.
+        let message = |f: &dyn Fn()| {
+            std::panic::set_hook(Box::new(|_| {}));
+            let e = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).unwrap_err();
+            let _ = std::panic::take_hook();
+            match e.downcast_ref::<&str>() {
+                Some(s) => s.to_string(),
+                None => e.downcast_ref::<String>().cloned().unwrap_or_default(),
+            }
+        };
+        let m = message(&|| {
+            net::loss_flat(&net::Dims { N: 0 }, &[], params);
+        });
+        assert!(m.contains("`dims.N` is 0"), "{m}");
+        let m = message(&|| {
+            net::loss_flat(&net::Dims { N: n + 1 }, inputs, params);
+        });
+        let want = format!("`inputs` holds {} scalars; dims.n_inputs() is {}", n * 4, n * 4 + 4);
+        assert!(m.contains(&want), "{m}");
+        let m = message(&|| {
+            let mut g = vec![0.0; net::N_PARAMS];
+            let mut other = net::Workspace::new(&net::Dims { N: n + 1 });
+            net::gradient_flat_in(&mut other, &dims, inputs, params, &mut g);
+        });
+        assert!(m.contains("the workspace was made for Dims"), "{m}");
+        let m = message(&|| {
+            let short = net::Inputs { x: &x[1..], t };
+            net::loss(&dims, &short, &typed_params);
+        });
+        assert!(m.contains(&format!("holds {} elements; the dims give {n}", n - 1)), "{m}");
         let mut y = vec![0.0; n];
         let f = net::forward(&dims, &typed_in, &typed_params, net::Outputs { y: &mut y });
         assert_eq!(f.to_bits(), loss.to_bits());

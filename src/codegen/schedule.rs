@@ -31,8 +31,9 @@
 //! only where it is fixed: a sum over a run-time extent is sequential and
 //! not unrolled, a nest is blocked only over a fixed index, and a product
 //! with a run-time stride stays a loop nest. A run-time size of a matrix
-//! product counts as 1 towards `GEMM_MIN_WORK` (and as enough terms): a
-//! batch of 1 may call the kernel, which is exact, only slower.
+//! product counts as [`GEMM_RUNTIME_SIDE`] towards `GEMM_MIN_WORK` (and
+//! as enough terms): a batch of 1 may call the kernel, which is exact,
+//! only slower by the call's fixed cost.
 
 use super::Float;
 use crate::ir::{BinOp, Expr, IndexId, Program, Reduction, Sub, Value, ValueId};
@@ -77,6 +78,12 @@ pub(super) struct Gemm {
     /// above is then [`RUNTIME_BOUND`], for the packing buffer's length).
     pub(super) runtime: [Option<String>; 3],
 }
+
+/// What a run-time size counts as towards [`GEMM_MIN_WORK`]: the side of
+/// its cube, so that a product whose fixed sizes alone make a square of
+/// 16 × 16 (`a2[n, k] = Σ_j w2[k, j] z1[n, j]`, 10 × 128) calls the kernel
+/// as it would at N = 16 with N fixed.
+pub(super) const GEMM_RUNTIME_SIDE: usize = 16;
 
 /// The size a run-time dim stands at in the packing buffer's length: more
 /// than any of the kernel's blocks, so the length holds at every size.
@@ -281,7 +288,13 @@ fn gemm(p: &Program, v: &Value, rhs: &Expr) -> Option<Gemm> {
         return None;
     }
     let runtime = extents.map(|e| p.is_runtime(e).then(|| e.dim.clone()).flatten());
-    let [m, n, k] = extents.map(|e| if p.is_runtime(e) { 1 } else { e.size });
+    let [m, n, k] = extents.map(|e| {
+        if p.is_runtime(e) {
+            GEMM_RUNTIME_SIDE
+        } else {
+            e.size
+        }
+    });
     let enough = m * n * k >= GEMM_MIN_WORK && (runtime[2].is_some() || k >= GEMM_MIN_TERMS);
     let [m, n, k] = extents.map(|e| {
         if p.is_runtime(e) {
