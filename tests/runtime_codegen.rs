@@ -447,3 +447,43 @@ fn generated_code_for_run_time_sizes_agrees_with_the_interpreter() {
     ];
     check_all(&cases);
 }
+
+/// The numbers computed from run-time sizes, as `derive_symbolic` fits
+/// them; a number of another form is `E0500` naming the definition.
+#[test]
+fn numbers_computed_from_sizes_are_fitted_or_refused() {
+    let (_, _, numbers) = netgrad::derive_symbolic(MEAN, &[], true).unwrap();
+    let forms: Vec<(f64, Vec<(String, i32)>)> = numbers
+        .iter()
+        .map(|n| (n.factor, n.powers.clone()))
+        .collect();
+    assert!(
+        forms.contains(&(1.0, vec![("N".to_string(), -1)])),
+        "{forms:?}"
+    );
+    assert!(
+        forms.contains(&(1.0, vec![("N".to_string(), -2)])),
+        "{forms:?}"
+    );
+    let (_, _, numbers) = netgrad::derive_symbolic(TWO, &[], true).unwrap();
+    assert!(
+        numbers
+            .iter()
+            .any(|n| n.factor == 2.0 && n.powers == [("N".to_string(), -1), ("T".to_string(), -1)]),
+        "{numbers:?}"
+    );
+    let bessel = "dim N\ninput x[N]\nparam m\nloss E = sum(n, (x[n] - m)^2) / (N - 1)\n";
+    let Err(netgrad::SymbolicError::Diagnostics(d)) = netgrad::derive_symbolic(bessel, &[], true)
+    else {
+        panic!("1 / (N - 1) is refused");
+    };
+    let text = netgrad::diag::render("t.net", bessel, &d);
+    assert!(text.contains("error[E0500]"), "{text}");
+    assert!(
+        text.contains("not a constant times powers of the run-time sizes"),
+        "{text}"
+    );
+    // A file without run-time dims: no numbers, the same gradient.
+    let (_, _, numbers) = netgrad::derive_symbolic("param w\nloss E = w^2\n", &[], true).unwrap();
+    assert!(numbers.is_empty());
+}

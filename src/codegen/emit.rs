@@ -357,6 +357,23 @@ mod tests {
     }
 
     #[test]
+    fn run_time_sizes_print_as_expressions() {
+        use super::super::affine::Size;
+        let size = |factor, dims: &[&str]| Size {
+            factor,
+            dims: dims.iter().map(|d| d.to_string()).collect(),
+        };
+        assert_eq!(size(3, &[]).to_string(), "3");
+        assert_eq!(size(1, &["N"]).to_string(), "N");
+        assert_eq!(size(3, &["N", "T"]).to_string(), "N * T * 3");
+        let strided = Affine {
+            terms: vec![("t".into(), size(3, &["N"])), ("d".into(), 1.into())],
+            constant: 0,
+        };
+        assert_eq!(strided.to_string(), "t * N * 3 + d");
+    }
+
+    #[test]
     fn rows_print_as_ranges() {
         let row = |start, len| Row {
             array: "x".into(),
