@@ -483,6 +483,8 @@ fn numbers_computed_from_sizes_are_fitted_or_refused() {
         text.contains("not a constant times powers of the run-time sizes"),
         "{text}"
     );
+    // The same module from run to run.
+    assert_eq!(module(TWO, Float::F64), module(TWO, Float::F64));
     // A file without run-time dims: no numbers, the same gradient.
     let (_, _, numbers) = netgrad::derive_symbolic("param w\nloss E = w^2\n", &[], true).unwrap();
     assert!(numbers.is_empty());
