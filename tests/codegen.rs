@@ -333,14 +333,29 @@ fn numerics_at_the_edges_agree_with_the_interpreter() {
                 h[i] = 1.7e308 * sigmoid(big[i] + 40)\n\
                 z = max(shift, 2) - 2\n\
                 loss E = mean(i, h[i]) + sum(i, log(1 + exp(800 * logit[i]))) + z^(power + 2)\n";
-    for no_std in [false, true] {
-        let dir = std::env::temp_dir().join(format!(
-            "netgrad-codegen-{}-edges-{no_std}",
-            std::process::id()
-        ));
-        let err = check_source("edges.net", text, Float::F64, no_std, &dir);
-        assert!(err <= 1e-12, "no_std {no_std}: off by {err:e}");
-        let _ = std::fs::remove_dir_all(&dir);
+    // Logits near 1e16, where a logsumexp rounds to its max: the residual
+    // it keeps for differences (`netgrad::lse`), per sample of a batch, as
+    // one value with kept exponentials, and over more classes than are kept.
+    let lse = "dim N = 3\ndim K = 2\ndim C = 1100\n\
+               param w[N, K], v[C]\n\
+               a[n, k] = 1e16 + 4 * w[n, k]\n\
+               b[c] = 1e16 + 4 * v[c]\n\
+               one = logsumexp(k, a[0, k])\n\
+               wide = logsumexp(c, b[c])\n\
+               p[k] = exp(a[0, k] - one)\n\
+               loss E = sum(n, logsumexp(k, a[n, k]) - a[n, 0]) + (one - a[0, 1]) \
+                        + (wide - b[3]) - log(p[1])\n\
+               output p\n";
+    for (name, text) in [("edges", text), ("lse", lse)] {
+        for no_std in [false, true] {
+            let dir = std::env::temp_dir().join(format!(
+                "netgrad-codegen-{}-{name}-{no_std}",
+                std::process::id()
+            ));
+            let err = check_source(&format!("{name}.net"), text, Float::F64, no_std, &dir);
+            assert!(err <= 1e-12, "{name}, no_std {no_std}: off by {err:e}");
+            let _ = std::fs::remove_dir_all(&dir);
+        }
     }
 }
 

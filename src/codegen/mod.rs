@@ -143,6 +143,10 @@ pub fn generate(g: &Gradient, options: &Options) -> Result<String, String> {
         } else {
             (g.dag.program.clone(), g.dag.program.ids().collect())
         };
+        // Logsumexps keep their rounding error for the differences that
+        // read them (`crate::lse`).
+        let (program, moved, residual) = crate::lse::with_residuals(program);
+        let remap: Vec<ValueId> = remap.iter().map(|r| moved[r.index()]).collect();
         let mut original = vec![None; program.values.len()];
         for (old, new) in remap.iter().enumerate() {
             original[new.index()] = Some(ValueId(old as u32));
@@ -153,6 +157,11 @@ pub fn generate(g: &Gradient, options: &Options) -> Result<String, String> {
             .map(|(w, a)| (remap[w.index()], remap[a.index()]))
             .collect();
         let mut generator = Generator::new(g, &program, wrt, original, options);
+        generator.is_residual = vec![false; program.values.len()];
+        for r in residual.iter().flatten() {
+            generator.is_residual[r.index()] = true;
+        }
+        generator.residual = residual;
         generator.off_stack =
             [Core::Loss, Core::Forward, Core::Gradient].map(|c| generator.off_stack(c));
         generator.module()
@@ -282,6 +291,10 @@ struct Generator<'a> {
     /// For each core function (by `Core as usize`), the tensors that do not
     /// fit its stack budget and so live in a `Vec` or the scratch buffer.
     off_stack: [Vec<bool>; 3],
+    /// Per value: the residual a logsumexp keeps (`crate::lse`), computed in
+    /// its own loops; and whether a value is such a residual.
+    residual: Vec<Option<ValueId>>,
+    is_residual: Vec<bool>,
 }
 
 fn sanitize(name: &str) -> String {
@@ -360,6 +373,11 @@ struct Body<'a> {
     /// and those already lowered with their array.
     keep_exps: Vec<crate::ir::ValueId>,
     kept: Vec<softmax::Kept>,
+    /// The residual value of the logsumexp being lowered (`crate::lse`)
+    /// and its element, for the definition to store next to its own; and
+    /// the residuals the function needs.
+    residual: Option<(ValueId, scalar::Scalar)>,
+    residuals: Vec<ValueId>,
     /// A value lowered after the definitions (the loss as the tail
     /// expression), whose reads fusion must leave in their arrays.
     tail: Option<crate::ir::ValueId>,
@@ -376,6 +394,8 @@ impl<'w> Body<'w> {
             done: None,
             keep_exps: Vec::new(),
             kept: Vec::new(),
+            residual: None,
+            residuals: Vec::new(),
             tail: None,
         }
     }
@@ -469,6 +489,8 @@ impl<'a> Generator<'a> {
             features: options.features,
             schedule: schedule::program(p, options.float),
             off_stack: Default::default(),
+            residual: vec![None; p.values.len()],
+            is_residual: vec![false; p.values.len()],
         }
     }
 
