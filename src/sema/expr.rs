@@ -689,25 +689,34 @@ impl Sema {
             "pow" => Some(BinOp::Pow),
             _ => None,
         };
-        if matches!(max_min, Some(BinOp::Max | BinOp::Min)) && self.looks_like_reduction(args, cx) {
-            self.error(
-                Diagnostic::error(
-                    Code::MaxReduction,
-                    span,
-                    format!("`{}` over an index is not supported yet", func.name),
-                )
-                .label("a reduction")
-                .help(format!(
-                    "`{}(a, b)` is the elementwise {} of two values",
-                    func.name,
-                    if func.name == "max" {
-                        "maximum"
-                    } else {
-                        "minimum"
-                    }
-                )),
-            );
-            return placeholder();
+        if let Some(op @ (BinOp::Max | BinOp::Min)) = max_min {
+            if self.looks_like_reduction(args, cx) {
+                let op = if op == BinOp::Max {
+                    Reduction::Max
+                } else {
+                    Reduction::Min
+                };
+                return self.reduction(op, args, span, cx);
+            }
+            if let Some((index, bound)) = bound_first_argument(args, cx) {
+                self.error(
+                    Diagnostic::error(
+                        Code::IndexAsValue,
+                        index.span,
+                        format!("index variable `{}` cannot be used as a number", index.name),
+                    )
+                    .label(format!(
+                        "already bound, so this is the elementwise `{}(a, b)`",
+                        func.name
+                    ))
+                    .with(cx.indices[bound.index()].span, "bound here")
+                    .help(format!(
+                        "a {} over an index binds a fresh name: `{}(k2, EXPR)`",
+                        func.name, func.name
+                    )),
+                );
+                return placeholder();
+            }
         }
         let unary = Func::NAMED
             .iter()
@@ -755,7 +764,7 @@ impl Sema {
                             format!("`{}` does not bind index variables", func.name),
                         )
                         .label("an index binder")
-                        .help("only sum, mean and logsumexp bind index variables"),
+                        .help("only sum, mean, logsumexp, max and min bind index variables"),
                     );
                     return placeholder();
                 }
@@ -773,7 +782,8 @@ impl Sema {
         }
     }
 
-    /// `max(i, x[i])` or `max(i in D, ...)`: a max reduction (reserved).
+    /// `max(i, x[i])` or `max(i in D, ...)`: a max reduction, as opposed to
+    /// the elementwise `max(a, b)`.
     fn looks_like_reduction(&self, args: &[Arg], cx: &Ctx) -> bool {
         match args.first() {
             Some(Arg::Binder(..)) => true,
@@ -907,6 +917,18 @@ impl Sema {
             body: Box::new(acc),
         });
         (expr, None)
+    }
+}
+
+/// `max(k, a[k])` with `k` already bound: the first argument, an index
+/// variable in scope, of what can only be the elementwise max.
+fn bound_first_argument<'a>(args: &'a [Arg], cx: &Ctx) -> Option<(&'a ast::Ident, IndexId)> {
+    match args {
+        [Arg::Expr(ast::Expr {
+            kind: ExprKind::Read { name, subs: None },
+            ..
+        }), _] => cx.lookup(&name.name).map(|id| (name, id)),
+        _ => None,
     }
 }
 

@@ -118,6 +118,10 @@ fn substitute(e: &Expr, constants: &[Option<f64>]) -> Expr {
             index: *index,
             body: Box::new(substitute(body, constants)),
         },
+        Expr::At { index, pos } => Expr::At {
+            index: *index,
+            pos: Box::new(substitute(pos, constants)),
+        },
     }
 }
 
