@@ -525,9 +525,15 @@ impl<'a> Printer<'a> {
             // The Iverson bracket: 1 where the index is at the position.
             Expr::At { index, pos } => {
                 out.push_str(if latex { "\\left[" } else { "[" });
-                out.push_str(&self.index(&Sub::Var(*index)));
+                let name = self.index(&Sub::Var(*index));
+                out.push_str(&name);
                 out.push_str(" = ");
+                // The index is in scope in the position: a reduction
+                // written out there is primed where it would clash.
+                let depth = self.scope.borrow().len();
+                self.scope.borrow_mut().push(name);
                 self.write(pos, 0, out);
+                self.scope.borrow_mut().truncate(depth);
                 out.push_str(if latex { "\\right]" } else { "]" });
             }
         }

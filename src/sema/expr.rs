@@ -791,7 +791,14 @@ impl Sema {
                 kind: ExprKind::Read { name, subs: None },
                 ..
             })) => {
+                // `max(wieght, 0)`, a name the body does not use, is the
+                // elementwise max of a misspelt name.
+                let used = match args {
+                    [_, Arg::Expr(body)] => mentions(body, &name.name),
+                    _ => true,
+                };
                 args.len() >= 2
+                    && used
                     && cx.lookup(&name.name).is_none()
                     && !self.declared.contains_key(&name.name)
             }
