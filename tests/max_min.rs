@@ -1,6 +1,7 @@
 //! Max and min reductions: the gradient against central differences, the
 //! first-extreme rule at ties (exactly, in the interpreter), NaN, the cost
 //! of the derivative (one pass over the range), and what users read.
+//! examples/maxpool.net is checked with every example besides.
 
 mod common;
 
@@ -260,7 +261,8 @@ fn explain_says_what_the_bracket_means_without_internal_names() {
     ] {
         assert!(out.contains(line), "missing {line:?} in\n{out}");
     }
-    insta::assert_snapshot!("pooling_explained", out);
+    // The whole explanation of examples/maxpool.net, in every format, is in
+    // tests/snapshots/explain__*@maxpool.net.snap.
     for (name, text) in PROGRAMS {
         let g = common::simplified(text);
         let dag = netgrad::front_end(text).unwrap();
