@@ -19,6 +19,8 @@ struct IndexInfo {
     /// (presumably this one, misspelt): then a missing range is the echo of
     /// another error, not a mistake of its own.
     mentioned: bool,
+    /// The reduction that binds it (`sum`, `max`, ...), for hints.
+    reduction: &'static str,
 }
 
 /// The state of one right-hand side: its index variables and those in scope.
@@ -160,6 +162,7 @@ impl Sema {
             explicit,
             uses: Vec::new(),
             mentioned: false,
+            reduction: "sum",
         });
         id
     }
@@ -273,7 +276,7 @@ impl Sema {
                 ),
             )
             .label("range unknown")
-            .help(self.range_help(&format!("sum({} in", info.name), ", ...)"))
+            .help(self.range_help(&format!("{}({} in", info.reduction, info.name), ", ...)"))
         };
         self.error(d);
     }
@@ -889,6 +892,9 @@ impl Sema {
                 }
             };
             let id = self.bind(cx, &binder, false);
+            if !cx.indices[id.index()].is_lhs {
+                cx.indices[id.index()].reduction = name;
+            }
             cx.scope.push(id);
             ids.push(id);
         }
