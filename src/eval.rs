@@ -7,7 +7,7 @@
 //! accumulators. A value can also be recomputed over a region only (some
 //! left-hand indices fixed), which is what makes the gradient check's probes cheap.
 
-use crate::ir::{BinOp, Expr, Func, Program, Reduction, Sub, Value, ValueId, ValueKind};
+use crate::ir::{BinOp, Expr, Extreme, Func, Program, Reduction, Sub, Value, ValueId, ValueKind};
 
 /// The data of every value, row-major, indexed by `ValueId`.
 pub type Tensors = Vec<Vec<f64>>;
@@ -119,6 +119,8 @@ enum Node {
     Num(f64),
     Read(Access),
     Delta(Idx, Idx),
+    /// `Expr::At`: the index variable, and the position.
+    At(usize, Box<Node>),
     Unary(Func, Box<Node>),
     Binary(BinOp, Box<Node>, Box<Node>),
     Reduce {
@@ -333,6 +335,7 @@ fn compile(owner: &Value, e: &Expr, at: &Slots) -> Node {
         Expr::Num(x) => Node::Num(*x),
         Expr::Read { value, subs } => Node::Read(access(*value, subs, strides)),
         Expr::Delta(a, b) => Node::Delta(idx(a), idx(b)),
+        Expr::At { index, pos } => Node::At(index.index(), Box::new(compile(owner, pos, at))),
         Expr::Unary { func, arg } => Node::Unary(*func, Box::new(compile(owner, arg, at))),
         // A difference with a logsumexp adds its residual (`crate::lse`):
         // `(x - lse) - lo`, `(lse - x) + lo`.
@@ -489,6 +492,7 @@ impl Node {
             Node::Num(x) => *x,
             Node::Read(a) => data[a.value][a.offset(env)],
             Node::Delta(a, b) => f64::from(u8::from(a.get(env) == b.get(env))),
+            Node::At(index, pos) => f64::from(u8::from(env[*index] as f64 == pos.eval(data, env))),
             Node::Unary(func, arg) => func.apply(arg.eval(data, env)),
             Node::Binary(op, lhs, rhs) => {
                 let a = lhs.eval(data, env);
@@ -534,6 +538,18 @@ impl Node {
                         })
                     }
                     Reduction::LogSumExp => self.logsumexp(data, env).0,
+                    Reduction::Max | Reduction::Min | Reduction::ArgMax | Reduction::ArgMin => {
+                        let mut best =
+                            Extreme::new(matches!(op, Reduction::Max | Reduction::ArgMax));
+                        for k in 0..n {
+                            env[index] = k;
+                            best.push(body.eval(data, env), k);
+                        }
+                        match op {
+                            Reduction::Max | Reduction::Min => best.best,
+                            _ => best.pos as f64,
+                        }
+                    }
                 }
             }
         }

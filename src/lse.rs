@@ -70,6 +70,7 @@ fn mark(e: &Expr, is_lse: &[bool], carries: &mut [bool]) {
             mark(rhs, is_lse, carries);
         }
         Expr::Reduce { body, .. } => mark(body, is_lse, carries),
+        Expr::At { pos, .. } => mark(pos, is_lse, carries),
     }
 }
 
@@ -226,6 +227,10 @@ fn rewrite(e: Expr, remap: &[ValueId], residual_of: &[Option<ValueId>]) -> Expr 
             op,
             index,
             body: Box::new(rewrite(*body, remap, residual_of)),
+        },
+        Expr::At { index, pos } => Expr::At {
+            index,
+            pos: Box::new(rewrite(*pos, remap, residual_of)),
         },
     }
 }

@@ -774,3 +774,37 @@ fn matrix_products_agree_in_every_kernel_variant() {
         assert!(err <= tolerance, "{case}: off by {err:e}");
     }
 }
+
+#[test]
+fn max_and_min_reductions_agree_with_the_interpreter() {
+    // Max pooling, a min, several binders, a max inside an expression.
+    let pooling = "dim N = 3\ndim K = 4\ndim J = 5\ninput x[N, K]\nparam a[N, K], w[K], c[J, K]\n\
+                   m[n] = max(k, relu(a[n, k] * x[n, k]))\n\
+                   z[n] = min(k, a[n, k]) + max(k, a[n, k] * x[n, k])\n\
+                   s = max(j, k, c[j, k] * w[k]) - min(k, j, c[j, k])\n\
+                   loss E = sum(n, (m[n] + z[n])^2 + tanh(max(k, a[n, k] * w[k]))) + exp(s)\n\
+                   output m, z\n";
+    // Ties whose position matters: `w[k] * 1e-30 + 1` rounds to 1 at every
+    // k, in f64 and f32, but its derivative in w[k] is 1e-30 only at the
+    // position the adjoint goes to, 1 once scaled by the loss's 1e30: taking
+    // any other position than the first is an error of 1 in the gradient.
+    let ties = "dim K = 4\ndim J = 3\nparam w[K], v[J, K]\n\
+                loss E = 1e30 * max(k, w[k] * 1e-30 + 1) - 1e30 * min(j, k, v[j, k] * 1e-30 + 1)\n";
+    for (name, text) in [("pooling", pooling), ("ties", ties)] {
+        for float in [Float::F64, Float::F32] {
+            for no_std in [false, true] {
+                let dir = std::env::temp_dir().join(format!(
+                    "netgrad-codegen-{}-{name}-{float:?}-{no_std}",
+                    std::process::id()
+                ));
+                let err = check_source(&format!("{name}.net"), text, float, no_std, &dir);
+                let _ = std::fs::remove_dir_all(&dir);
+                let tolerance = if float == Float::F64 { 1e-12 } else { 1e-4 };
+                assert!(
+                    err <= tolerance,
+                    "{name}, {float:?}, no_std {no_std}: off by {err:e}"
+                );
+            }
+        }
+    }
+}

@@ -601,6 +601,10 @@ impl Generator<'_> {
                 };
                 Scalar::Delta(s(a), s(b))
             }
+            Expr::At { index, pos } => {
+                let pos = self.scalar(body, pos, owner, names);
+                Scalar::At(Affine::var(&names[index.index()]), Box::new(pos))
+            }
             Expr::Unary { .. }
                 if !body.kept.is_empty() && self.softmax_term(&body.kept, e, names).is_some() =>
             {
@@ -648,6 +652,55 @@ impl Generator<'_> {
             } => self.reduce(body, *op, *index, inner, owner, names),
         };
         op
+    }
+
+    /// A max or min reduction, or the position of its extreme: the running
+    /// extreme `acc` (and its position `acc_pos`), each term bound to a
+    /// local and compared as the interpreter does (`Stmt::Extreme`).
+    #[allow(clippy::too_many_arguments)]
+    fn extreme(
+        &self,
+        body: &mut Body,
+        op: Reduction,
+        acc: String,
+        i: &str,
+        index: IndexId,
+        inner: &Expr,
+        owner: &Value,
+        names: &[String],
+    ) -> Scalar {
+        let max = matches!(op, Reduction::Max | Reduction::ArgMax);
+        let arg = matches!(op, Reduction::ArgMax | Reduction::ArgMin);
+        let size = owner.indices[index.index()].extent.size;
+        let init = if max { Reduce::Max } else { Reduce::Min };
+        body.code.push(Stmt::scalar_acc(&acc, init));
+        let pos = format!("{acc}_pos");
+        if arg {
+            body.code.push(Stmt::scalar_acc(&pos, Reduce::Sum));
+        }
+        // The position needs the loop variable even where the body does not.
+        let i = if arg {
+            names[index.index()].as_str()
+        } else {
+            i
+        };
+        body.code.open(i, size);
+        let x = self.scalar(body, inner, owner, names);
+        let value = match x {
+            Scalar::Var(name) => name,
+            x => match self.bind(body, x) {
+                Scalar::Var(name) => name,
+                _ => unreachable!("a bound term is a local"),
+            },
+        };
+        body.code.push(Stmt::Extreme {
+            acc: acc.clone(),
+            max,
+            value,
+            pos: arg.then(|| (pos.clone(), i.to_string())),
+        });
+        body.code.close();
+        Scalar::Var(if arg { pos } else { acc })
     }
 
     /// A call of a float function `f` named as std's method: the module's own
@@ -725,6 +778,9 @@ impl Generator<'_> {
                 body.code.push(add(&acc, x));
                 body.code.close();
                 summed(op, acc, size)
+            }
+            Reduction::Max | Reduction::Min | Reduction::ArgMax | Reduction::ArgMin => {
+                self.extreme(body, op, acc, i, index, inner, owner, names)
             }
             Reduction::LogSumExp => {
                 let max = format!("{acc}_max");
