@@ -80,6 +80,22 @@ fn differentiate_here(dag: Dag, wrt: &[ValueId]) -> Gradient {
         depends[v.index()] = d;
     }
 
+    // The position of the extreme of each max or min reduction that is
+    // differentiated, a value of its own after the forward values, so that
+    // the derivative reads it instead of searching the range again.
+    let mut positions: Vec<Value> = Vec::new();
+    let mut position_of: Vec<Option<ValueId>> = vec![None; n];
+    for v in program.ids() {
+        if !(reaches_loss[v.index()] && depends[v.index()]) {
+            continue;
+        }
+        if let Some(position) = position_value(program, v, &positions) {
+            position_of[v.index()] = Some(ValueId((n + positions.len()) as u32));
+            positions.push(position);
+        }
+    }
+    let forward_len = n + positions.len();
+
     let mut adjoint_of: Vec<Option<ValueId>> = vec![None; n];
     let mut adjoints: Vec<Value> = Vec::new();
     let mut terms: Vec<Vec<Term>> = Vec::new();
@@ -88,8 +104,8 @@ fn differentiate_here(dag: Dag, wrt: &[ValueId]) -> Gradient {
         if !needed {
             continue;
         }
-        let (adjoint, its_terms) = Builder::new(program, u, &adjoint_of).build(&dag);
-        adjoint_of[u.index()] = Some(ValueId((n + adjoints.len()) as u32));
+        let (adjoint, its_terms) = Builder::new(program, u, &adjoint_of, &position_of).build(&dag);
+        adjoint_of[u.index()] = Some(ValueId((forward_len + adjoints.len()) as u32));
         adjoints.push(adjoint);
         terms.push(its_terms);
     }
@@ -97,7 +113,7 @@ fn differentiate_here(dag: Dag, wrt: &[ValueId]) -> Gradient {
     for &w in wrt {
         if adjoint_of[w.index()].is_none() {
             let adjoint = zero_adjoint(program, w);
-            adjoint_of[w.index()] = Some(ValueId((n + adjoints.len()) as u32));
+            adjoint_of[w.index()] = Some(ValueId((forward_len + adjoints.len()) as u32));
             adjoints.push(adjoint);
             terms.push(Vec::new());
         }
@@ -112,12 +128,14 @@ fn differentiate_here(dag: Dag, wrt: &[ValueId]) -> Gradient {
         })
         .collect();
     let mut program = dag.program;
+    program.values.extend(positions);
     program.values.extend(adjoints);
+    adjoint_of.resize(forward_len, None);
     Gradient {
         dag: graph::connect(program),
         wrt,
         adjoint_of,
-        forward_len: n,
+        forward_len,
         terms,
         unsimplified: Vec::new(),
     }
@@ -179,6 +197,33 @@ pub fn adjoint_name(program: &Program, u: ValueId) -> String {
     )
 }
 
+/// For a value that is a max or min reduction, `v[I] = max(k, body)`, the
+/// temporary `v'[I] = argmax(k, body)`: the position of its first extreme.
+fn position_value(program: &Program, v: ValueId, made: &[Value]) -> Option<Value> {
+    let value = program.value(v);
+    let Some(Expr::Reduce { op, index, body }) = &value.rhs else {
+        return None;
+    };
+    let arg = op.arg()?;
+    let taken = |name: &str| program.values.iter().chain(made).any(|v| v.name == name);
+    let mut name = format!("_{}_{}", arg.name(), value.name);
+    while taken(&name) {
+        name.push('_');
+    }
+    Some(Value {
+        name,
+        kind: ValueKind::Temp,
+        shape: value.shape.clone(),
+        indices: value.indices.clone(),
+        rhs: Some(Expr::Reduce {
+            op: arg,
+            index: *index,
+            body: body.clone(),
+        }),
+        origin: Origin::Hoisted(value.origin.span()),
+    })
+}
+
 fn zero_adjoint(program: &Program, w: ValueId) -> Value {
     let value = program.value(w);
     let indices = value
@@ -215,16 +260,24 @@ struct Builder<'a> {
     program: &'a Program,
     u: ValueId,
     adjoint_of: &'a [Option<ValueId>],
+    /// For each max or min reduction, the value holding its extreme's position.
+    position_of: &'a [Option<ValueId>],
     /// The adjoint's index table: the left-hand side `J` first.
     table: Vec<IndexVar>,
 }
 
 impl<'a> Builder<'a> {
-    fn new(program: &'a Program, u: ValueId, adjoint_of: &'a [Option<ValueId>]) -> Builder<'a> {
+    fn new(
+        program: &'a Program,
+        u: ValueId,
+        adjoint_of: &'a [Option<ValueId>],
+        position_of: &'a [Option<ValueId>],
+    ) -> Builder<'a> {
         Builder {
             program,
             u,
             adjoint_of,
+            position_of,
             table: Vec::new(),
         }
     }
@@ -290,9 +343,13 @@ impl<'a> Builder<'a> {
         let program = self.program;
         let r = program.value(reader);
         let rhs = r.rhs.as_ref().expect("a reader has a right-hand side");
-        let partial = Partial { program, reader }
-            .of(rhs, &mut 0, u_use.occurrence, true)
-            .expect("the occurrence is in the reader's right-hand side");
+        let partial = Partial {
+            program,
+            reader,
+            position: self.position_of[reader.index()],
+        }
+        .of(rhs, &mut 0, u_use.occurrence, true)
+        .expect("the occurrence is in the reader's right-hand side");
 
         // Kronecker deltas: each subscript of the read is set equal to J_m.
         let mut map: Vec<Option<Sub>> = vec![None; r.indices.len()];
@@ -397,6 +454,16 @@ impl<'a> Builder<'a> {
                     body: Box::new(body),
                 }
             }
+            Expr::At { index, pos } => {
+                let index = match map[index.index()] {
+                    Some(Sub::Var(v)) => v,
+                    _ => unreachable!("a position is compared with an index variable"),
+                };
+                Expr::At {
+                    index,
+                    pos: Box::new(self.translate(pos, map, r)),
+                }
+            }
         }
     }
 }
@@ -407,6 +474,9 @@ impl<'a> Builder<'a> {
 struct Partial<'a> {
     program: &'a Program,
     reader: ValueId,
+    /// When the reader is a max or min reduction, the value holding the
+    /// position of its extreme.
+    position: Option<ValueId>,
 }
 
 impl Partial<'_> {
@@ -424,6 +494,11 @@ impl Partial<'_> {
     fn of(&self, e: &Expr, next: &mut u32, target: u32, root: bool) -> Option<Expr> {
         match e {
             Expr::Num(_) | Expr::Delta(..) => None,
+            // Piecewise constant: no derivative, but its reads are counted.
+            Expr::At { pos, .. } => {
+                pos.for_each_read(&mut |_, _| *next += 1);
+                None
+            }
             Expr::Read { .. } => {
                 let k = *next;
                 *next += 1;
@@ -456,6 +531,34 @@ impl Partial<'_> {
                         let lse = if root { self.itself() } else { e.clone() };
                         Expr::unary(Func::Exp, Expr::binary(BinOp::Sub, (**body).clone(), lse))
                     }
+                    // 1 at the first position of the extreme, else 0. A max
+                    // or min inside a larger expression was hoisted, so the
+                    // position is a value; the search is written out only
+                    // should one not be.
+                    Reduction::Max | Reduction::Min => {
+                        let pos = match self.position.filter(|_| root) {
+                            Some(p) => {
+                                let r = self.program.value(self.reader);
+                                Expr::Read {
+                                    value: p,
+                                    subs: (0..r.rank() as u32)
+                                        .map(|i| Sub::Var(IndexId(i)))
+                                        .collect(),
+                                }
+                            }
+                            None => Expr::Reduce {
+                                op: op.arg().expect("max and min have a position"),
+                                index: *index,
+                                body: body.clone(),
+                            },
+                        };
+                        Expr::At {
+                            index: *index,
+                            pos: Box::new(pos),
+                        }
+                    }
+                    // Positions are piecewise constant.
+                    Reduction::ArgMax | Reduction::ArgMin => Expr::Num(0.0),
                 };
                 Some(mul(local, inner))
             }

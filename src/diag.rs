@@ -93,8 +93,14 @@ codes! {
     AffineSubscript = "E0501", "not supported yet: an affine subscript such as x[i + 1]";
     Comparison = "E0502", "not supported yet: comparisons";
     UserFunction = "E0503", "not supported yet: user-defined functions";
-    MaxReduction = "E0504", "not supported yet: max and min reductions";
+    MaxReduction = "E0504", "retired: max and min reductions, reserved until they became part of the language (no longer reported)";
     Recurrence = "E0505", "not supported yet: a definition that reads itself (recurrences)";
+}
+
+impl Code {
+    /// Codes no longer reported: what they rejected is part of the language
+    /// now. A code is never reused, so each keeps its place in the catalogue.
+    pub const RETIRED: &'static [Code] = &[Code::MaxReduction];
 }
 
 /// How serious a diagnostic is.

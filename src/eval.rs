@@ -7,7 +7,7 @@
 //! accumulators. A value can also be recomputed over a region only (some
 //! left-hand indices fixed), which is what makes the gradient check's probes cheap.
 
-use crate::ir::{BinOp, Expr, Func, Program, Reduction, Sub, Value, ValueId, ValueKind};
+use crate::ir::{BinOp, Expr, Extreme, Func, Program, Reduction, Sub, Value, ValueId, ValueKind};
 
 /// The data of every value, row-major, indexed by `ValueId`.
 pub type Tensors = Vec<Vec<f64>>;
@@ -58,8 +58,12 @@ pub type Region = [Option<usize>];
 
 /// A program compiled for evaluation: one kernel per right-hand side.
 pub struct Compiled {
+    /// Per slot: the values', then the residuals'.
     shapes: Vec<Vec<usize>>,
     kernels: Vec<Option<Kernel>>,
+    /// Per value: the slot of its residual, for a logsumexp that a
+    /// difference reads (`crate::lse`). Residual slots follow the values'.
+    residual: Vec<Option<usize>>,
 }
 
 /// One right-hand side: the compiled body and its index table's size.
@@ -115,6 +119,8 @@ enum Node {
     Num(f64),
     Read(Access),
     Delta(Idx, Idx),
+    /// `Expr::At`: the index variable, and the position.
+    At(usize, Box<Node>),
     Unary(Func, Box<Node>),
     Binary(BinOp, Box<Node>, Box<Node>),
     Reduce {
@@ -136,23 +142,40 @@ impl Compiled {
     /// Compiles every right-hand side of a program.
     pub fn new(program: &Program) -> Compiled {
         crate::on_own_stack(|| {
-            let shapes: Vec<Vec<usize>> = program
+            let mut shapes: Vec<Vec<usize>> = program
                 .values
                 .iter()
                 .map(|v| v.shape.iter().map(|e| e.size).collect())
                 .collect();
-            let all_strides: Vec<Vec<usize>> = program.values.iter().map(strides).collect();
-            let kernels = program
+            let mut all_strides: Vec<Vec<usize>> = program.values.iter().map(strides).collect();
+            let mut residual = vec![None; shapes.len()];
+            for (v, carries) in crate::lse::carriers(program).into_iter().enumerate() {
+                if carries {
+                    residual[v] = Some(shapes.len());
+                    shapes.push(shapes[v].clone());
+                    all_strides.push(all_strides[v].clone());
+                }
+            }
+            let at = Slots {
+                strides: &all_strides,
+                residual: &residual,
+            };
+            let mut kernels: Vec<Option<Kernel>> = program
                 .values
                 .iter()
                 .map(|v| {
                     v.rhs.as_ref().map(|rhs| Kernel {
                         indices: v.indices.len(),
-                        body: compile(v, rhs, &all_strides),
+                        body: compile(v, rhs, &at),
                     })
                 })
                 .collect();
-            Compiled { shapes, kernels }
+            kernels.resize_with(shapes.len(), || None);
+            Compiled {
+                shapes,
+                kernels,
+                residual,
+            }
         })
     }
 
@@ -162,20 +185,24 @@ impl Compiled {
     }
 
     fn run_here(&self, given: &[Option<Vec<f64>>]) -> Tensors {
+        // Every slot first (a logsumexp writes its residual's too), then the
+        // definitions in order, each reading only earlier ones.
+        let values = self.residual.len();
         let mut data: Tensors = Vec::with_capacity(self.shapes.len());
         for (i, shape) in self.shapes.iter().enumerate() {
             let len = shape.iter().product();
-            match &self.kernels[i] {
-                None => {
-                    let d = given.get(i).cloned().flatten().unwrap_or_default();
-                    assert_eq!(d.len(), len, "value {i} needs {len} scalars");
-                    data.push(d);
-                }
-                Some(_) => {
-                    data.push(vec![0.0; len]);
-                    let all = vec![None; shape.len()];
-                    self.compute(ValueId(i as u32), &mut data, &all);
-                }
+            if i < values && self.kernels[i].is_none() {
+                let d = given.get(i).cloned().flatten().unwrap_or_default();
+                assert_eq!(d.len(), len, "value {i} needs {len} scalars");
+                data.push(d);
+            } else {
+                data.push(vec![0.0; len]);
+            }
+        }
+        for i in 0..values {
+            if self.kernels[i].is_some() {
+                let all = vec![None; self.shapes[i].len()];
+                self.compute(ValueId(i as u32), &mut data, &all);
             }
         }
         data
@@ -192,11 +219,18 @@ impl Compiled {
         // Evaluation recurses as deep as the expression (bounded by
         // `syntax::MAX_DEPTH`); a fresh stack only when this one runs low,
         // since the gradient check calls this for every probe.
-        stacker::maybe_grow(RED_ZONE, crate::STACK_SIZE, || {
-            for_each_in(&self.shapes[i], region, kernel.indices, |flat, env| {
+        let mut lo = self.residual[i].map(|r| std::mem::take(&mut data[r]));
+        stacker::maybe_grow(RED_ZONE, crate::STACK_SIZE, || match &mut lo {
+            Some(lo) => for_each_in(&self.shapes[i], region, kernel.indices, |flat, env| {
+                (out[flat], lo[flat]) = kernel.body.logsumexp(data, env);
+            }),
+            None => for_each_in(&self.shapes[i], region, kernel.indices, |flat, env| {
                 out[flat] = kernel.body.eval(data, env);
-            });
+            }),
         });
+        if let (Some(r), Some(lo)) = (self.residual[i], lo) {
+            data[r] = lo;
+        }
         data[i] = out;
     }
 
@@ -217,13 +251,19 @@ impl Compiled {
         })
     }
 
+    /// The slot of `id`'s residual in the data, if it is a logsumexp that
+    /// keeps one (`crate::lse`); such slots come after every value's.
+    pub fn residual_slot(&self, id: ValueId) -> Option<usize> {
+        self.residual[id.index()]
+    }
+
     /// The number of values.
     pub fn len(&self) -> usize {
-        self.shapes.len()
+        self.residual.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.shapes.is_empty()
+        self.residual.is_empty()
     }
 }
 
@@ -268,7 +308,25 @@ pub(crate) fn for_each_in(
     }
 }
 
-fn compile(owner: &Value, e: &Expr, strides: &[Vec<usize>]) -> Node {
+/// Where reads go: every slot's strides, and each value's residual slot.
+struct Slots<'a> {
+    strides: &'a [Vec<usize>],
+    residual: &'a [Option<usize>],
+}
+
+impl Slots<'_> {
+    /// The residual of the logsumexp `e` reads, if it keeps one.
+    fn residual_of(&self, e: &Expr) -> Option<Node> {
+        let Expr::Read { value, subs } = e else {
+            return None;
+        };
+        let slot = self.residual[value.index()]?;
+        Some(Node::Read(access(ValueId(slot as u32), subs, self.strides)))
+    }
+}
+
+fn compile(owner: &Value, e: &Expr, at: &Slots) -> Node {
+    let strides = at.strides;
     let idx = |s: &Sub| match s {
         Sub::Var(v) => Idx::Var(v.index()),
         Sub::Lit(n) => Idx::Lit(*n),
@@ -277,11 +335,32 @@ fn compile(owner: &Value, e: &Expr, strides: &[Vec<usize>]) -> Node {
         Expr::Num(x) => Node::Num(*x),
         Expr::Read { value, subs } => Node::Read(access(*value, subs, strides)),
         Expr::Delta(a, b) => Node::Delta(idx(a), idx(b)),
-        Expr::Unary { func, arg } => Node::Unary(*func, Box::new(compile(owner, arg, strides))),
+        Expr::At { index, pos } => Node::At(index.index(), Box::new(compile(owner, pos, at))),
+        Expr::Unary { func, arg } => Node::Unary(*func, Box::new(compile(owner, arg, at))),
+        // A difference with a logsumexp adds its residual (`crate::lse`):
+        // `(x - lse) - lo`, `(lse - x) + lo`.
+        Expr::Binary {
+            op: BinOp::Sub,
+            lhs,
+            rhs,
+        } => {
+            let mut node = Node::Binary(
+                BinOp::Sub,
+                Box::new(compile(owner, lhs, at)),
+                Box::new(compile(owner, rhs, at)),
+            );
+            if let Some(lo) = at.residual_of(lhs) {
+                node = Node::Binary(BinOp::Add, Box::new(node), Box::new(lo));
+            }
+            if let Some(lo) = at.residual_of(rhs) {
+                node = Node::Binary(BinOp::Sub, Box::new(node), Box::new(lo));
+            }
+            node
+        }
         Expr::Binary { op, lhs, rhs } => Node::Binary(
             *op,
-            Box::new(compile(owner, lhs, strides)),
-            Box::new(compile(owner, rhs, strides)),
+            Box::new(compile(owner, lhs, at)),
+            Box::new(compile(owner, rhs, at)),
         ),
         Expr::Reduce { op, index, body } => {
             let n = owner.indices[index.index()].extent.size;
@@ -304,7 +383,7 @@ fn compile(owner: &Value, e: &Expr, strides: &[Vec<usize>]) -> Node {
                 op: *op,
                 index: index.index(),
                 n,
-                body: Box::new(compile(owner, body, strides)),
+                body: Box::new(compile(owner, body, at)),
             }
         }
     }
@@ -413,6 +492,7 @@ impl Node {
             Node::Num(x) => *x,
             Node::Read(a) => data[a.value][a.offset(env)],
             Node::Delta(a, b) => f64::from(u8::from(a.get(env) == b.get(env))),
+            Node::At(index, pos) => f64::from(u8::from(env[*index] as f64 == pos.eval(data, env))),
             Node::Unary(func, arg) => func.apply(arg.eval(data, env)),
             Node::Binary(op, lhs, rhs) => {
                 let a = lhs.eval(data, env);
@@ -457,21 +537,54 @@ impl Node {
                             sum
                         })
                     }
-                    // The max is shifted out, so no exp overflows.
-                    Reduction::LogSumExp => {
-                        let mut max = f64::NEG_INFINITY;
-                        each(env, &mut |x| max = max.max(x));
-                        if max.is_finite() {
-                            let mut sum = 0.0;
-                            each(env, &mut |x| sum += (x - max).exp());
-                            max + sum.ln()
-                        } else {
-                            max
+                    Reduction::LogSumExp => self.logsumexp(data, env).0,
+                    Reduction::Max | Reduction::Min | Reduction::ArgMax | Reduction::ArgMin => {
+                        let mut best =
+                            Extreme::new(matches!(op, Reduction::Max | Reduction::ArgMax));
+                        for k in 0..n {
+                            env[index] = k;
+                            best.push(body.eval(data, env), k);
+                        }
+                        match op {
+                            Reduction::Max | Reduction::Min => best.best,
+                            _ => best.pos as f64,
                         }
                     }
                 }
             }
         }
+    }
+}
+
+impl Node {
+    /// A logsumexp node's value and its residual (`crate::lse`). The max is
+    /// shifted out, so no exp overflows.
+    fn logsumexp(&self, data: &Tensors, env: &mut [usize]) -> (f64, f64) {
+        let Node::Reduce {
+            op: Reduction::LogSumExp,
+            index,
+            n,
+            body,
+        } = self
+        else {
+            unreachable!("a residual is kept for a logsumexp only")
+        };
+        let mut max = f64::NEG_INFINITY;
+        for k in 0..*n {
+            env[*index] = k;
+            max = max.max(body.eval(data, env));
+        }
+        if !max.is_finite() {
+            return (max, 0.0);
+        }
+        let mut sum = 0.0;
+        for k in 0..*n {
+            env[*index] = k;
+            sum += (body.eval(data, env) - max).exp();
+        }
+        let ln_sum = sum.ln();
+        let lse = max + ln_sum;
+        (lse, crate::lse::residual(max, lse, ln_sum))
     }
 }
 

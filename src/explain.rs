@@ -3,7 +3,7 @@
 //! sums over, the chain rule, the local partials, and the result.
 
 use crate::autodiff::{Gradient, Term};
-use crate::ir::{IndexId, Program, Sub, Value, ValueId, ValueKind};
+use crate::ir::{Expr, IndexId, Program, Reduction, Sub, Value, ValueId, ValueKind};
 use crate::pretty::index_in;
 use crate::pretty::{expr_brief, expr_in, read_brief, read_in, Notation};
 
@@ -327,6 +327,13 @@ impl Writer<'_> {
         for partial in partials {
             self.display(&partial);
         }
+        let mut brackets = Vec::new();
+        for t in terms {
+            self.brackets(a, &t.partial, &mut brackets);
+        }
+        for sentence in brackets {
+            self.text_line(&sentence);
+        }
         self.text_line("So:");
         self.display(&format!(
             "{lhs} = {}",
@@ -334,6 +341,45 @@ impl Writer<'_> {
         ));
         self.simplified(&lhs, a, rhs, simplified);
         self.end_block();
+    }
+
+    /// What each Iverson bracket of a max or min's partial in `e` means, in
+    /// words, once per bracket.
+    fn brackets(&self, a: &Value, e: &Expr, out: &mut Vec<String>) {
+        match e {
+            Expr::At { index, pos } => {
+                let op = match &**pos {
+                    Expr::Reduce { op, .. } => Some(*op),
+                    Expr::Read { value, .. } => match &self.p.value(*value).rhs {
+                        Some(Expr::Reduce { op, .. }) => Some(*op),
+                        _ => None,
+                    },
+                    _ => None,
+                };
+                let what = if op == Some(Reduction::ArgMin) {
+                    "minimum"
+                } else {
+                    "maximum"
+                };
+                let bracket = expr_brief(self.notation(), self.p, a, e);
+                let name = index_in(self.notation(), a, &Sub::Var(*index));
+                let sentence = format!(
+                    "{} is 1 if {} is the first position of the {what} (ties go to the first), else 0.",
+                    self.math(&bracket),
+                    self.math(&name)
+                );
+                if !out.contains(&sentence) {
+                    out.push(sentence);
+                }
+            }
+            Expr::Num(_) | Expr::Read { .. } | Expr::Delta(..) => {}
+            Expr::Unary { arg, .. } => self.brackets(a, arg, out),
+            Expr::Binary { lhs, rhs, .. } => {
+                self.brackets(a, lhs, out);
+                self.brackets(a, rhs, out);
+            }
+            Expr::Reduce { body, .. } => self.brackets(a, body, out),
+        }
     }
 
     /// "Simplified:" and the simplified right-hand side, when it differs.

@@ -276,7 +276,14 @@ impl<'a> Probe<'a> {
             compiled,
             program,
             base,
-            work: base[..n].to_vec(),
+            work: {
+                // The forward values, and after every value's place the
+                // residuals some logsumexps keep (`eval::Compiled`).
+                let mut work = base[..n].to_vec();
+                work.resize_with(compiled.len(), Vec::new);
+                work.extend_from_slice(&base[compiled.len()..]);
+                work
+            },
             needed,
             reads,
             loss_terms,
@@ -346,7 +353,7 @@ impl<'a> Probe<'a> {
     /// The regions of the forward values that change with element `k` of
     /// `w`, in order: a superset, per dimension one position or all.
     fn dirty(&self, w: ValueId, k: usize) -> Vec<(usize, Vec<Option<usize>>)> {
-        let n = self.work.len();
+        let n = self.needed.len();
         let mut boxes: Vec<Option<Vec<Option<usize>>>> = vec![None; n];
         boxes[w.index()] = Some(self.position(w, k));
         let mut out = Vec::new();
@@ -409,8 +416,11 @@ impl<'a> Probe<'a> {
                 .iter()
                 .map(|e| e.size)
                 .collect();
-            let (base, work) = (&self.base[*v], &mut self.work[*v]);
-            eval::for_each_in(&shape, region, 0, |flat, _| work[flat] = base[flat]);
+            let residual = self.compiled.residual_slot(ValueId(*v as u32));
+            for slot in std::iter::once(*v).chain(residual) {
+                let (base, work) = (&self.base[slot], &mut self.work[slot]);
+                eval::for_each_in(&shape, region, 0, |flat, _| work[flat] = base[flat]);
+            }
         }
         loss
     }

@@ -113,6 +113,7 @@ fn add_edges(
             add_edges(body, reader, occurrence, enclosing, g);
             enclosing.pop();
         }
+        Expr::At { pos, .. } => add_edges(pos, reader, occurrence, enclosing, g),
     }
 }
 
@@ -134,6 +135,9 @@ enum Node {
     /// The reduction's range, and the number of its index among the body's
     /// free variables (`u32::MAX` when the body does not use it).
     Reduce(Reduction, usize, u32, u32),
+    /// `At`: the index variable, and the position's node; the position's
+    /// free variable `k` is the node's variable `map[k]`.
+    At(KeySub, u32, Box<[u32]>),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -159,7 +163,9 @@ struct Facts {
     /// Occurrences as the whole right-hand side of a value.
     roots: usize,
     /// A logsumexp inside a larger expression gets a node of its own, so that
-    /// its derivative, exp(x - lse), reads the value instead of recomputing it.
+    /// its derivative, exp(x - lse), reads the value instead of recomputing
+    /// it; so does a max or min reduction, whose derivative reads the
+    /// position of its extreme, a value made from the reduction's own.
     forced: bool,
 }
 
@@ -251,6 +257,23 @@ impl Interner {
                 let b = occ.node[b];
                 (Node::Reduce(*op, size_of(*index), b, at), [Some(b), None])
             }
+            Expr::At { index, pos } => {
+                let k = key_sub(&Sub::Var(*index), &mut free);
+                let p = self.walk(pos, owner, occ, false);
+                let map = occ
+                    .free(p)
+                    .iter()
+                    .map(|v| match free.iter().position(|f| f == v) {
+                        Some(k) => k as u32,
+                        None => {
+                            free.push(*v);
+                            (free.len() - 1) as u32
+                        }
+                    })
+                    .collect();
+                let p = occ.node[p];
+                (Node::At(k, p, map), [Some(p), None])
+            }
         };
         let leaf = children[0].is_none();
         let id = match self.ids.get(&node) {
@@ -280,7 +303,7 @@ impl Interner {
         if matches!(
             e,
             Expr::Reduce {
-                op: Reduction::LogSumExp,
+                op: Reduction::LogSumExp | Reduction::Max | Reduction::Min,
                 ..
             }
         ) && !root
@@ -294,7 +317,7 @@ impl Interner {
                 let r_size = occ.size[last];
                 1 + r_size + occ.size[last - r_size as usize]
             }
-            Expr::Unary { .. } | Expr::Reduce { .. } => 1 + occ.size[last],
+            Expr::Unary { .. } | Expr::Reduce { .. } | Expr::At { .. } => 1 + occ.size[last],
             _ => 1,
         };
         occ.node.push(id);
@@ -531,6 +554,10 @@ impl Hoister {
                 index,
                 body: Box::new(self.rewrite(*body, p - 1, owner, occ)),
             },
+            Expr::At { index, pos } => Expr::At {
+                index,
+                pos: Box::new(self.rewrite(*pos, p - 1, owner, occ)),
+            },
         }
     }
 
@@ -573,6 +600,10 @@ impl Hoister {
                 op,
                 index: renumber(index),
                 body,
+            },
+            Expr::At { index, pos } => Expr::At {
+                index: renumber(index),
+                pos,
             },
             other => other,
         });
@@ -626,6 +657,7 @@ fn collect_binders(e: &Expr, out: &mut Vec<IndexId>) {
             out.push(*index);
             collect_binders(body, out);
         }
+        Expr::At { pos, .. } => collect_binders(pos, out),
     }
 }
 
@@ -642,6 +674,10 @@ fn map_expr(e: Expr, f: &mut impl FnMut(Expr) -> Expr) -> Expr {
             op,
             index,
             body: Box::new(map_expr(*body, f)),
+        },
+        Expr::At { index, pos } => Expr::At {
+            index,
+            pos: Box::new(map_expr(*pos, f)),
         },
         leaf => leaf,
     };

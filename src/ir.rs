@@ -220,6 +220,17 @@ pub enum Reduction {
     Sum,
     Mean,
     LogSumExp,
+    /// The largest value over the range (max pooling).
+    Max,
+    /// The smallest value over the range.
+    Min,
+    /// The position (0, 1, ...) of the first largest value, NaN counting as
+    /// largest: what the derivative of `Max` reads. Made by autodiff; not
+    /// callable by name.
+    ArgMax,
+    /// The position of the first smallest value, NaN counting as smallest.
+    /// Made by autodiff; not callable by name.
+    ArgMin,
 }
 
 impl Reduction {
@@ -228,6 +239,60 @@ impl Reduction {
             Reduction::Sum => "sum",
             Reduction::Mean => "mean",
             Reduction::LogSumExp => "logsumexp",
+            Reduction::Max => "max",
+            Reduction::Min => "min",
+            Reduction::ArgMax => "argmax",
+            Reduction::ArgMin => "argmin",
+        }
+    }
+
+    /// For `Max` and `Min`, the reduction giving the position of the extreme.
+    pub fn arg(self) -> Option<Reduction> {
+        match self {
+            Reduction::Max => Some(Reduction::ArgMax),
+            Reduction::Min => Some(Reduction::ArgMin),
+            _ => None,
+        }
+    }
+}
+
+/// A running extreme over a range, the one definition of max and min
+/// reductions and their positions: a value replaces the best so far when it
+/// is strictly better (so the first extreme wins ties), or when it is NaN
+/// and the best is not (NaN propagates, at its first position). The
+/// generated code compiles the same comparison.
+#[derive(Debug, Clone, Copy)]
+pub struct Extreme {
+    pub best: f64,
+    pub pos: usize,
+    max: bool,
+}
+
+impl Extreme {
+    /// The start of a max (`max`) or min reduction: -inf or +inf at position 0.
+    pub fn new(max: bool) -> Extreme {
+        Extreme {
+            best: if max {
+                f64::NEG_INFINITY
+            } else {
+                f64::INFINITY
+            },
+            pos: 0,
+            max,
+        }
+    }
+
+    /// Whether `x` replaces `best`.
+    pub fn better(max: bool, x: f64, best: f64) -> bool {
+        let strictly = if max { x > best } else { x < best };
+        strictly || (x.is_nan() && !best.is_nan())
+    }
+
+    /// Takes `x`, at position `pos`, into account.
+    pub fn push(&mut self, x: f64, pos: usize) {
+        if Extreme::better(self.max, x, self.best) {
+            self.best = x;
+            self.pos = pos;
         }
     }
 }
@@ -260,6 +325,13 @@ pub enum Expr {
     /// The Kronecker delta: 1 when the two subscripts are equal, else 0. Made
     /// by autodiff for a literal subscript (`x[0]`) or a repeated one (`w[i, i]`).
     Delta(Sub, Sub),
+    /// 1 where the index variable equals the position `pos` (a whole
+    /// number), else 0: the derivative of a max or min reduction, `pos` a
+    /// read of its argmax or argmin. Made by autodiff.
+    At {
+        index: IndexId,
+        pos: Box<Expr>,
+    },
 }
 
 impl Expr {
@@ -290,6 +362,7 @@ impl Expr {
                 rhs.for_each_read(f);
             }
             Expr::Reduce { body, .. } => body.for_each_read(f),
+            Expr::At { pos, .. } => pos.for_each_read(f),
         }
     }
 
@@ -304,6 +377,7 @@ impl Expr {
                 rhs.for_each_num(f);
             }
             Expr::Reduce { body, .. } => body.for_each_num(f),
+            Expr::At { pos, .. } => pos.for_each_num(f),
         }
     }
 }

@@ -14,6 +14,7 @@ pub mod explain;
 pub mod gradcheck;
 pub mod graph;
 pub mod ir;
+pub mod lse;
 pub mod pretty;
 pub mod sema;
 pub mod simplify;

@@ -297,6 +297,7 @@ impl<'a> Printer<'a> {
                     count(p, rhs, left);
                 }
                 Expr::Reduce { body, .. } => count(p, body, left),
+                Expr::At { pos, .. } => count(p, pos, left),
             }
         }
         let mut left = SHOWN_NESTED + 1;
@@ -521,6 +522,20 @@ impl<'a> Printer<'a> {
                 self.write(rhs, strength + 1, out);
             }
             Expr::Reduce { op, .. } => self.reduction(*op, e, out),
+            // The Iverson bracket: 1 where the index is at the position.
+            Expr::At { index, pos } => {
+                out.push_str(if latex { "\\left[" } else { "[" });
+                let name = self.index(&Sub::Var(*index));
+                out.push_str(&name);
+                out.push_str(" = ");
+                // The index is in scope in the position: a reduction
+                // written out there is primed where it would clash.
+                let depth = self.scope.borrow().len();
+                self.scope.borrow_mut().push(name);
+                self.write(pos, 0, out);
+                self.scope.borrow_mut().truncate(depth);
+                out.push_str(if latex { "\\right]" } else { "]" });
+            }
         }
     }
 
@@ -568,32 +583,36 @@ impl<'a> Printer<'a> {
                 self.write(body, 0, out);
                 out.push(')');
             }
-            (Notation::Unicode, Reduction::LogSumExp) => {
-                out.push_str(&format!("logsumexp_{}(", binders.join(",")));
-                self.write(body, 0, out);
-                out.push(')');
-            }
-            (Notation::Latex, Reduction::LogSumExp) => {
-                out.push_str(&format!(
-                    "\\operatorname{{logsumexp}}_{{{}}}\\left(",
-                    binders.join(",")
-                ));
-                self.write(body, 0, out);
-                out.push_str("\\right)");
-            }
-            (Notation::Unicode, _) => {
+            (Notation::Unicode, Reduction::Sum | Reduction::Mean) => {
                 if op == Reduction::Mean {
                     out.push_str(&format!("(1/{}) ", sizes.join("·")));
                 }
                 out.push_str(&format!("Σ_{} ", binders.join(",")));
                 self.write(body, MUL, out);
             }
-            (Notation::Latex, _) => {
+            (Notation::Latex, Reduction::Sum | Reduction::Mean) => {
                 if op == Reduction::Mean {
                     out.push_str(&format!("\\frac{{1}}{{{}}} ", sizes.join(" \\cdot ")));
                 }
                 out.push_str(&format!("\\sum_{{{}}} ", binders.join(",")));
                 self.write(body, MUL, out);
+            }
+            // logsumexp, max, min, argmax, argmin: the name with the
+            // binders below it, the body in parentheses.
+            (Notation::Unicode, _) => {
+                out.push_str(&format!("{}_{}(", op.name(), binders.join(",")));
+                self.write(body, 0, out);
+                out.push(')');
+            }
+            (Notation::Latex, _) => {
+                let name = match op {
+                    Reduction::Max => "\\max".to_string(),
+                    Reduction::Min => "\\min".to_string(),
+                    _ => format!("\\operatorname{{{}}}", op.name()),
+                };
+                out.push_str(&format!("{name}_{{{}}}\\left(", binders.join(",")));
+                self.write(body, 0, out);
+                out.push_str("\\right)");
             }
         }
     }
@@ -603,7 +622,7 @@ impl Printer<'_> {
     /// Whether the last thing written for `e` is a Σ, whose body would reach on.
     fn ends_with_sum(&self, e: &Expr) -> bool {
         match e {
-            Expr::Reduce { op, .. } => *op != Reduction::LogSumExp,
+            Expr::Reduce { op, .. } => matches!(op, Reduction::Sum | Reduction::Mean),
             Expr::Read { value, subs } => self
                 .inlined(self.program.value(*value), subs)
                 .is_some_and(|(p, rhs)| p.ends_with_sum(rhs)),

@@ -333,14 +333,29 @@ fn numerics_at_the_edges_agree_with_the_interpreter() {
                 h[i] = 1.7e308 * sigmoid(big[i] + 40)\n\
                 z = max(shift, 2) - 2\n\
                 loss E = mean(i, h[i]) + sum(i, log(1 + exp(800 * logit[i]))) + z^(power + 2)\n";
-    for no_std in [false, true] {
-        let dir = std::env::temp_dir().join(format!(
-            "netgrad-codegen-{}-edges-{no_std}",
-            std::process::id()
-        ));
-        let err = check_source("edges.net", text, Float::F64, no_std, &dir);
-        assert!(err <= 1e-12, "no_std {no_std}: off by {err:e}");
-        let _ = std::fs::remove_dir_all(&dir);
+    // Logits near 1e16, where a logsumexp rounds to its max: the residual
+    // it keeps for differences (`netgrad::lse`), per sample of a batch, as
+    // one value with kept exponentials, and over more classes than are kept.
+    let lse = "dim N = 3\ndim K = 2\ndim C = 1100\n\
+               param w[N, K], v[C]\n\
+               a[n, k] = 1e16 + 4 * w[n, k]\n\
+               b[c] = 1e16 + 4 * v[c]\n\
+               one = logsumexp(k, a[0, k])\n\
+               wide = logsumexp(c, b[c])\n\
+               p[k] = exp(a[0, k] - one)\n\
+               loss E = sum(n, logsumexp(k, a[n, k]) - a[n, 0]) + (one - a[0, 1]) \
+                        + (wide - b[3]) - log(p[1])\n\
+               output p\n";
+    for (name, text) in [("edges", text), ("lse", lse)] {
+        for no_std in [false, true] {
+            let dir = std::env::temp_dir().join(format!(
+                "netgrad-codegen-{}-{name}-{no_std}",
+                std::process::id()
+            ));
+            let err = check_source(&format!("{name}.net"), text, Float::F64, no_std, &dir);
+            assert!(err <= 1e-12, "{name}, no_std {no_std}: off by {err:e}");
+            let _ = std::fs::remove_dir_all(&dir);
+        }
     }
 }
 
@@ -757,5 +772,39 @@ fn matrix_products_agree_in_every_kernel_variant() {
         eprintln!("{case}: {err:e}");
         let tolerance = if float == Float::F64 { 1e-12 } else { 1e-4 };
         assert!(err <= tolerance, "{case}: off by {err:e}");
+    }
+}
+
+#[test]
+fn max_and_min_reductions_agree_with_the_interpreter() {
+    // Max pooling, a min, several binders, a max inside an expression.
+    let pooling = "dim N = 3\ndim K = 4\ndim J = 5\ninput x[N, K]\nparam a[N, K], w[K], c[J, K]\n\
+                   m[n] = max(k, relu(a[n, k] * x[n, k]))\n\
+                   z[n] = min(k, a[n, k]) + max(k, a[n, k] * x[n, k])\n\
+                   s = max(j, k, c[j, k] * w[k]) - min(k, j, c[j, k])\n\
+                   loss E = sum(n, (m[n] + z[n])^2 + tanh(max(k, a[n, k] * w[k]))) + exp(s)\n\
+                   output m, z\n";
+    // Ties whose position matters: `w[k] * 1e-30 + 1` rounds to 1 at every
+    // k, in f64 and f32, but its derivative in w[k] is 1e-30 only at the
+    // position the adjoint goes to, 1 once scaled by the loss's 1e30: taking
+    // any other position than the first is an error of 1 in the gradient.
+    let ties = "dim K = 4\ndim J = 3\nparam w[K], v[J, K]\n\
+                loss E = 1e30 * max(k, w[k] * 1e-30 + 1) - 1e30 * min(j, k, v[j, k] * 1e-30 + 1)\n";
+    for (name, text) in [("pooling", pooling), ("ties", ties)] {
+        for float in [Float::F64, Float::F32] {
+            for no_std in [false, true] {
+                let dir = std::env::temp_dir().join(format!(
+                    "netgrad-codegen-{}-{name}-{float:?}-{no_std}",
+                    std::process::id()
+                ));
+                let err = check_source(&format!("{name}.net"), text, float, no_std, &dir);
+                let _ = std::fs::remove_dir_all(&dir);
+                let tolerance = if float == Float::F64 { 1e-12 } else { 1e-4 };
+                assert!(
+                    err <= tolerance,
+                    "{name}, {float:?}, no_std {no_std}: off by {err:e}"
+                );
+            }
+        }
     }
 }

@@ -428,3 +428,42 @@ fn the_gradient_of_log_1_plus_exp_is_finite_at_800() {
         assert_eq!(grads[0].1, [want], "{text}");
     }
 }
+
+#[test]
+fn a_logsumexp_keeps_its_rounding_error_in_differences() {
+    // At logits [1e16, 1e16] the logsumexp 1e16 + ln 2 rounds to 1e16, so
+    // without its residual `lse - a[0]` is 0 (not ln 2) and the softmax
+    // `exp(a[k] - lse)` is [1, 1] (not [0.5, 0.5]). As one value, inside a
+    // larger expression (a hoisted logsumexp), per sample of a batch, and a
+    // softmax written out.
+    let ln2 = 2f64.ln();
+    for text in [
+        "dim K = 2\nparam a[K]\nlse = logsumexp(k, a[k])\nloss E = lse - a[0]\n",
+        "dim K = 2\nparam a[K]\nloss E = logsumexp(k, a[k]) - a[0]\n",
+        "dim K = 2\nparam a[K]\nlse = logsumexp(k, a[k])\np[k] = exp(a[k] - lse)\nloss E = -log(p[0])\n",
+    ] {
+        for (loss, grads) in at_point(text, &[("a", vec![1e16, 1e16])]) {
+            assert_eq!(loss, ln2, "{text}");
+            assert_eq!(grads, [("a".into(), vec![-0.5, 0.5])], "{text}");
+        }
+    }
+    let batch = "dim N = 3\ndim K = 2\nparam a[N, K]\n\
+                 loss E = sum(n, logsumexp(k, a[n, k]) - a[n, 0])\n";
+    let logits = vec![1e16, 1e16, -3e15, -3e15, 2.0, 2.0];
+    for (loss, grads) in at_point(batch, &[("a", logits)]) {
+        assert_eq!(loss, 3.0 * ln2);
+        assert_eq!(grads[0].1, [-0.5, 0.5, -0.5, 0.5, -0.5, 0.5]);
+    }
+    // Logits 2 apart at 1e16: exactly ln(1 + e^-2) and the sigmoid of 2.
+    for (loss, grads) in at_point(batch, &[("a", vec![1e16 + 2.0, 1e16, 0.0, 0.0, 0.0, 0.0])]) {
+        assert!(
+            (loss - ((-2f64).exp().ln_1p() + 2.0 * ln2)).abs() <= 1e-15,
+            "{loss}"
+        );
+        let s = 1.0 / (1.0 + 2f64.exp());
+        assert!(
+            (grads[0].1[0] + s).abs() <= 1e-15 && (grads[0].1[1] - s).abs() <= 1e-15,
+            "{grads:?} {s}"
+        );
+    }
+}

@@ -14,6 +14,7 @@ fn nodes(e: &Expr) -> usize {
         Expr::Unary { arg, .. } => 1 + nodes(arg),
         Expr::Binary { lhs, rhs, .. } => 1 + nodes(lhs) + nodes(rhs),
         Expr::Reduce { body, .. } => 1 + nodes(body),
+        Expr::At { pos, .. } => 1 + nodes(pos),
     }
 }
 

@@ -401,6 +401,31 @@ y[n, t] = c * x[n, t] + sum(k, w[k] * s[t, n, k])
 loss E = mean(n, mean(t, y[n, t]^2)) + 2 / (N * T) * c^2 + mean(t, s[t, 0, 1]) * w[0]
 ";
 
+/// Max and min reductions and a logsumexp over a run-time dim; a max
+/// pooling whose window axis is fixed and batch run-time.
+const POOL: &str = "\
+dim N
+dim W = 3
+input x[N, W]
+param u[W], c
+
+m[n] = max(w, u[w] * x[n, w])
+loss E = mean(n, (m[n] - c)^2) + max(n, x[n, 0] * c) - min(n, x[n, 1] * u[1]) + logsumexp(n, c * x[n, 2])
+output m
+";
+
+/// A softmax classifier over a run-time batch: a logsumexp per sample,
+/// whose residuals and exponentials are sized by N.
+const SOFTMAX: &str = "\
+dim N
+dim K = 3
+input x[N, 2], t[N, K]
+param w[K, 2], b[K]
+
+a[n, k] = sum(i, w[k, i] * x[n, i]) + b[k]
+loss E = mean(n, logsumexp(k, a[n, k]) - sum(k, t[n, k] * a[n, k]))
+";
+
 #[test]
 fn generated_code_for_run_time_sizes_agrees_with_the_interpreter() {
     let cases = [
@@ -435,6 +460,22 @@ fn generated_code_for_run_time_sizes_agrees_with_the_interpreter() {
             typed: "",
             sizes: &[&[1], &[7], &[64]],
             central: false,
+        },
+        Case {
+            name: "pool",
+            text: POOL,
+            dims: "net::Dims { N: sizes[0] }",
+            typed: "",
+            sizes: &[&[1], &[2], &[7]],
+            central: true,
+        },
+        Case {
+            name: "softmax",
+            text: SOFTMAX,
+            dims: "net::Dims { N: sizes[0] }",
+            typed: "",
+            sizes: &[&[1], &[2], &[7]],
+            central: true,
         },
         Case {
             name: "two",

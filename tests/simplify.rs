@@ -57,6 +57,20 @@ fn eval_node(rec: &RecExpr<Node>, id: Id, reads: &[Vec<f64>], env: &mut [usize])
                 let m = values.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
                 m + values.iter().map(|v| (v - m).exp()).sum::<f64>().ln()
             }
+            // No rule involves these; evaluated all the same, so that a
+            // rule that matched one by mistake would be caught.
+            netgrad::ir::Reduction::Max => values.iter().cloned().fold(f64::NEG_INFINITY, f64::max),
+            netgrad::ir::Reduction::Min => values.iter().cloned().fold(f64::INFINITY, f64::min),
+            netgrad::ir::Reduction::ArgMax | netgrad::ir::Reduction::ArgMin => {
+                let max = op == netgrad::ir::Reduction::ArgMax;
+                let mut best = 0;
+                for (k, v) in values.iter().enumerate() {
+                    if (max && *v > values[best]) || (!max && *v < values[best]) {
+                        best = k;
+                    }
+                }
+                best as f64
+            }
         };
     }
     match node {

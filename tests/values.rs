@@ -112,6 +112,10 @@ fn reference(p: &Program, given: &[Option<Vec<f64>>]) -> Vec<Vec<f64>> {
                 data[value.index()][at]
             }
             Expr::Delta(a, b) => f64::from(u8::from(sub(a, env) == sub(b, env))),
+            Expr::At { index, pos } => {
+                let k = env[index.index()] as f64;
+                f64::from(u8::from(k == walk(p, owner, data, pos, env)))
+            }
             Expr::Unary { func, arg } => func.apply(walk(p, owner, data, arg, env)),
             Expr::Binary { op, lhs, rhs } => {
                 let a = walk(p, owner, data, lhs, env);
@@ -131,6 +135,20 @@ fn reference(p: &Program, given: &[Option<Vec<f64>>]) -> Vec<Vec<f64>> {
                     Reduction::LogSumExp => {
                         let max = xs.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
                         max + xs.iter().map(|x| (x - max).exp()).sum::<f64>().ln()
+                    }
+                    Reduction::Max => xs.iter().cloned().fold(f64::NEG_INFINITY, f64::max),
+                    Reduction::Min => xs.iter().cloned().fold(f64::INFINITY, f64::min),
+                    // The first position of the extreme.
+                    Reduction::ArgMax | Reduction::ArgMin => {
+                        let better = |x: f64, y: f64| {
+                            if *op == Reduction::ArgMax {
+                                x > y
+                            } else {
+                                x < y
+                            }
+                        };
+                        let best = (0..n).fold(0, |b, k| if better(xs[k], xs[b]) { k } else { b });
+                        best as f64
                     }
                 }
             }

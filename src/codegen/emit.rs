@@ -128,6 +128,7 @@ impl Generator<'_> {
             Scalar::Var(name) => Operand::atom(name.clone()),
             Scalar::Load(a) => Operand::atom(format!("{}[{}]", a.array, a.offset)),
             Scalar::Delta(a, b) => Operand::atom(format!("ops::delta({a}, {b})")),
+            Scalar::At(i, pos) => Operand::atom(format!("ops::at({i}, {})", self.render(pos).text)),
             Scalar::Unary(op, arg) => {
                 let a = self.render(arg);
                 match op {
@@ -206,10 +207,11 @@ impl Generator<'_> {
                         let zero = match op {
                             Reduce::Sum => "0.0".to_string(),
                             Reduce::Max => format!("{real}::NEG_INFINITY"),
+                            Reduce::Min => format!("{real}::INFINITY"),
                         };
                         match (op, lanes) {
                             (Reduce::Sum, 1) => format!("let mut {name}: {real} = {zero};"),
-                            (Reduce::Max, 1) => format!("let mut {name} = {zero};"),
+                            (Reduce::Max | Reduce::Min, 1) => format!("let mut {name} = {zero};"),
                             (_, n) => format!("let mut {name}: [{real}; {n}] = [{zero}; {n}];"),
                         }
                     }
@@ -277,6 +279,22 @@ impl Generator<'_> {
                     w.close();
                 }
                 Stmt::Gemm(g) => gemm(w, g),
+                Stmt::Extreme {
+                    acc,
+                    max,
+                    value,
+                    pos,
+                } => {
+                    let cmp = if *max { ">" } else { "<" };
+                    w.open(&format!(
+                        "if {value} {cmp} {acc} || ({value}.is_nan() && !{acc}.is_nan()) {{"
+                    ));
+                    w.line(&format!("{acc} = {value};"));
+                    if let Some((pos, index)) = pos {
+                        w.line(&format!("{pos} = {index} as {real};"));
+                    }
+                    w.close();
+                }
                 Stmt::Mean {
                     name,
                     sum,

@@ -52,6 +52,7 @@ struct Touch {
 fn scalar(s: &Scalar, t: &mut Touch) {
     match s {
         Scalar::Num(_) | Scalar::Count(_) | Scalar::Delta(..) => {}
+        Scalar::At(_, pos) => scalar(pos, t),
         Scalar::Var(v) => t.vars.push(v.clone()),
         Scalar::Load(a) => t.loads.push((a.array.clone(), a.offset.clone())),
         Scalar::Unary(_, x) | Scalar::Powi(x, _) | Scalar::Shifted(x) => scalar(x, t),
@@ -126,6 +127,16 @@ fn touch(stmts: &[Stmt], t: &mut Touch) {
                     t.whole.push(m.name.clone());
                 }
                 t.whole.push(g.pack.0.clone());
+            }
+            Stmt::Extreme {
+                acc, value, pos, ..
+            } => {
+                t.vars.push(value.clone());
+                t.vars.push(acc.clone());
+                t.written.push(acc.clone());
+                if let Some((pos, _)) = pos {
+                    t.written.push(pos.clone());
+                }
             }
         }
     }
@@ -265,7 +276,9 @@ fn fusable(first: &Nest, next: &Nest, transcendental: &dyn Fn(&Scalar) -> bool) 
 fn calls(stmts: &[Stmt], f: &dyn Fn(&Scalar) -> bool) -> bool {
     fn any(s: &Scalar, f: &dyn Fn(&Scalar) -> bool) -> bool {
         f(s) || match s {
-            Scalar::Unary(_, x) | Scalar::Powi(x, _) | Scalar::Shifted(x) => any(x, f),
+            Scalar::Unary(_, x) | Scalar::Powi(x, _) | Scalar::Shifted(x) | Scalar::At(_, x) => {
+                any(x, f)
+            }
             Scalar::Binary(_, x, y) => any(x, f) || any(y, f),
             _ => false,
         }
@@ -548,7 +561,9 @@ fn load_to_var(s: &mut Stmt, array: &str) {
 fn scalar_to_var(x: &mut Scalar, array: &str) {
     match x {
         Scalar::Load(a) if a.array == array => *x = Scalar::Var(array.to_string()),
-        Scalar::Unary(_, y) | Scalar::Powi(y, _) | Scalar::Shifted(y) => scalar_to_var(y, array),
+        Scalar::Unary(_, y) | Scalar::Powi(y, _) | Scalar::Shifted(y) | Scalar::At(_, y) => {
+            scalar_to_var(y, array)
+        }
         Scalar::Binary(_, y, z) => {
             scalar_to_var(y, array);
             scalar_to_var(z, array);

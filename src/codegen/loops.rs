@@ -87,8 +87,10 @@ pub(super) enum Reduce {
     /// the exponentials of a logsumexp).
     Sum,
     /// Identity -∞, each term stored with [`AssignOp::Max`] (the shift of
-    /// a logsumexp).
+    /// a logsumexp) or by [`Stmt::Extreme`] (a max reduction).
     Max,
+    /// Identity +∞, each term stored by [`Stmt::Extreme`] (a min reduction).
+    Min,
 }
 
 /// The first value of an accumulator.
@@ -234,6 +236,17 @@ pub(super) enum Stmt {
     },
     Loop(Loop),
     Gemm(Gemm),
+    /// One term of a max (`max`) or min reduction, `value` a local:
+    /// `if value > acc || (value.is_nan() && !acc.is_nan()) { acc = value;
+    /// pos = index as f64; }` (`<` for a min), the interpreter's rule
+    /// (`ir::Extreme`): the first extreme wins, NaN propagates. `pos`, the
+    /// position's accumulator and the loop variable, for argmax and argmin.
+    Extreme {
+        acc: String,
+        max: bool,
+        value: String,
+        pos: Option<(String, String)>,
+    },
 }
 
 impl Stmt {

@@ -39,12 +39,19 @@ impl Generator<'_> {
         // An array of a run-time number of exponentials would need the heap.
         body.keep_exps
             .retain(|lse| !self.sized_at_run_time_sum(*lse));
+        body.residuals = self
+            .p
+            .ids()
+            .filter(|id| need[id.index()] && self.is_residual[id.index()])
+            .collect();
         body.kept.clear();
         // Every definition's loop nest, built before any is printed.
         let mut definitions = Vec::new();
         for id in self.p.ids() {
+            // A residual is stored by its logsumexp's loops.
             if need[id.index()]
                 && !matches!(self.p.value(id).kind, ValueKind::Input | ValueKind::Param)
+                && !self.is_residual[id.index()]
             {
                 self.definition(body, id, core);
                 definitions.push(Definition {
@@ -188,8 +195,15 @@ impl Generator<'_> {
             }
             body.code.push(Stmt::Comment(text));
         }
+        if let Some(r) = self.residual_needed(body, id) {
+            body.code.push(Stmt::Comment(format!(
+                "{}: the rounding error of {ident}, which differences with it add back",
+                self.idents[r.index()]
+            )));
+        }
         if v.rank() == 0 {
             let value = self.scalar(body, rhs, v, &names);
+            let residual = body.residual.take();
             body.code.push(match store {
                 Store::Grad(param) => Stmt::Store {
                     place: Place::Deref(self.grad_name(param)),
@@ -202,6 +216,13 @@ impl Generator<'_> {
                     value,
                 },
             });
+            if let Some((r, value)) = residual {
+                body.code.push(Stmt::Let {
+                    name: self.idents[r.index()].clone(),
+                    typed: true,
+                    value,
+                });
+            }
             if core == Core::Forward && self.p.outputs.contains(&id) {
                 body.code.push(Stmt::Store {
                     place: Place::Deref(self.out_name(id)),
@@ -211,21 +232,9 @@ impl Generator<'_> {
             }
             return;
         }
-        match store {
-            Store::Local if self.off_stack[core as usize][id.index()] => {
-                self.heap.set(true);
-                body.code.push(Stmt::Alloc {
-                    name: ident.clone(),
-                    len: v.len(),
-                    heap: true,
-                });
-            }
-            Store::Local => body.code.push(Stmt::Alloc {
-                name: ident.clone(),
-                len: v.len(),
-                heap: false,
-            }),
-            _ => {}
+        self.alloc(body, id, core);
+        if let Some(r) = self.residual_needed(body, id) {
+            self.alloc(body, r, core);
         }
         if let Order::Gemm(gemm) = &nest.order {
             self.gemm(body, (id, core), gemm, store, &names, &out);
@@ -253,7 +262,30 @@ impl Generator<'_> {
         }
     }
 
-    /// One element of a gather nest: its value, stored at `out[own indices]`.
+    /// The residual of the logsumexp `id`, if the function needs it.
+    fn residual_needed(&self, body: &Body, id: ValueId) -> Option<ValueId> {
+        self.residual[id.index()].filter(|r| body.residuals.contains(r))
+    }
+
+    /// The array of a local tensor: on the stack, or a `Vec` if it is off
+    /// the stack (nothing for a tensor elsewhere).
+    fn alloc(&self, body: &mut Body, id: ValueId, core: Core) {
+        let heap = match self.store(id, core) {
+            Store::Local => self.off_stack[core as usize][id.index()],
+            _ => return,
+        };
+        if heap {
+            self.heap.set(true);
+        }
+        body.code.push(Stmt::Alloc {
+            name: self.idents[id.index()].clone(),
+            len: self.p.value(id).len(),
+            heap,
+        });
+    }
+
+    /// One element of a gather nest: its value, stored at `out[own indices]`
+    /// (and a logsumexp's residual at the same place of its own array).
     fn element(&self, body: &mut Body, v: &Value, rhs: &Expr, names: &[String], out: &str) {
         let value = self.scalar(body, rhs, v, names);
         let own: Vec<Sub> = (0..v.rank() as u32).map(|i| Sub::Var(IndexId(i))).collect();
@@ -262,6 +294,13 @@ impl Generator<'_> {
             op: AssignOp::Set,
             value,
         });
+        if let Some((r, value)) = body.residual.take() {
+            body.code.push(Stmt::Store {
+                place: self.elem(&self.idents[r.index()], v, &own, names),
+                op: AssignOp::Set,
+                value,
+            });
+        }
     }
 
     /// `out[at]`, `at` the flat offset of `subs` in `v`.
@@ -581,6 +620,10 @@ impl Generator<'_> {
                 };
                 Scalar::Delta(s(a), s(b))
             }
+            Expr::At { index, pos } => {
+                let pos = self.scalar(body, pos, owner, names);
+                Scalar::At(Affine::var(&names[index.index()]), Box::new(pos))
+            }
             Expr::Unary { .. }
                 if !body.kept.is_empty() && self.softmax_term(&body.kept, e, names).is_some() =>
             {
@@ -629,6 +672,55 @@ impl Generator<'_> {
             } => self.reduce(body, *op, *index, inner, owner, names),
         };
         op
+    }
+
+    /// A max or min reduction, or the position of its extreme: the running
+    /// extreme `acc` (and its position `acc_pos`), each term bound to a
+    /// local and compared as the interpreter does (`Stmt::Extreme`).
+    #[allow(clippy::too_many_arguments)]
+    fn extreme(
+        &self,
+        body: &mut Body,
+        op: Reduction,
+        acc: String,
+        i: &str,
+        index: IndexId,
+        inner: &Expr,
+        owner: &Value,
+        names: &[String],
+    ) -> Scalar {
+        let max = matches!(op, Reduction::Max | Reduction::ArgMax);
+        let arg = matches!(op, Reduction::ArgMax | Reduction::ArgMin);
+        let size = self.extent(&owner.indices[index.index()].extent);
+        let init = if max { Reduce::Max } else { Reduce::Min };
+        body.code.push(Stmt::scalar_acc(&acc, init));
+        let pos = format!("{acc}_pos");
+        if arg {
+            body.code.push(Stmt::scalar_acc(&pos, Reduce::Sum));
+        }
+        // The position needs the loop variable even where the body does not.
+        let i = if arg {
+            names[index.index()].as_str()
+        } else {
+            i
+        };
+        body.code.open(i, size);
+        let x = self.scalar(body, inner, owner, names);
+        let value = match x {
+            Scalar::Var(name) => name,
+            x => match self.bind(body, x) {
+                Scalar::Var(name) => name,
+                _ => unreachable!("a bound term is a local"),
+            },
+        };
+        body.code.push(Stmt::Extreme {
+            acc: acc.clone(),
+            max,
+            value,
+            pos: arg.then(|| (pos.clone(), i.to_string())),
+        });
+        body.code.close();
+        Scalar::Var(if arg { pos } else { acc })
     }
 
     /// A call of a float function `f` named as std's method: the module's own
@@ -707,6 +799,9 @@ impl Generator<'_> {
                 body.code.close();
                 summed(op, acc, size)
             }
+            Reduction::Max | Reduction::Min | Reduction::ArgMax | Reduction::ArgMin => {
+                self.extreme(body, op, acc, i, index, inner, owner, names)
+            }
             Reduction::LogSumExp => {
                 let max = format!("{acc}_max");
                 body.code.push(Stmt::scalar_acc(&max, Reduce::Max));
@@ -776,16 +871,46 @@ impl Generator<'_> {
                     });
                 }
                 let lse = format!("{acc}_lse");
+                // The residual `(max - lse) + ln(sum)` (`crate::lse`), for
+                // the value's definition to store, if a difference reads it;
+                // then the logarithm is computed once, before both.
+                let root = matches!(
+                    &owner.rhs,
+                    Some(Expr::Reduce { op: Reduction::LogSumExp, index: i, body: b })
+                        if *i == index && std::ptr::eq(&**b, inner)
+                );
+                let residual = self.residual_needed(body, id).filter(|_| root);
+                let mut ln_sum = Scalar::unary(Unary::Math("ln"), Scalar::Var(acc.clone()));
+                if residual.is_some() {
+                    let ln = format!("{acc}_ln");
+                    body.code.push(Stmt::Let {
+                        name: ln.clone(),
+                        typed: false,
+                        value: ln_sum,
+                    });
+                    ln_sum = Scalar::Var(ln);
+                }
                 body.code.push(Stmt::IfFinite {
                     name: lse.clone(),
                     test: max.clone(),
-                    then: Scalar::binary(
-                        Binary::Add,
-                        Scalar::Var(max.clone()),
-                        Scalar::unary(Unary::Math("ln"), Scalar::Var(acc)),
-                    ),
-                    otherwise: Scalar::Var(max),
+                    then: Scalar::binary(Binary::Add, Scalar::Var(max.clone()), ln_sum.clone()),
+                    otherwise: Scalar::Var(max.clone()),
                 });
+                if let Some(r) = residual {
+                    let lo = format!("{acc}_lo");
+                    // The logsumexp is finite only where the max is.
+                    body.code.push(Stmt::IfFinite {
+                        name: lo.clone(),
+                        test: lse.clone(),
+                        then: Scalar::binary(
+                            Binary::Add,
+                            Scalar::binary(Binary::Sub, Scalar::Var(max), Scalar::Var(lse.clone())),
+                            ln_sum,
+                        ),
+                        otherwise: Scalar::Num(0.0),
+                    });
+                    body.residual = Some((r, Scalar::Var(lo)));
+                }
                 Scalar::Var(lse)
             }
         }

@@ -168,6 +168,10 @@ pub fn generate_sized(
         } else {
             (g.dag.program.clone(), g.dag.program.ids().collect())
         };
+        // Logsumexps keep their rounding error for the differences that
+        // read them (`crate::lse`).
+        let (program, moved, residual) = crate::lse::with_residuals(program);
+        let remap: Vec<ValueId> = remap.iter().map(|r| moved[r.index()]).collect();
         let mut original = vec![None; program.values.len()];
         for (old, new) in remap.iter().enumerate() {
             original[new.index()] = Some(ValueId(old as u32));
@@ -179,6 +183,11 @@ pub fn generate_sized(
             .collect();
         let mut generator = Generator::new(g, &program, wrt, original, options);
         generator.numbers = numbers.to_vec();
+        generator.is_residual = vec![false; program.values.len()];
+        for r in residual.iter().flatten() {
+            generator.is_residual[r.index()] = true;
+        }
+        generator.residual = residual;
         generator.off_stack =
             [Core::Loss, Core::Forward, Core::Gradient].map(|c| generator.off_stack(c));
         generator.module()
@@ -317,6 +326,10 @@ struct Generator<'a> {
     runtime: bool,
     /// The numbers computed from run-time sizes.
     numbers: Vec<SizeNumber>,
+    /// Per value: the residual a logsumexp keeps (`crate::lse`), computed in
+    /// its own loops; and whether a value is such a residual.
+    residual: Vec<Option<ValueId>>,
+    is_residual: Vec<bool>,
 }
 
 /// Names the module of a program with run-time dims adds to its scope.
@@ -406,6 +419,11 @@ struct Body<'a> {
     /// and those already lowered with their array.
     keep_exps: Vec<crate::ir::ValueId>,
     kept: Vec<softmax::Kept>,
+    /// The residual value of the logsumexp being lowered (`crate::lse`)
+    /// and its element, for the definition to store next to its own; and
+    /// the residuals the function needs.
+    residual: Option<(ValueId, scalar::Scalar)>,
+    residuals: Vec<ValueId>,
     /// A value lowered after the definitions (the loss as the tail
     /// expression), whose reads fusion must leave in their arrays.
     tail: Option<crate::ir::ValueId>,
@@ -426,6 +444,8 @@ impl<'w> Body<'w> {
             done: None,
             keep_exps: Vec::new(),
             kept: Vec::new(),
+            residual: None,
+            residuals: Vec::new(),
             tail: None,
             pow2_inv: None,
         }
@@ -525,6 +545,8 @@ impl<'a> Generator<'a> {
             off_stack: Default::default(),
             runtime,
             numbers: Vec::new(),
+            residual: vec![None; p.values.len()],
+            is_residual: vec![false; p.values.len()],
         }
     }
 

@@ -192,6 +192,15 @@ impl Generator<'_> {
                 ],
             );
         }
+        if uses.contains("at") {
+            sep(w);
+            f(
+                w,
+                "1 where the index is at the position `pos` (a whole number, the first max or min of a range), else 0.",
+                &format!("at(i: usize, pos: {real}) -> {real}"),
+                &["if i == pos as usize {", "    1.0", "} else {", "    0.0", "}"],
+            );
+        }
         if uses.contains("delta") {
             sep(w);
             f(
@@ -272,6 +281,10 @@ impl Generator<'_> {
                     walk(rhs, out);
                 }
                 Expr::Reduce { body, .. } => walk(body, out),
+                Expr::At { pos, .. } => {
+                    out.insert("at");
+                    walk(pos, out);
+                }
             }
         }
         // Only what the functions compute: an unused helper is dead code.

@@ -21,6 +21,9 @@ pub(super) enum Scalar {
     Load(Access),
     /// The Kronecker delta of two indices, `ops::delta(i, j)`.
     Delta(Affine, Affine),
+    /// `ops::at(i, pos)`: 1 where the index is at the position `pos` (a
+    /// whole number), else 0; the derivative of a max or min reduction.
+    At(Affine, Box<Scalar>),
     Unary(Unary, Box<Scalar>),
     Binary(Binary, Box<Scalar>, Box<Scalar>),
     /// `x.powi(n)`: a power with a small integer exponent.

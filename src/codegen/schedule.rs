@@ -176,7 +176,8 @@ fn nest(p: &Program, v: &Value, float: Float) -> Nest {
     reductions(rhs, &mut |op, index, body| {
         let extent = &v.indices[index.index()].extent;
         let size = if fixed(extent) { extent.size } else { 0 };
-        if op != Reduction::LogSumExp && size >= width && innermost(body) && mentions(body, index) {
+        let summed = matches!(op, Reduction::Sum | Reduction::Mean);
+        if summed && size >= width && innermost(body) && mentions(body, index) {
             lanes[index.index()] = width;
         }
     });
@@ -375,6 +376,7 @@ fn reductions(e: &Expr, f: &mut impl FnMut(Reduction, IndexId, &Expr)) {
             f(*op, *index, body);
             reductions(body, f);
         }
+        Expr::At { pos, .. } => reductions(pos, f),
     }
 }
 
@@ -385,6 +387,7 @@ fn innermost(e: &Expr) -> bool {
         Expr::Unary { arg, .. } => innermost(arg),
         Expr::Binary { lhs, rhs, .. } => innermost(lhs) && innermost(rhs),
         Expr::Reduce { .. } => false,
+        Expr::At { pos, .. } => innermost(pos),
     }
 }
 
@@ -398,6 +401,7 @@ pub(super) fn mentions(e: &Expr, index: IndexId) -> bool {
         Expr::Unary { arg, .. } => mentions(arg, index),
         Expr::Binary { lhs, rhs, .. } => mentions(lhs, index) || mentions(rhs, index),
         Expr::Reduce { body, .. } => mentions(body, index),
+        Expr::At { index: i, pos } => *i == index || mentions(pos, index),
     }
 }
 
@@ -414,6 +418,10 @@ pub(super) fn describe(nest: &Nest, v: &Value, output: &str, names: &[String]) -
                 Reduction::LogSumExp => "logsumexp",
                 Reduction::Mean => "mean",
                 Reduction::Sum => "sum",
+                Reduction::Max => "max",
+                Reduction::Min => "min",
+                Reduction::ArgMax => "argmax",
+                Reduction::ArgMin => "argmin",
             };
             let how = match nest.lanes[index.index()] {
                 1 => "sequential".to_string(),

@@ -43,7 +43,12 @@ impl Generator<'_> {
     /// softmax, `exp(x[c] - lse)`, in order.
     pub(super) fn softmax_sources(&self, need: &[bool]) -> Vec<ValueId> {
         let mut kept = Vec::new();
-        for id in self.p.ids().filter(|id| need[id.index()]) {
+        // A residual's own formula is no softmax the code computes.
+        for id in self
+            .p
+            .ids()
+            .filter(|id| need[id.index()] && !self.is_residual[id.index()])
+        {
             if let Some(rhs) = &self.p.value(id).rhs {
                 self.find_softmax(rhs, &mut kept);
             }
@@ -97,12 +102,25 @@ impl Generator<'_> {
         else {
             return None;
         };
+        // `exp((x[c] - lse) - lo)`, where lse keeps its residual
+        // (`crate::lse`): the kept exponential over the sum is that.
+        let (lhs, rhs, lo) = match (&**lhs, &**rhs) {
+            (
+                Expr::Binary {
+                    op: BinOp::Sub,
+                    lhs,
+                    rhs,
+                },
+                Expr::Read { value: lo, .. },
+            ) if self.is_residual[lo.index()] => (lhs, rhs, Some(*lo)),
+            _ => (lhs, rhs, None),
+        };
         let (Expr::Read { value: x, subs: at }, Expr::Read { value: lse, subs }) = (&**lhs, &**rhs)
         else {
             return None;
         };
         let l = self.p.value(*lse);
-        if !subs.is_empty() || l.rank() != 0 {
+        if !subs.is_empty() || l.rank() != 0 || lo != self.residual[lse.index()] {
             return None;
         }
         let Some(Expr::Reduce {

@@ -19,6 +19,8 @@ struct IndexInfo {
     /// (presumably this one, misspelt): then a missing range is the echo of
     /// another error, not a mistake of its own.
     mentioned: bool,
+    /// The reduction that binds it (`sum`, `max`, ...), for hints.
+    reduction: &'static str,
 }
 
 /// The state of one right-hand side: its index variables and those in scope.
@@ -160,6 +162,7 @@ impl Sema {
             explicit,
             uses: Vec::new(),
             mentioned: false,
+            reduction: "sum",
         });
         id
     }
@@ -273,7 +276,7 @@ impl Sema {
                 ),
             )
             .label("range unknown")
-            .help(self.range_help(&format!("sum({} in", info.name), ", ...)"))
+            .help(self.range_help(&format!("{}({} in", info.reduction, info.name), ", ...)"))
         };
         self.error(d);
     }
@@ -689,25 +692,34 @@ impl Sema {
             "pow" => Some(BinOp::Pow),
             _ => None,
         };
-        if matches!(max_min, Some(BinOp::Max | BinOp::Min)) && self.looks_like_reduction(args, cx) {
-            self.error(
-                Diagnostic::error(
-                    Code::MaxReduction,
-                    span,
-                    format!("`{}` over an index is not supported yet", func.name),
-                )
-                .label("a reduction")
-                .help(format!(
-                    "`{}(a, b)` is the elementwise {} of two values",
-                    func.name,
-                    if func.name == "max" {
-                        "maximum"
-                    } else {
-                        "minimum"
-                    }
-                )),
-            );
-            return placeholder();
+        if let Some(op @ (BinOp::Max | BinOp::Min)) = max_min {
+            if self.looks_like_reduction(args, cx) {
+                let op = if op == BinOp::Max {
+                    Reduction::Max
+                } else {
+                    Reduction::Min
+                };
+                return self.reduction(op, args, span, cx);
+            }
+            if let Some((index, bound)) = bound_first_argument(args, cx) {
+                self.error(
+                    Diagnostic::error(
+                        Code::IndexAsValue,
+                        index.span,
+                        format!("index variable `{}` cannot be used as a number", index.name),
+                    )
+                    .label(format!(
+                        "already bound, so this is the elementwise `{}(a, b)`",
+                        func.name
+                    ))
+                    .with(cx.indices[bound.index()].span, "bound here")
+                    .help(format!(
+                        "a {} over an index binds a fresh name: `{}(k2, EXPR)`",
+                        func.name, func.name
+                    )),
+                );
+                return placeholder();
+            }
         }
         let unary = Func::NAMED
             .iter()
@@ -755,7 +767,7 @@ impl Sema {
                             format!("`{}` does not bind index variables", func.name),
                         )
                         .label("an index binder")
-                        .help("only sum, mean and logsumexp bind index variables"),
+                        .help("only sum, mean, logsumexp, max and min bind index variables"),
                     );
                     return placeholder();
                 }
@@ -773,7 +785,8 @@ impl Sema {
         }
     }
 
-    /// `max(i, x[i])` or `max(i in D, ...)`: a max reduction (reserved).
+    /// `max(i, x[i])` or `max(i in D, ...)`: a max reduction, as opposed to
+    /// the elementwise `max(a, b)`.
     fn looks_like_reduction(&self, args: &[Arg], cx: &Ctx) -> bool {
         match args.first() {
             Some(Arg::Binder(..)) => true,
@@ -781,7 +794,14 @@ impl Sema {
                 kind: ExprKind::Read { name, subs: None },
                 ..
             })) => {
+                // `max(wieght, 0)`, a name the body does not use, is the
+                // elementwise max of a misspelt name.
+                let used = match args {
+                    [_, Arg::Expr(body)] => mentions(body, &name.name),
+                    _ => true,
+                };
                 args.len() >= 2
+                    && used
                     && cx.lookup(&name.name).is_none()
                     && !self.declared.contains_key(&name.name)
             }
@@ -872,6 +892,9 @@ impl Sema {
                 }
             };
             let id = self.bind(cx, &binder, false);
+            if !cx.indices[id.index()].is_lhs {
+                cx.indices[id.index()].reduction = name;
+            }
             cx.scope.push(id);
             ids.push(id);
         }
@@ -907,6 +930,18 @@ impl Sema {
             body: Box::new(acc),
         });
         (expr, None)
+    }
+}
+
+/// `max(k, a[k])` with `k` already bound: the first argument, an index
+/// variable in scope, of what can only be the elementwise max.
+fn bound_first_argument<'a>(args: &'a [Arg], cx: &Ctx) -> Option<(&'a ast::Ident, IndexId)> {
+    match args {
+        [Arg::Expr(ast::Expr {
+            kind: ExprKind::Read { name, subs: None },
+            ..
+        }), _] => cx.lookup(&name.name).map(|id| (name, id)),
+        _ => None,
     }
 }
 

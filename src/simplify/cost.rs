@@ -51,6 +51,8 @@ pub fn reduction_cost(op: Reduction, n: f64, body: f64) -> f64 {
         Reduction::LogSumExp => {
             n * (2.0 * body + 1.0 + 1.0 + func_weight(Func::Exp)) + func_weight(Func::Log)
         }
+        // One comparison per value (and a position kept, for argmax and argmin).
+        Reduction::Max | Reduction::Min | Reduction::ArgMax | Reduction::ArgMin => n * (body + 1.0),
     }
 }
 
@@ -65,6 +67,8 @@ pub fn of(e: &Expr, extents: &[usize]) -> f64 {
         Expr::Reduce { op, index, body } => {
             reduction_cost(*op, extents[index.index()] as f64, of(body, extents))
         }
+        // A comparison, like a delta.
+        Expr::At { pos, .. } => READ + of(pos, extents),
     }
 }
 
@@ -96,6 +100,7 @@ impl CostFunction<Node> for Weighted<'_> {
         match enode {
             Node::Num(_) | Node::Leaf(_) => 0.0,
             Node::Read(_) | Node::Delta(_) => READ,
+            Node::At([_, p]) => READ + costs(*p),
             // Always folded to a number; never worth extracting.
             _ => 1e9,
         }

@@ -107,7 +107,14 @@ define_language! {
         "sum" = Sum([Id; 2]),
         "mean" = Mean([Id; 2]),
         "logsumexp" = LogSumExp([Id; 2]),
+        // Max and min reductions, named apart from the elementwise max and min.
+        "max-over" = MaxOver([Id; 2]),
+        "min-over" = MinOver([Id; 2]),
+        "argmax" = ArgMax([Id; 2]),
+        "argmin" = ArgMin([Id; 2]),
         "delta" = Delta([Id; 2]),
+        // `Expr::At`: an index variable and a position.
+        "at" = At([Id; 2]),
         // The trip count of an index variable: a constant, made by rules only.
         "size" = Size(Id),
         "read" = Read(Box<[Id]>),
@@ -158,6 +165,10 @@ impl Node {
             Node::Sum([i, b]) => (Reduction::Sum, *i, *b),
             Node::Mean([i, b]) => (Reduction::Mean, *i, *b),
             Node::LogSumExp([i, b]) => (Reduction::LogSumExp, *i, *b),
+            Node::MaxOver([i, b]) => (Reduction::Max, *i, *b),
+            Node::MinOver([i, b]) => (Reduction::Min, *i, *b),
+            Node::ArgMax([i, b]) => (Reduction::ArgMax, *i, *b),
+            Node::ArgMin([i, b]) => (Reduction::ArgMin, *i, *b),
             _ => return None,
         })
     }
@@ -233,7 +244,16 @@ fn add(e: &Expr, rec: &mut RecExpr<Node>) -> Id {
                 Reduction::Sum => Node::Sum([i, b]),
                 Reduction::Mean => Node::Mean([i, b]),
                 Reduction::LogSumExp => Node::LogSumExp([i, b]),
+                Reduction::Max => Node::MaxOver([i, b]),
+                Reduction::Min => Node::MinOver([i, b]),
+                Reduction::ArgMax => Node::ArgMax([i, b]),
+                Reduction::ArgMin => Node::ArgMin([i, b]),
             })
+        }
+        Expr::At { index, pos } => {
+            let i = rec.add(Node::Leaf(Leaf::Var(index.0)));
+            let p = add(pos, rec);
+            rec.add(Node::At([i, p]))
         }
     }
 }
@@ -274,6 +294,15 @@ fn back(rec: &RecExpr<Node>, id: Id) -> Option<Expr> {
     match node {
         Node::Num(x) => Some(Expr::Num(x.value())),
         Node::Delta([a, b]) => Some(Expr::Delta(sub_of(rec, *a)?, sub_of(rec, *b)?)),
+        Node::At([i, p]) => {
+            let Some(Sub::Var(index)) = sub_of(rec, *i) else {
+                return None;
+            };
+            Some(Expr::At {
+                index,
+                pos: Box::new(back(rec, *p)?),
+            })
+        }
         Node::Read(children) => {
             let Node::Leaf(Leaf::Value(v)) = rec[children[0]] else {
                 return None;

@@ -118,6 +118,10 @@ fn substitute(e: &Expr, constants: &[Option<f64>]) -> Expr {
             index: *index,
             body: Box::new(substitute(body, constants)),
         },
+        Expr::At { index, pos } => Expr::At {
+            index: *index,
+            pos: Box::new(substitute(pos, constants)),
+        },
     }
 }
 
@@ -141,12 +145,22 @@ impl Stats {
         Stats { counts }
     }
 
-    /// The totals of the forward program and of the gradient (the adjoints):
+    /// The totals of the forward program and of the gradient (the adjoints,
+    /// and the positions of the extremes of max and min reductions, which
+    /// only the gradient computes):
     /// `(forward before, forward after, gradient before, gradient after)`.
     pub fn totals(&self, g: &Gradient) -> (f64, f64, f64, f64) {
         let mut t = (0.0, 0.0, 0.0, 0.0);
         for c in &self.counts {
-            if g.dag.program.value(c.value).kind == ValueKind::Adjoint {
+            let v = g.dag.program.value(c.value);
+            let position = matches!(
+                v.rhs,
+                Some(Expr::Reduce {
+                    op: crate::ir::Reduction::ArgMax | crate::ir::Reduction::ArgMin,
+                    ..
+                })
+            );
+            if v.kind == ValueKind::Adjoint || position {
                 t.2 += c.before;
                 t.3 += c.after;
             } else {
