@@ -3,7 +3,7 @@
 //! layout, through the indenting [`Writer`]. It decides nothing: names,
 //! temporaries and loop order come from lowering.
 
-use super::affine::{Affine, Row};
+use super::affine::{Affine, Row, Size};
 use super::loops::{AccInit, AssignOp, Extent, Gemm, Matrix, Pass, Place, Reduce, Start, Stmt};
 use super::scalar::{Binary, Scalar, Unary};
 use super::{Generator, Writer};
@@ -43,9 +43,12 @@ impl std::fmt::Display for Affine {
         let mut terms: Vec<String> = self
             .terms
             .iter()
-            .map(|(name, stride)| match stride {
-                1 => name.clone(),
-                _ => format!("{name} * {stride}"),
+            .map(|(name, stride)| {
+                if stride.is_one() {
+                    name.clone()
+                } else {
+                    format!("{name} * {stride}")
+                }
             })
             .collect();
         if self.constant > 0 || terms.is_empty() {
@@ -59,10 +62,21 @@ impl std::fmt::Display for Affine {
     }
 }
 
+impl std::fmt::Display for Size {
+    /// `784`, `N`, `N * T * 3`: a product, which binds as tightly as `*`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut parts = self.dims.clone();
+        if self.factor != 1 || parts.is_empty() {
+            parts.push(self.factor.to_string());
+        }
+        write!(f, "{}", parts.join(" * "))
+    }
+}
+
 impl std::fmt::Display for Row {
     /// `x[n * 784..n * 784 + 784]`, or `x[0..784]`.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let (array, start, n) = (&self.array, self.start.to_string(), self.len);
+        let (array, start, n) = (&self.array, self.start.to_string(), &self.len);
         if start == "0" {
             write!(f, "{array}[0..{n}]")
         } else {
@@ -99,7 +113,18 @@ impl Generator<'_> {
     pub(super) fn render(&self, e: &Scalar) -> Operand {
         match e {
             Scalar::Num(x) => self.literal(*x),
-            Scalar::Count(n) => Operand::atom(format!("{n}.0")),
+            Scalar::Count(n) => match n.constant() {
+                Some(n) => Operand::atom(format!("{n}.0")),
+                // `as` binds tighter than `*` and `/`, less than a method call.
+                None if n.dims.len() == 1 && n.factor == 1 => Operand {
+                    text: format!("{n} as {}", self.float.name()),
+                    strength: NEG,
+                },
+                None => Operand {
+                    text: format!("({n}) as {}", self.float.name()),
+                    strength: NEG,
+                },
+            },
             Scalar::Var(name) => Operand::atom(name.clone()),
             Scalar::Load(a) => Operand::atom(format!("{}[{}]", a.array, a.offset)),
             Scalar::Delta(a, b) => Operand::atom(format!("ops::delta({a}, {b})")),
@@ -228,12 +253,28 @@ impl Generator<'_> {
                     w.line(&format!("{place} {sign} {value};"));
                 }
                 Stmt::Loop(l) => {
-                    let Extent::Const(n) = l.end;
-                    let start = match l.start {
-                        Start::Zero => 0,
-                        Start::AfterBlocks(b) => n / b * b,
+                    let (start, end) = match &l.end {
+                        Extent::Const(n) => (
+                            match l.start {
+                                Start::Zero => 0,
+                                Start::AfterBlocks(b) => n / b * b,
+                            }
+                            .to_string(),
+                            (n / l.block).to_string(),
+                        ),
+                        Extent::Run(n) => (
+                            match l.start {
+                                Start::Zero => "0".to_string(),
+                                Start::AfterBlocks(b) => format!("{n} / {b} * {b}"),
+                            },
+                            if l.block == 1 {
+                                n.to_string()
+                            } else {
+                                format!("{n} / {}", l.block)
+                            },
+                        ),
                     };
-                    w.open(&format!("for {} in {start}..{} {{", l.var, n / l.block));
+                    w.open(&format!("for {} in {start}..{end} {{", l.var));
                     self.emit(w, &l.body);
                     w.close();
                 }
@@ -262,13 +303,16 @@ impl Generator<'_> {
                     rescue,
                     rescued,
                 } => {
-                    w.line(&format!("let mut {name} = {sum} / {size}.0;"));
+                    let (size, pow2) = (self.render(size), self.render(pow2));
+                    w.line(&format!("let mut {name} = {sum} / {};", size.at(MUL + 1)));
                     w.open(&format!("if !{sum}.is_finite() {{"));
                     self.emit(w, rescue);
                     let rescued = self.render(rescued);
                     w.line(&format!(
-                        "{name} = {} / {size}.0 * {pow2}.0;",
-                        rescued.at(MUL)
+                        "{name} = {} / {} * {};",
+                        rescued.at(MUL),
+                        size.at(MUL + 1),
+                        pow2.at(MUL + 1)
                     ));
                     w.close();
                 }
@@ -309,7 +353,10 @@ mod tests {
 
     fn affine(terms: &[(&str, usize)], constant: isize) -> Affine {
         Affine {
-            terms: terms.iter().map(|(n, s)| (n.to_string(), *s)).collect(),
+            terms: terms
+                .iter()
+                .map(|(n, s)| (n.to_string(), (*s).into()))
+                .collect(),
             constant,
         }
     }
@@ -328,11 +375,28 @@ mod tests {
     }
 
     #[test]
+    fn run_time_sizes_print_as_expressions() {
+        use super::super::affine::Size;
+        let size = |factor, dims: &[&str]| Size {
+            factor,
+            dims: dims.iter().map(|d| d.to_string()).collect(),
+        };
+        assert_eq!(size(3, &[]).to_string(), "3");
+        assert_eq!(size(1, &["N"]).to_string(), "N");
+        assert_eq!(size(3, &["N", "T"]).to_string(), "N * T * 3");
+        let strided = Affine {
+            terms: vec![("t".into(), size(3, &["N"])), ("d".into(), 1.into())],
+            constant: 0,
+        };
+        assert_eq!(strided.to_string(), "t * N * 3 + d");
+    }
+
+    #[test]
     fn rows_print_as_ranges() {
         let row = |start, len| Row {
             array: "x".into(),
             start,
-            len,
+            len: super::super::affine::Size::from(len),
         };
         assert_eq!(row(affine(&[], 0), 784).to_string(), "x[0..784]");
         assert_eq!(

@@ -4,15 +4,16 @@
 //! with the fewest parentheses (`emit.rs`); lowering splits long ones into
 //! `let` temporaries first.
 
-use super::affine::{Access, Affine};
+use super::affine::{Access, Affine, Size};
 
 /// A scalar expression.
 #[derive(Debug, Clone, PartialEq)]
 pub(super) enum Scalar {
     /// A literal of the code's float type (`0.5_f64`, `f64::INFINITY`).
     Num(f64),
-    /// A count as a float literal without suffix (`16.0`): a mean's divisor.
-    Count(usize),
+    /// A count as a float literal without suffix (`16.0`): a mean's
+    /// divisor; a run-time one converted (`N as f64`).
+    Count(Size),
     /// A scalar local or parameter: a value of rank 0, an accumulator, a
     /// temporary.
     Var(String),
