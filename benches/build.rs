@@ -5,6 +5,7 @@ const EXAMPLES: &[&str] = &[
     "batch_mlp",
     "bishop",
     "fanout",
+    "maxpool",
     "mlp_mnist",
     "mlp_mnist_batch",
     "softmax_regression",

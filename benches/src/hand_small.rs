@@ -1,6 +1,6 @@
 //! Hand-written references for the small examples: the loss and gradient of
 //! `bishop`, `xor`, `fanout`, `softmax_regression`, `tied_autoencoder`,
-//! `weight_decay` and `batch_mlp`, written as a competent engineer would for
+//! `weight_decay`, `batch_mlp` and `maxpool`, written as a competent engineer would for
 //! these fixed sizes: the flat slices checked once and split into fixed-size
 //! arrays (so every index is in bounds by construction and every loop has a
 //! constant trip count the compiler can unroll), intermediates on the stack,
@@ -542,4 +542,173 @@ pub fn batch_mlp_gradient(inputs: &[f64], params: &[f64], grad: &mut [f64]) -> f
     grad[20..30].copy_from_slice(&g_w2);
     grad[30..32].copy_from_slice(&g_b2);
     0.5 * scale * sum
+}
+
+/// `maxpool.net`'s sizes: 2 samples, 2 channels of 3 windows of 2 elements,
+/// 2 outputs.
+mod pool {
+    /// Samples.
+    pub const N: usize = 2;
+    /// Channels.
+    pub const C: usize = 2;
+    /// Windows per channel.
+    pub const P: usize = 3;
+    /// Elements per window.
+    pub const W: usize = 2;
+    /// Outputs.
+    pub const K: usize = 2;
+    /// Windows of one sample.
+    pub const CP: usize = C * P;
+    /// Elements of one sample.
+    pub const CPW: usize = C * P * W;
+}
+
+/// The weight of the spread penalty of `maxpool.net`.
+const SPREAD: f64 = 0.1;
+
+/// `maxpool.net`: the flat inputs `x[2, 2, 3, 2], t[2, 2]` and params
+/// `v[2, 3, 2], u[2, 2, 3], b[2]`, split.
+#[allow(clippy::type_complexity)]
+fn pool_split<'a>(
+    inputs: &'a [f64],
+    params: &'a [f64],
+) -> (
+    &'a [f64; 24],
+    &'a [f64; 4],
+    &'a [f64; 12],
+    &'a [f64; 12],
+    &'a [f64; 2],
+) {
+    assert_eq!(inputs.len(), 28, "maxpool: 28 inputs");
+    assert_eq!(params.len(), 26, "maxpool: 26 params");
+    let (mut i, mut p) = (inputs, params);
+    (
+        take(&mut i),
+        take(&mut i),
+        take(&mut p),
+        take(&mut p),
+        take(&mut p),
+    )
+}
+
+/// The forward pass of `maxpool.net` that the backward pass reuses.
+struct Pooled {
+    /// `h = tanh(v x)`, per sample and element.
+    h: [f64; pool::N * pool::CPW],
+    /// The pooled values and the window element that won each (the first
+    /// largest).
+    m: [f64; pool::N * pool::CP],
+    arg: [usize; pool::N * pool::CP],
+    /// `2 (y - t)`, per sample and output.
+    e: [f64; pool::N * pool::K],
+    /// The first positions of the largest and smallest weight of `v`, and
+    /// `max - min`.
+    hi: usize,
+    lo: usize,
+    spread: f64,
+    loss: f64,
+}
+
+/// `maxpool.net`'s forward pass.
+fn pool_forward(x: &[f64; 24], t: &[f64; 4], v: &[f64; 12], u: &[f64; 12], b: &[f64; 2]) -> Pooled {
+    use pool::{CP, CPW, K, N, W};
+    let mut h = [0.0; N * CPW];
+    let mut m = [0.0; N * CP];
+    let mut arg = [0; N * CP];
+    for n in 0..N {
+        for q in 0..CP {
+            let at = n * CPW + q * W;
+            for w in 0..W {
+                h[at + w] = (v[q * W + w] * x[at + w]).tanh();
+            }
+            let (mut best, mut pos) = (h[at], 0);
+            for w in 1..W {
+                if h[at + w] > best {
+                    (best, pos) = (h[at + w], w);
+                }
+            }
+            m[n * CP + q] = best;
+            arg[n * CP + q] = pos;
+        }
+    }
+    let mut e = [0.0; N * K];
+    let mut loss = 0.0;
+    for n in 0..N {
+        for k in 0..K {
+            let y = b[k]
+                + u[k * CP..k * CP + CP]
+                    .iter()
+                    .zip(&m[n * CP..n * CP + CP])
+                    .map(|(u, m)| u * m)
+                    .sum::<f64>();
+            let d = y - t[n * K + k];
+            e[n * K + k] = 2.0 * d;
+            loss += d * d;
+        }
+    }
+    let (mut hi, mut lo) = (0, 0);
+    for i in 1..v.len() {
+        if v[i] > v[hi] {
+            hi = i;
+        }
+        if v[i] < v[lo] {
+            lo = i;
+        }
+    }
+    let spread = v[hi] - v[lo];
+    Pooled {
+        h,
+        m,
+        arg,
+        e,
+        hi,
+        lo,
+        spread,
+        loss: loss + SPREAD * spread * spread,
+    }
+}
+
+/// The loss of `maxpool.net`: tanh, max pooling over each window, a dense
+/// layer, squared error, and `0.1 (max v - min v)²`.
+pub fn maxpool_loss(inputs: &[f64], params: &[f64]) -> f64 {
+    let (x, t, v, u, b) = pool_split(inputs, params);
+    pool_forward(x, t, v, u, b).loss
+}
+
+/// The loss of `maxpool.net` and its gradient: each window's adjoint goes
+/// to the element that won it only, through `1 - h²`; the penalty's to the
+/// largest and the smallest weight.
+pub fn maxpool_gradient(inputs: &[f64], params: &[f64], grad: &mut [f64]) -> f64 {
+    use pool::{CP, CPW, K, N, W};
+    let (x, t, v, u, b) = pool_split(inputs, params);
+    assert_eq!(grad.len(), 26, "maxpool: 26 gradient values");
+    let f = pool_forward(x, t, v, u, b);
+    let mut g = grad;
+    let (g_v, g_u, g_b) = (
+        take_mut::<12>(&mut g),
+        take_mut::<12>(&mut g),
+        take_mut::<2>(&mut g),
+    );
+    g_v.fill(0.0);
+    g_u.fill(0.0);
+    g_b.fill(0.0);
+    for n in 0..N {
+        for k in 0..K {
+            let e = f.e[n * K + k];
+            g_b[k] += e;
+            for q in 0..CP {
+                g_u[k * CP + q] += e * f.m[n * CP + q];
+            }
+        }
+        for q in 0..CP {
+            let dm: f64 = (0..K).map(|k| f.e[n * K + k] * u[k * CP + q]).sum();
+            let w = f.arg[n * CP + q];
+            let at = n * CPW + q * W + w;
+            let h = f.h[at];
+            g_v[q * W + w] += dm * (1.0 - h * h) * x[at];
+        }
+    }
+    g_v[f.hi] += 2.0 * SPREAD * f.spread;
+    g_v[f.lo] -= 2.0 * SPREAD * f.spread;
+    f.loss
 }

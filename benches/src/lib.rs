@@ -22,6 +22,7 @@ macro_rules! for_each_example {
             batch_mlp,
             bishop,
             fanout,
+            maxpool,
             mlp_mnist,
             mlp_mnist_batch,
             softmax_regression,
