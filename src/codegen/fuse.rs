@@ -416,9 +416,9 @@ pub(super) fn fuse_loops(
             t
         })
         .collect();
-    for i in 0..out.len() {
+    for (i, own) in snapshot.iter().enumerate() {
         let others = |array: &str| {
-            users.get(array).copied().unwrap_or(0) > usize::from(mentions(&snapshot[i], array))
+            users.get(array).copied().unwrap_or(0) > usize::from(mentions(own, array))
         };
         localise(&mut out, i, &others, later);
     }
