@@ -169,6 +169,9 @@ struct Facts {
     children: [Option<u32>; 3],
     /// Whether it computes something from a value: only such terms are worth a node.
     reads: bool,
+    /// A condition (a comparison, `and`, `or`, `not`): cheap, and never
+    /// hoisted on its own, so that a `where` keeps its condition in sight.
+    condition: bool,
     leaf: bool,
     /// Occurrences as the whole right-hand side of a value.
     roots: usize,
@@ -325,9 +328,14 @@ impl Interner {
                         .iter()
                         .flatten()
                         .any(|c| self.nodes[*c as usize].reads);
+                let condition = matches!(
+                    node,
+                    Node::Binary(op, ..) if op.is_condition()
+                ) || matches!(node, Node::Unary(Func::Not, _));
                 self.nodes.push(Facts {
                     children,
                     reads,
+                    condition,
                     leaf,
                     roots: 0,
                     forced: false,
@@ -385,7 +393,7 @@ impl Interner {
         // when its node is reached.
         for id in (0..n).rev() {
             let facts = &self.nodes[id];
-            hoisted[id] = count[id] > 1 && facts.reads && !facts.leaf;
+            hoisted[id] = count[id] > 1 && facts.reads && !facts.leaf && !facts.condition;
             let passed = if hoisted[id] { 1 } else { count[id] };
             for c in facts.children.iter().flatten() {
                 count[*c as usize] += passed;
