@@ -638,6 +638,11 @@ impl Sema {
                     "`{}` is a scalar: write it without brackets",
                     name.name
                 ))
+            } else if given == 0 && cx.in_condition {
+                d.help(format!(
+                    "a comparison is between numbers: compare one element of `{declared}` at a time, through an index (`where({}[i] > 0, ...)`)",
+                    name.name
+                ))
             } else {
                 d.help(format!("`{}` is declared as `{declared}`", name.name))
             };
