@@ -56,7 +56,8 @@ pub fn build(program: Program) -> Dag {
 }
 
 /// The largest right-hand side, in expression nodes, that autodiff sees
-/// whole (a piece has at most `2 * MAX_PIECE + 1`). The partial derivative
+/// whole (a piece has at most `2 * MAX_PIECE + 1`, `3 * MAX_PIECE + 1` for a
+/// `where` with three large operands). The partial derivative
 /// of one read copies the siblings along its path to the root, so one
 /// right-hand side of n nodes costs up to n^3 (a power tower `w^w^...^w`);
 /// split into pieces, each a temporary with an adjoint of its own, the cost
@@ -403,7 +404,8 @@ impl Interner {
         if max_piece == usize::MAX {
             return hoisted;
         }
-        // Children come first: each piece is at most 1 + 2 * max_piece nodes,
+        // Children come first: each piece is at most 1 + 2 * max_piece nodes
+        // (1 + 3 * max_piece for a `where`),
         // since only leaves that read nothing (numbers) are never hoisted.
         let mut piece = vec![0usize; n];
         for id in 0..n {

@@ -211,12 +211,17 @@ impl Generator<'_> {
                     value: Scalar::Select(c, a, b),
                 } => {
                     // rustfmt's layout: on one line when the `if` fits in
-                    // 50 columns (and the line in 100), else over five.
+                    // 50 columns (after `=` on a line of its own when the
+                    // line would pass 100), else over five.
                     let (c, a, b) = (self.render(c).text, self.render(a).text, self.render(b).text);
                     let one = format!("if {c} {{ {a} }} else {{ {b} }}");
                     let line = format!("let {name} = {one};");
                     if one.len() <= 50 && w.level * 4 + line.len() <= 100 {
                         w.line(&line);
+                    } else if one.len() <= 50 {
+                        w.open(&format!("let {name} ="));
+                        w.line(&format!("{one};"));
+                        w.level -= 1;
                     } else {
                         w.open(&format!("let {name} = if {c} {{"));
                         w.line(&a);
