@@ -447,10 +447,12 @@ impl<'a> Builder<'a> {
             },
             Expr::Delta(a, b) => Expr::Delta(sub(a, map), sub(b, map)),
             // An index fixed by a literal subscript of the read is that number.
-            Expr::Index(x) => match map[x.index()].expect("every free index of a partial is mapped") {
-                Sub::Var(v) => Expr::Index(v),
-                Sub::Lit(n) => Expr::Num(n as f64),
-            },
+            Expr::Index(x) => {
+                match map[x.index()].expect("every free index of a partial is mapped") {
+                    Sub::Var(v) => Expr::Index(v),
+                    Sub::Lit(n) => Expr::Num(n as f64),
+                }
+            }
             Expr::Where { cond, then, els } => {
                 let c = self.translate(cond, map, r);
                 let t = self.translate(then, map, r);

@@ -242,7 +242,10 @@ impl Interner {
                 let a = key_sub(a, &mut free);
                 (Node::Delta(a, key_sub(b, &mut free)), [None, None, None])
             }
-            Expr::Index(v) => (Node::Index(key_sub(&Sub::Var(*v), &mut free)), [None, None, None]),
+            Expr::Index(v) => (
+                Node::Index(key_sub(&Sub::Var(*v), &mut free)),
+                [None, None, None],
+            ),
             Expr::Read { value, subs } => {
                 let subs = subs.iter().map(|s| key_sub(s, &mut free)).collect();
                 (Node::Read(*value, subs), [None, None, None])
@@ -250,7 +253,10 @@ impl Interner {
             Expr::Unary { func, arg } => {
                 let a = self.walk(arg, owner, occ, false);
                 free.extend_from_slice(occ.free(a));
-                (Node::Unary(*func, occ.node[a]), [Some(occ.node[a]), None, None])
+                (
+                    Node::Unary(*func, occ.node[a]),
+                    [Some(occ.node[a]), None, None],
+                )
             }
             Expr::Binary { op, lhs, rhs } => {
                 let l = self.walk(lhs, owner, occ, false);
@@ -277,7 +283,10 @@ impl Interner {
                 free.extend(inner.iter().filter(|f| *f != index));
                 let at = at.map_or(u32::MAX, |k| k as u32);
                 let b = occ.node[b];
-                (Node::Reduce(*op, size_of(*index), b, at), [Some(b), None, None])
+                (
+                    Node::Reduce(*op, size_of(*index), b, at),
+                    [Some(b), None, None],
+                )
             }
             Expr::At { index, pos } => {
                 let k = key_sub(&Sub::Var(*index), &mut free);

@@ -124,9 +124,7 @@ fn term(e: &Expr) -> Option<Term> {
             match (term(lhs)?, term(rhs)?) {
                 (Term::Const(a), Term::Const(b)) => Some(Term::Const(a + sign * b)),
                 (Term::Var(i, p), Term::Const(c)) => Some(Term::Var(i, p + sign * c)),
-                (Term::Const(c), Term::Var(i, p)) if *op == BinOp::Add => {
-                    Some(Term::Var(i, p + c))
-                }
+                (Term::Const(c), Term::Var(i, p)) if *op == BinOp::Add => Some(Term::Var(i, p + c)),
                 _ => None,
             }
         }

@@ -122,7 +122,10 @@ fn conditions_bind_looser_than_arithmetic() {
     );
     assert_eq!(parse("not not a <= b"), "(not (not (a <= b)))");
     assert_eq!(parse("a == b or c"), "((a == b) or c)");
-    assert_eq!(parse("(a < b or c < d) and e > f"), "(((a < b) or (c < d)) and (e > f))");
+    assert_eq!(
+        parse("(a < b or c < d) and e > f"),
+        "(((a < b) or (c < d)) and (e > f))"
+    );
     assert_eq!(
         parse("where(j <= i, s[i, j], -1e9)"),
         "where((j <= i), s[i, j], (-1000000000))"
@@ -133,7 +136,14 @@ fn conditions_bind_looser_than_arithmetic() {
 
 #[test]
 fn comparisons_do_not_chain_and_logical_words_are_not_names() {
-    for src in ["a < b < c", "a == b != c", "and + 1", "x or", "not", "a and or b"] {
+    for src in [
+        "a < b < c",
+        "a == b != c",
+        "and + 1",
+        "x or",
+        "not",
+        "a and or b",
+    ] {
         let text = format!("loss E = {src}\n");
         let (_, diags) = netgrad::syntax::parse(&text);
         assert!(

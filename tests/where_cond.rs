@@ -101,7 +101,10 @@ fn simplification_changes_no_value() {
         let raw = gradient(&text, &[]);
         let simplified = netgrad::simplify::gradient(raw.clone()).0;
         for seed in 1..=8 {
-            let a = run(&raw, &netgrad::gradcheck::random_values(&raw.dag.program, seed));
+            let a = run(
+                &raw,
+                &netgrad::gradcheck::random_values(&raw.dag.program, seed),
+            );
             let b = run(
                 &simplified,
                 &netgrad::gradcheck::random_values(&simplified.dag.program, seed),
@@ -131,10 +134,16 @@ fn a_point_on_the_boundary_takes_the_branch_its_comparison_selects() {
     ] {
         let at = |x: f64| run(&g, &given(&g, &[("x", &[x])]));
         // x = 0: <= (2), not < (7), == (11), not != (19), >= (23), not > (37).
-        assert_eq!(at(0.0), (0.0, vec![vec![2.0 + 7.0 + 11.0 + 19.0 + 23.0 + 37.0]]));
+        assert_eq!(
+            at(0.0),
+            (0.0, vec![vec![2.0 + 7.0 + 11.0 + 19.0 + 23.0 + 37.0]])
+        );
         // Either side of it.
         assert_eq!(at(1.0).1, vec![vec![3.0 + 7.0 + 13.0 + 17.0 + 23.0 + 31.0]]);
-        assert_eq!(at(-1.0).1, vec![vec![2.0 + 5.0 + 13.0 + 17.0 + 29.0 + 37.0]]);
+        assert_eq!(
+            at(-1.0).1,
+            vec![vec![2.0 + 5.0 + 13.0 + 17.0 + 29.0 + 37.0]]
+        );
     }
     // The Huber loss at |r| = delta exactly: the quadratic branch (`<=`),
     // whose derivative r is delta there, as is the linear branch's.
@@ -167,16 +176,20 @@ fn the_causal_mask_hides_the_future() {
     let s = p.ids().find(|v| p.value(*v).name == "s").unwrap();
     for i in 0..4 {
         for j in 0..4 {
-            let want = if j <= i { data[s.index()][i * 4 + j] } else { -1e9 };
+            let want = if j <= i {
+                data[s.index()][i * 4 + j]
+            } else {
+                -1e9
+            };
             assert_eq!(data[m.index()][i * 4 + j], want, "m[{i}, {j}]");
         }
     }
     // The first row attends to itself only: its output is v's first row,
-    // whatever the scores, and wq gets nothing through it.
+    // whatever the scores.
     let o = p.ids().find(|v| p.value(*v).name == "o").unwrap();
     let v = p.ids().find(|x| p.value(*x).name == "v").unwrap();
-    for d in 0..3 {
-        assert!((data[o.index()][d] - data[v.index()][d]).abs() <= 1e-15);
+    for (got, want) in data[o.index()][..3].iter().zip(&data[v.index()][..3]) {
+        assert!((got - want).abs() <= 1e-15, "{got} vs {want}");
     }
 }
 
@@ -191,7 +204,11 @@ fn a_condition_has_no_derivative_and_no_chain_rule_term() {
     let adj = g.adjoint_of[c.index()].unwrap();
     assert!(matches!(&p.value(adj).origin, Origin::Adjoint { uses, .. } if uses.is_empty()));
     assert_eq!(p.value(adj).rhs, Some(Expr::Num(0.0)));
-    for (w, c, dw) in [(1.0, 1.0, 1.0 + 1.0), (1.0, 3.0, 2.0 + 1.0), (2.0, 1.0, 1.0)] {
+    for (w, c, dw) in [
+        (1.0, 1.0, 1.0 + 1.0),
+        (1.0, 3.0, 2.0 + 1.0),
+        (2.0, 1.0, 1.0),
+    ] {
         let (_, grads) = run(&g, &given(&g, &[("w", &[w]), ("c", &[c])]));
         assert_eq!(grads, [vec![dw], vec![0.0]], "w = {w}, c = {c}");
     }
@@ -222,7 +239,11 @@ fn a_condition_known_at_compile_time_folds() {
                 b[i] = where(i < 2, w[i], 0)\nloss E = sum(i, a[i] + b[i])\n";
     let raw = gradient(text, &[]);
     let g = netgrad::simplify::gradient(raw.clone()).0;
-    assert!(!has_where(&forward_rhs(&g, "a")), "{:?}", forward_rhs(&g, "a"));
+    assert!(
+        !has_where(&forward_rhs(&g, "a")),
+        "{:?}",
+        forward_rhs(&g, "a")
+    );
     assert!(has_where(&forward_rhs(&g, "b")));
     let given = given(&g, &[("w", &[1.0, -2.0, 3.0, 0.5])]);
     assert_eq!(run(&g, &given), run(&raw, &given));
@@ -236,7 +257,8 @@ fn a_condition_known_at_compile_time_folds() {
 #[test]
 fn the_chain_rule_factor_becomes_a_branch() {
     // adj * where(c, 1, 0) * x is where(c, adj * x, 0) once simplified.
-    let text = "dim N = 3\ninput x[N]\nparam w[N]\nloss E = sum(i, where(x[i] > 0, w[i] * x[i], 0))\n";
+    let text =
+        "dim N = 3\ninput x[N]\nparam w[N]\nloss E = sum(i, where(x[i] > 0, w[i] * x[i], 0))\n";
     let g = netgrad::simplify::gradient(gradient(text, &[])).0;
     let p = &g.dag.program;
     let (_, adj) = g.wrt[0];
@@ -278,8 +300,9 @@ fn a_condition_refines_the_ranges_of_its_branches() {
     assert_eq!(branches("e"), (vec![(4, 7)], vec![(0, 7)]));
     // A condition that never holds: an empty range.
     let (a, _) = {
-        let dag = netgrad::front_end("dim N = 4\nparam w[N]\nloss E = sum(i, where(i > 9, w[i], 0))\n")
-            .unwrap();
+        let dag =
+            netgrad::front_end("dim N = 4\nparam w[N]\nloss E = sum(i, where(i > 9, w[i], 0))\n")
+                .unwrap();
         let v = dag.program.value(dag.program.loss);
         let Some(Expr::Reduce { body, .. }) = &v.rhs else {
             panic!("a sum")

@@ -213,7 +213,11 @@ impl Generator<'_> {
                     // rustfmt's layout: on one line when the `if` fits in
                     // 50 columns (after `=` on a line of its own when the
                     // line would pass 100), else over five.
-                    let (c, a, b) = (self.render(c).text, self.render(a).text, self.render(b).text);
+                    let (c, a, b) = (
+                        self.render(c).text,
+                        self.render(a).text,
+                        self.render(b).text,
+                    );
                     let one = format!("if {c} {{ {a} }} else {{ {b} }}");
                     let line = format!("let {name} = {one};");
                     if one.len() <= 50 && w.level * 4 + line.len() <= 100 {

@@ -736,7 +736,11 @@ impl Generator<'_> {
         let c = self.short(body, c);
         self.bind(
             body,
-            Scalar::Select(Box::new(c), Box::new(Scalar::Num(1.0)), Box::new(Scalar::Num(0.0))),
+            Scalar::Select(
+                Box::new(c),
+                Box::new(Scalar::Num(1.0)),
+                Box::new(Scalar::Num(0.0)),
+            ),
         )
     }
 

@@ -314,7 +314,11 @@ fn reductions(e: &Expr, f: &mut impl FnMut(Reduction, IndexId, &Expr)) {
     match e {
         // A reduction inside a branch of a `where` runs as a plain loop,
         // inside the branch: no schedule of the nest is built around it.
-        Expr::Num(_) | Expr::Read { .. } | Expr::Delta(..) | Expr::Index(_) | Expr::Where { .. } => {}
+        Expr::Num(_)
+        | Expr::Read { .. }
+        | Expr::Delta(..)
+        | Expr::Index(_)
+        | Expr::Where { .. } => {}
         Expr::Unary { arg, .. } => reductions(arg, f),
         Expr::Binary { lhs, rhs, .. } => {
             reductions(lhs, f);

@@ -438,13 +438,11 @@ impl Sema {
                 Arg::Expr(_) => None,
             });
             let d = match binder {
-                Some(s) => Diagnostic::error(
-                    Code::WrongArity,
-                    s,
-                    "`where` does not bind index variables",
-                )
-                .label("an index binder")
-                .help("only sum, mean, logsumexp, max and min bind index variables"),
+                Some(s) => {
+                    Diagnostic::error(Code::WrongArity, s, "`where` does not bind index variables")
+                        .label("an index binder")
+                        .help("only sum, mean, logsumexp, max and min bind index variables")
+                }
                 None => Diagnostic::error(
                     Code::WrongArity,
                     span,

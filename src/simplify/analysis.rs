@@ -129,10 +129,12 @@ impl Analysis<Node> for Facts {
                 } else if let Some((op, a, b)) = node.binary() {
                     match (c(&a), c(&b)) {
                         (Some(x), Some(y)) => finite(op.apply(x, y)),
-                        _ if op.is_condition() => match (interval(egraph, a), interval(egraph, b)) {
-                            (Some(x), Some(y)) => decide(op, x, y),
-                            _ => None,
-                        },
+                        _ if op.is_condition() => {
+                            match (interval(egraph, a), interval(egraph, b)) {
+                                (Some(x), Some(y)) => decide(op, x, y),
+                                _ => None,
+                            }
+                        }
                         _ => None,
                     }
                 } else {
@@ -163,10 +165,12 @@ impl Analysis<Node> for Facts {
     fn modify(egraph: &mut Graph, id: Id) {
         // A `where` whose condition is known is the branch it takes.
         let taken = egraph[id].nodes.iter().find_map(|n| match n {
-            Node::Where([cond, t, e]) => egraph[*cond]
-                .data
-                .constant
-                .map(|x| if x != 0.0 { *t } else { *e }),
+            Node::Where([cond, t, e]) => {
+                egraph[*cond]
+                    .data
+                    .constant
+                    .map(|x| if x != 0.0 { *t } else { *e })
+            }
             _ => None,
         });
         if let Some(branch) = taken {

@@ -336,11 +336,9 @@ fn back(rec: &RecExpr<Node>, id: Id) -> Option<Expr> {
     match node {
         Node::Num(x) => Some(Expr::Num(x.value())),
         Node::Delta([a, b]) => Some(Expr::Delta(sub_of(rec, *a)?, sub_of(rec, *b)?)),
-        Node::Where([c, t, e]) => Some(Expr::select(
-            back(rec, *c)?,
-            back(rec, *t)?,
-            back(rec, *e)?,
-        )),
+        Node::Where([c, t, e]) => {
+            Some(Expr::select(back(rec, *c)?, back(rec, *t)?, back(rec, *e)?))
+        }
         Node::Index(i) => match sub_of(rec, *i)? {
             Sub::Var(v) => Some(Expr::Index(v)),
             Sub::Lit(_) => None,

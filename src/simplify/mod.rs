@@ -59,9 +59,7 @@ fn simplify_with(e: &Expr, owner: &Value, fixed: &[bool]) -> Expr {
     let extents: Vec<usize> = owner.indices.iter().map(|v| v.extent.size).collect();
     let before = cost::of(e, &extents);
     let rec = lang::to_rec(e);
-    let runner = runner(&extents, fixed)
-        .with_expr(&rec)
-        .run(&rules::rules());
+    let runner = runner(&extents, fixed).with_expr(&rec).run(&rules::rules());
     let extractor = Extractor::new(
         &runner.egraph,
         cost::Weighted {
