@@ -827,7 +827,16 @@ fn where_agrees_with_the_interpreter() {
     let reductions = "dim K = 4\nparam w[K], b\n\
                       loss E = where(sum(k, w[k]) > b, sum(k, w[k]^2), mean(k, exp(w[k]))) \
                       + sum(k, where(w[k] < max(j, w[j]), w[k] * b, b^2))\n";
-    for (name, text) in [("mask", mask), ("logic", logic), ("reductions", reductions)] {
+    let shared = "dim N = 3\ninput x[N]\nparam w[N], c\n\
+                  a[i] = where(x[i] > c, w[i] * x[i], sin(w[i]))^2 + where(x[i] > c, w[i] * x[i], sin(w[i]))\n\
+                  b[i] = where(i == 1, where(x[i] > c, w[i] * x[i], sin(w[i])), c)\n\
+                  loss E = sum(i, a[i] * b[i]) + where(c < 0, sum(i, where(x[i] > c, w[i] * x[i], sin(w[i]))), c)\n";
+    for (name, text) in [
+        ("mask", mask),
+        ("logic", logic),
+        ("reductions", reductions),
+        ("shared", shared),
+    ] {
         for float in [Float::F64, Float::F32] {
             for no_std in [false, true] {
                 let dir = std::env::temp_dir().join(format!(

@@ -56,6 +56,13 @@ pub const LOGIC: &str = "dim N = 5\ninput x[N]\nparam w[N], c\n\
 pub const REDUCTIONS: &str = "dim K = 4\nparam w[K], b\n\
     loss E = where(sum(k, w[k]) > b, sum(k, w[k]^2), mean(k, exp(w[k]))) + sum(k, where(w[k] < max(j, w[j]), w[k] * b, b^2))\n";
 
+/// A `where` used several times, hoisted into a value of its own, nested in
+/// another, and summed inside a branch.
+pub const SHARED: &str = "dim N = 3\ninput x[N]\nparam w[N], c\n\
+    a[i] = where(x[i] > c, w[i] * x[i], sin(w[i]))^2 + where(x[i] > c, w[i] * x[i], sin(w[i]))\n\
+    b[i] = where(i == 1, where(x[i] > c, w[i] * x[i], sin(w[i])), c)\n\
+    loss E = sum(i, a[i] * b[i]) + where(c < 0, sum(i, where(x[i] > c, w[i] * x[i], sin(w[i]))), c)\n";
+
 fn huber() -> String {
     std::fs::read_to_string(common::root().join("examples/huber_regression.net")).unwrap()
 }
@@ -66,6 +73,7 @@ fn programs() -> Vec<(&'static str, String)> {
         ("mask", MASK.to_string()),
         ("logic", LOGIC.to_string()),
         ("reductions", REDUCTIONS.to_string()),
+        ("shared", SHARED.to_string()),
     ]
 }
 
