@@ -401,3 +401,41 @@ fn a_condition_of_values_keeps_its_kind() {
         }
     }
 }
+
+/// The simplifier decides a comparison of an index variable with a constant
+/// from the variable's range: at every operator, on both sides, with
+/// constants inside, on the edges of and outside the range 0..=3, the
+/// simplified program computes what the original does.
+#[test]
+fn comparisons_decided_by_a_range_are_sound() {
+    let mut terms = Vec::new();
+    for op in ["<", "<=", ">", ">=", "==", "!="] {
+        for c in ["-1", "0", "0.5", "2", "3", "3.5", "4", "5"] {
+            terms.push(format!("where(i {op} {c}, w[i], 2 * w[i])"));
+            terms.push(format!("where({c} {op} i, 3 * w[i], 5 * w[i])"));
+        }
+    }
+    let text = format!(
+        "dim N = 4\nparam w[N]\nloss E = sum(i, {})\n",
+        terms.join(" + ")
+    );
+    let raw = gradient(&text, &[]);
+    let g = netgrad::simplify::gradient(raw.clone()).0;
+    // Most of them fold: the range decides all but those that split it.
+    let folded = terms.len() - count_wheres(&forward_rhs(&g, "E"));
+    assert!(folded >= terms.len() / 2, "only {folded} folded");
+    let given = given(&g, &[("w", &[1.0, 10.0, 100.0, 1000.0])]);
+    assert_eq!(run(&g, &given), run(&raw, &given));
+}
+
+fn count_wheres(e: &Expr) -> usize {
+    match e {
+        Expr::Where { cond, then, els } => {
+            1 + count_wheres(cond) + count_wheres(then) + count_wheres(els)
+        }
+        Expr::Unary { arg, .. } => count_wheres(arg),
+        Expr::Binary { lhs, rhs, .. } => count_wheres(lhs) + count_wheres(rhs),
+        Expr::Reduce { body, .. } => count_wheres(body),
+        _ => 0,
+    }
+}
