@@ -19,6 +19,9 @@ struct IndexInfo {
     /// (presumably this one, misspelt): then a missing range is the echo of
     /// another error, not a mistake of its own.
     mentioned: bool,
+    /// Whether it is used as a number in a condition (`where(k < 2, ...)`),
+    /// which gives it no range: a mention that does not excuse a missing one.
+    as_number: bool,
     /// The reduction that binds it (`sum`, `max`, ...), for hints.
     reduction: &'static str,
 }
@@ -83,7 +86,8 @@ impl Sema {
         self.suggest_unused_lhs_index(def, &lhs, &cx, first_diag);
         for id in &lhs {
             let info = &mut cx.indices[id.index()];
-            info.mentioned = mentions(&def.rhs, &info.name) || cx.bad_subscripts > 0;
+            info.mentioned =
+                (mentions(&def.rhs, &info.name) && !info.as_number) || cx.bad_subscripts > 0;
         }
 
         let extents: Vec<Extent> = (0..cx.indices.len())
@@ -165,6 +169,7 @@ impl Sema {
             explicit,
             uses: Vec::new(),
             mentioned: false,
+            as_number: false,
             reduction: "sum",
         });
         id
@@ -262,10 +267,17 @@ impl Sema {
             Diagnostic::error(
                 Code::BroadcastWithoutRange,
                 info.span,
-                format!(
-                    "index `{}` is not used on the right-hand side, so its range is unknown",
-                    info.name
-                ),
+                if info.as_number {
+                    format!(
+                        "index `{}` is only compared on the right-hand side, not used as a subscript, so its range is unknown",
+                        info.name
+                    )
+                } else {
+                    format!(
+                        "index `{}` is not used on the right-hand side, so its range is unknown",
+                        info.name
+                    )
+                },
             )
             .label("range unknown")
             .help(self.range_help(&format!("{} in", info.name), ""))
@@ -273,10 +285,17 @@ impl Sema {
             Diagnostic::error(
                 Code::IndexNeedsRange,
                 info.span,
-                format!(
-                    "index `{}` subscripts nothing, so its range is unknown",
-                    info.name
-                ),
+                if info.as_number {
+                    format!(
+                        "index `{}` is only compared, and subscripts nothing, so its range is unknown",
+                        info.name
+                    )
+                } else {
+                    format!(
+                        "index `{}` subscripts nothing, so its range is unknown",
+                        info.name
+                    )
+                },
             )
             .label("range unknown")
             .help(self.range_help(&format!("{}({} in", info.reduction, info.name), ", ...)"))
@@ -541,6 +560,7 @@ impl Sema {
     ) -> Lowered {
         if let (Some(id), None, true) = (cx.lookup(&name.name), subs, cx.in_condition) {
             // In a condition, an index variable is its value as a number.
+            cx.indices[id.index()].as_number = true;
             return (Expr::Index(id), None);
         }
         if cx.lookup(&name.name).is_some() {
@@ -1044,7 +1064,8 @@ impl Sema {
                 let lowered = self.lower(e, cx).0;
                 for id in &ids {
                     let info = &mut cx.indices[id.index()];
-                    info.mentioned = mentions(e, &info.name) || cx.bad_subscripts > bad_before;
+                    info.mentioned = (mentions(e, &info.name) && !info.as_number)
+                        || cx.bad_subscripts > bad_before;
                 }
                 lowered
             }
