@@ -91,16 +91,19 @@ codes! {
     // Reserved for later versions.
     RuntimeDim = "E0500", "not supported yet: generated code for a file with run-time dims";
     AffineSubscript = "E0501", "not supported yet: an affine subscript such as x[i + 1]";
-    Comparison = "E0502", "not supported yet: comparisons";
+    Comparison = "E0502", "retired: comparisons, reserved until `where` became part of the language (no longer reported)";
     UserFunction = "E0503", "not supported yet: user-defined functions";
     MaxReduction = "E0504", "retired: max and min reductions, reserved until they became part of the language (no longer reported)";
     Recurrence = "E0505", "not supported yet: a definition that reads itself (recurrences)";
+    // Conditions and `where`.
+    ConditionOutsideWhere = "E0600", "a comparison, `and`, `or` or `not` outside the condition of a `where`";
+    NotACondition = "E0601", "the condition of a `where`, or an operand of `and`, `or`, `not`, is not a comparison";
 }
 
 impl Code {
     /// Codes no longer reported: what they rejected is part of the language
     /// now. A code is never reused, so each keeps its place in the catalogue.
-    pub const RETIRED: &'static [Code] = &[Code::MaxReduction];
+    pub const RETIRED: &'static [Code] = &[Code::MaxReduction, Code::Comparison];
 }
 
 /// How serious a diagnostic is.

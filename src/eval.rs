@@ -121,6 +121,10 @@ enum Node {
     Delta(Idx, Idx),
     /// `Expr::At`: the index variable, and the position.
     At(usize, Box<Node>),
+    /// `Expr::Where`: only the branch taken is evaluated.
+    Where(Box<Node>, Box<Node>, Box<Node>),
+    /// `Expr::Index`: an index variable as a number.
+    Index(usize),
     Unary(Func, Box<Node>),
     Binary(BinOp, Box<Node>, Box<Node>),
     Reduce {
@@ -336,6 +340,12 @@ fn compile(owner: &Value, e: &Expr, at: &Slots) -> Node {
         Expr::Read { value, subs } => Node::Read(access(*value, subs, strides)),
         Expr::Delta(a, b) => Node::Delta(idx(a), idx(b)),
         Expr::At { index, pos } => Node::At(index.index(), Box::new(compile(owner, pos, at))),
+        Expr::Index(v) => Node::Index(v.index()),
+        Expr::Where { cond, then, els } => Node::Where(
+            Box::new(compile(owner, cond, at)),
+            Box::new(compile(owner, then, at)),
+            Box::new(compile(owner, els, at)),
+        ),
         Expr::Unary { func, arg } => Node::Unary(*func, Box::new(compile(owner, arg, at))),
         // A difference with a logsumexp adds its residual (`crate::lse`):
         // `(x - lse) - lo`, `(lse - x) + lo`.
@@ -493,6 +503,14 @@ impl Node {
             Node::Read(a) => data[a.value][a.offset(env)],
             Node::Delta(a, b) => f64::from(u8::from(a.get(env) == b.get(env))),
             Node::At(index, pos) => f64::from(u8::from(env[*index] as f64 == pos.eval(data, env))),
+            Node::Index(index) => env[*index] as f64,
+            Node::Where(cond, then, els) => {
+                if cond.eval(data, env) != 0.0 {
+                    then.eval(data, env)
+                } else {
+                    els.eval(data, env)
+                }
+            }
             Node::Unary(func, arg) => func.apply(arg.eval(data, env)),
             Node::Binary(op, lhs, rhs) => {
                 let a = lhs.eval(data, env);

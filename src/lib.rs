@@ -16,6 +16,7 @@ pub mod graph;
 pub mod ir;
 pub mod lse;
 pub mod pretty;
+pub mod refine;
 pub mod sema;
 pub mod simplify;
 pub mod summary;

@@ -129,6 +129,18 @@ impl Generator<'_> {
             Scalar::Load(a) => Operand::atom(format!("{}[{}]", a.array, a.offset)),
             Scalar::Delta(a, b) => Operand::atom(format!("ops::delta({a}, {b})")),
             Scalar::At(i, pos) => Operand::atom(format!("ops::at({i}, {})", self.render(pos).text)),
+            Scalar::Index(i) => Operand::atom(format!("({i} as {})", self.float.name())),
+            // A condition, and a choice: bound to locals by lowering, never
+            // an operand of arithmetic.
+            Scalar::Select(c, a, b) => Operand {
+                text: format!(
+                    "if {} {{ {} }} else {{ {} }}",
+                    self.render(c).text,
+                    self.render(a).text,
+                    self.render(b).text
+                ),
+                strength: 0,
+            },
             Scalar::Unary(op, arg) => {
                 let a = self.render(arg);
                 match op {
@@ -138,6 +150,7 @@ impl Generator<'_> {
                     },
                     Unary::Math(f) => self.math(f, &a, None),
                     Unary::Ops(f) => Operand::atom(format!("ops::{f}({})", a.text)),
+                    Unary::Not => Operand::atom(format!("!{}", a.at(ATOM))),
                 }
             }
             Scalar::Binary(op, lhs, rhs) => {
@@ -156,6 +169,34 @@ impl Generator<'_> {
                     }
                     Binary::XLogY => {
                         return Operand::atom(format!("ops::xlogy({}, {})", l.text, r.text))
+                    }
+                    // Conditions bind less tightly than arithmetic: a
+                    // comparison's operands need no parentheses, `&&` and
+                    // `||` parenthesise what is not a comparison or a local.
+                    Binary::Lt | Binary::Le | Binary::Gt | Binary::Ge | Binary::Eq | Binary::Ne => {
+                        let sign = match op {
+                            Binary::Lt => "<",
+                            Binary::Le => "<=",
+                            Binary::Gt => ">",
+                            Binary::Ge => ">=",
+                            Binary::Eq => "==",
+                            _ => "!=",
+                        };
+                        return Operand {
+                            text: format!("{} {sign} {}", l.at(ADD), r.at(ADD)),
+                            strength: 0,
+                        };
+                    }
+                    Binary::And | Binary::Or => {
+                        let sign = if *op == Binary::And { "&&" } else { "||" };
+                        let side = |s: &Scalar, o: &Operand| match s {
+                            Scalar::Binary(Binary::And | Binary::Or, ..) => format!("({})", o.text),
+                            _ => o.text.clone(),
+                        };
+                        return Operand {
+                            text: format!("{} {sign} {}", side(lhs, &l), side(rhs, &r)),
+                            strength: 0,
+                        };
                     }
                 };
                 Operand {
@@ -189,6 +230,37 @@ impl Generator<'_> {
                     }
                 }
                 Stmt::Fill(name) => w.line(&format!("{name}.fill(0.0);")),
+                Stmt::Let {
+                    name,
+                    typed: false,
+                    value: Scalar::Select(c, a, b),
+                } => {
+                    // rustfmt's layout: on one line when the `if` fits in
+                    // 50 columns (after `=` on a line of its own when the
+                    // line would pass 100), else over five.
+                    let (c, a, b) = (
+                        self.render(c).text,
+                        self.render(a).text,
+                        self.render(b).text,
+                    );
+                    let one = format!("if {c} {{ {a} }} else {{ {b} }}");
+                    let line = format!("let {name} = {one};");
+                    if one.len() <= 50 && w.level * 4 + line.len() <= 100 {
+                        w.line(&line);
+                    } else if one.len() <= 50 {
+                        w.open(&format!("let {name} ="));
+                        w.line(&format!("{one};"));
+                        w.level -= 1;
+                    } else {
+                        w.open(&format!("let {name} = if {c} {{"));
+                        w.line(&a);
+                        w.level -= 1;
+                        w.open("} else {");
+                        w.line(&b);
+                        w.level -= 1;
+                        w.line("};");
+                    }
+                }
                 Stmt::Let { name, typed, value } => {
                     let value = self.render(value).text;
                     if *typed {

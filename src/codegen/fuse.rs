@@ -53,7 +53,12 @@ struct Touch {
 
 fn scalar(s: &Scalar, t: &mut Touch) {
     match s {
-        Scalar::Num(_) | Scalar::Count(_) | Scalar::Delta(..) => {}
+        Scalar::Num(_) | Scalar::Count(_) | Scalar::Delta(..) | Scalar::Index(_) => {}
+        Scalar::Select(c, x, y) => {
+            scalar(c, t);
+            scalar(x, t);
+            scalar(y, t);
+        }
         Scalar::At(_, pos) => scalar(pos, t),
         Scalar::Var(v) => t.vars.push(v.clone()),
         Scalar::Load(a) => t.loads.push((a.array.clone(), a.offset.clone())),
@@ -291,6 +296,7 @@ fn calls(stmts: &[Stmt], f: &dyn Fn(&Scalar) -> bool) -> bool {
                 any(x, f)
             }
             Scalar::Binary(_, x, y) => any(x, f) || any(y, f),
+            Scalar::Select(c, x, y) => any(c, f) || any(x, f) || any(y, f),
             _ => false,
         }
     }
@@ -590,6 +596,11 @@ fn scalar_to_var(x: &mut Scalar, array: &str) {
             scalar_to_var(y, array)
         }
         Scalar::Binary(_, y, z) => {
+            scalar_to_var(y, array);
+            scalar_to_var(z, array);
+        }
+        Scalar::Select(c, y, z) => {
+            scalar_to_var(c, array);
             scalar_to_var(y, array);
             scalar_to_var(z, array);
         }

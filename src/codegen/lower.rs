@@ -624,6 +624,26 @@ impl Generator<'_> {
                 let pos = self.scalar(body, pos, owner, names);
                 Scalar::At(Affine::var(&names[index.index()]), Box::new(pos))
             }
+            Expr::Index(v) => Scalar::Index(Affine::var(&names[v.index()])),
+            // `let t = if c { a } else { b };`. The branches are plain
+            // expressions inside the `if`, computed only when taken; what
+            // is bound to a `let` first (a long subterm, a reduction) is
+            // computed before the `if`, whichever branch is taken.
+            Expr::Where { cond, then, els } => {
+                let c = self.condition(body, cond, owner, names);
+                let c = self.short(body, c);
+                let a = self.scalar(body, then, owner, names);
+                let a = self.short(body, a);
+                let b = self.scalar(body, els, owner, names);
+                let b = self.short(body, b);
+                self.bind(body, Scalar::Select(Box::new(c), Box::new(a), Box::new(b)))
+            }
+            // A condition as a number (a condition hoisted into a value of
+            // its own): 1 or 0.
+            Expr::Binary { op, .. } if op.is_condition() => self.truth(body, e, owner, names),
+            Expr::Unary {
+                func: Func::Not, ..
+            } => self.truth(body, e, owner, names),
             Expr::Unary { .. }
                 if !body.kept.is_empty() && self.softmax_term(&body.kept, e, names).is_some() =>
             {
@@ -642,6 +662,7 @@ impl Generator<'_> {
                     Func::Sigmoid | Func::Relu | Func::Softplus | Func::Step | Func::Sign => {
                         Unary::Ops(func.name())
                     }
+                    Func::Not => unreachable!("a condition is lowered by `condition`"),
                 };
                 Scalar::unary(op, a)
             }
@@ -662,6 +683,7 @@ impl Generator<'_> {
                     BinOp::Max => Binary::Max,
                     BinOp::Min => Binary::Min,
                     BinOp::XLogY => Binary::XLogY,
+                    _ => unreachable!("a condition is lowered by `condition`"),
                 };
                 Scalar::binary(op, l, r)
             }
@@ -672,6 +694,74 @@ impl Generator<'_> {
             } => self.reduce(body, *op, *index, inner, owner, names),
         };
         op
+    }
+
+    /// A condition of a `where` as a `bool`: comparisons of numbers, `&&`,
+    /// `||`, and `!` of a local; any other expression is true where it is
+    /// not 0.
+    fn condition(&self, body: &mut Body, e: &Expr, owner: &Value, names: &[String]) -> Scalar {
+        match e {
+            Expr::Binary {
+                op: op @ (BinOp::And | BinOp::Or),
+                lhs,
+                rhs,
+            } => {
+                let l = self.condition(body, lhs, owner, names);
+                let r = self.condition(body, rhs, owner, names);
+                let (l, r) = self.fit(body, l, r);
+                let op = if *op == BinOp::And {
+                    Binary::And
+                } else {
+                    Binary::Or
+                };
+                Scalar::binary(op, l, r)
+            }
+            Expr::Binary { op, lhs, rhs } if op.is_condition() => {
+                let l = self.scalar(body, lhs, owner, names);
+                let r = self.scalar(body, rhs, owner, names);
+                let (l, r) = self.fit(body, l, r);
+                let op = match op {
+                    BinOp::Lt => Binary::Lt,
+                    BinOp::Le => Binary::Le,
+                    BinOp::Gt => Binary::Gt,
+                    BinOp::Ge => Binary::Ge,
+                    BinOp::Eq => Binary::Eq,
+                    _ => Binary::Ne,
+                };
+                Scalar::binary(op, l, r)
+            }
+            // `!t`, of a local: clippy rejects `!(a < b)` on floats, which
+            // is not `a >= b` (NaN).
+            Expr::Unary {
+                func: Func::Not,
+                arg,
+            } => {
+                let c = self.condition(body, arg, owner, names);
+                let c = match c {
+                    Scalar::Var(_) => c,
+                    c => self.bind(body, c),
+                };
+                Scalar::unary(Unary::Not, c)
+            }
+            other => {
+                let x = self.scalar(body, other, owner, names);
+                Scalar::binary(Binary::Ne, x, Scalar::Num(0.0))
+            }
+        }
+    }
+
+    /// A condition as a number: `if c { 1.0 } else { 0.0 }`.
+    fn truth(&self, body: &mut Body, e: &Expr, owner: &Value, names: &[String]) -> Scalar {
+        let c = self.condition(body, e, owner, names);
+        let c = self.short(body, c);
+        self.bind(
+            body,
+            Scalar::Select(
+                Box::new(c),
+                Box::new(Scalar::Num(1.0)),
+                Box::new(Scalar::Num(0.0)),
+            ),
+        )
     }
 
     /// A max or min reduction, or the position of its extreme: the running

@@ -366,7 +366,13 @@ pub(super) fn row(subs: &[Sub], index: IndexId) -> bool {
 /// Calls `f` on every reduction of `e`, outermost first.
 fn reductions(e: &Expr, f: &mut impl FnMut(Reduction, IndexId, &Expr)) {
     match e {
-        Expr::Num(_) | Expr::Read { .. } | Expr::Delta(..) => {}
+        // A reduction inside a branch of a `where` runs as a plain loop,
+        // inside the branch: no schedule of the nest is built around it.
+        Expr::Num(_)
+        | Expr::Read { .. }
+        | Expr::Delta(..)
+        | Expr::Index(_)
+        | Expr::Where { .. } => {}
         Expr::Unary { arg, .. } => reductions(arg, f),
         Expr::Binary { lhs, rhs, .. } => {
             reductions(lhs, f);
@@ -383,7 +389,8 @@ fn reductions(e: &Expr, f: &mut impl FnMut(Reduction, IndexId, &Expr)) {
 /// Whether `e` holds no sum of its own: the body of an innermost loop.
 fn innermost(e: &Expr) -> bool {
     match e {
-        Expr::Num(_) | Expr::Read { .. } | Expr::Delta(..) => true,
+        Expr::Num(_) | Expr::Read { .. } | Expr::Delta(..) | Expr::Index(_) => true,
+        Expr::Where { cond, then, els } => innermost(cond) && innermost(then) && innermost(els),
         Expr::Unary { arg, .. } => innermost(arg),
         Expr::Binary { lhs, rhs, .. } => innermost(lhs) && innermost(rhs),
         Expr::Reduce { .. } => false,
@@ -396,6 +403,10 @@ pub(super) fn mentions(e: &Expr, index: IndexId) -> bool {
     let sub = |s: &Sub| *s == Sub::Var(index);
     match e {
         Expr::Num(_) => false,
+        Expr::Index(i) => *i == index,
+        Expr::Where { cond, then, els } => {
+            mentions(cond, index) || mentions(then, index) || mentions(els, index)
+        }
         Expr::Read { subs, .. } => subs.iter().any(sub),
         Expr::Delta(a, b) => sub(a) || sub(b),
         Expr::Unary { arg, .. } => mentions(arg, index),
