@@ -5,6 +5,7 @@ const EXAMPLES: &[&str] = &[
     "batch_mlp",
     "bishop",
     "fanout",
+    "huber_regression",
     "maxpool",
     "mlp_mnist",
     "mlp_mnist_batch",

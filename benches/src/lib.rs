@@ -22,6 +22,7 @@ macro_rules! for_each_example {
             batch_mlp,
             bishop,
             fanout,
+            huber_regression,
             maxpool,
             mlp_mnist,
             mlp_mnist_batch,

@@ -178,4 +178,6 @@ small! {
         batch_mlp, batch_mlp_loss, batch_mlp_gradient;
     the_hand_written_maxpool_agrees_with_the_generated_code:
         maxpool, maxpool_loss, maxpool_gradient;
+    the_hand_written_huber_regression_agrees_with_the_generated_code:
+        huber_regression, huber_regression_loss, huber_regression_gradient;
 }
