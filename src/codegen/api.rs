@@ -678,6 +678,21 @@ impl Generator<'_> {
         w.close();
 
         w.blank();
+        self.gradient_core(w, &given, &params, &need, false);
+    }
+
+    /// The gradient's core function: its signature (with the sizes and the
+    /// workspace for `runtime` code), a zero gradient for each param that
+    /// is not differentiated, then every needed value and the loss.
+    pub(super) fn gradient_core(
+        &self,
+        w: &mut Writer,
+        given: &[ValueId],
+        params: &[ValueId],
+        need: &[bool],
+        runtime: bool,
+    ) {
+        let real = self.float.name();
         let mut core: Vec<String> = given.iter().map(|id| self.core_param(*id)).collect();
         core.extend(params.iter().map(|id| {
             let ty = if self.p.value(*id).rank() == 0 {
@@ -687,9 +702,13 @@ impl Generator<'_> {
             };
             format!("{}: {ty}", self.grad_name(*id))
         }));
-        self.core_head(w, Core::Gradient, "gradient_core", core);
+        if runtime {
+            self.rt_core_head(w, Core::Gradient, "gradient_core", core);
+        } else {
+            self.core_head(w, Core::Gradient, "gradient_core", core);
+        }
         // Params that are not differentiated get a zero gradient.
-        for id in &params {
+        for id in params {
             if self.grad_of[id.index()].is_none() {
                 let d = self.grad_name(*id);
                 if self.p.value(*id).rank() == 0 {
@@ -700,7 +719,7 @@ impl Generator<'_> {
             }
         }
         let mut body = Body::new(w);
-        self.values(&mut body, &need, Core::Gradient);
+        self.values(&mut body, need, Core::Gradient);
         w.line(&self.idents[self.p.loss.index()].clone());
         w.close();
     }

@@ -420,7 +420,7 @@ impl Generator<'_> {
 
     /// A core's head: `dims` and `ws` first, the sizes bound, the
     /// workspace's buffers borrowed.
-    fn rt_core_head(&self, w: &mut Writer, core: Core, name: &str, params: Vec<String>) {
+    pub(super) fn rt_core_head(&self, w: &mut Writer, core: Core, name: &str, params: Vec<String>) {
         let real = self.float.name();
         let mut all = vec!["dims: &Dims".to_string(), "ws: &mut Workspace".to_string()];
         all.extend(params);
@@ -791,30 +791,7 @@ impl Generator<'_> {
         w.close();
 
         w.blank();
-        let mut core: Vec<String> = given.iter().map(|id| self.core_param(*id)).collect();
-        core.extend(params.iter().map(|id| {
-            let ty = if self.p.value(*id).rank() == 0 {
-                format!("&mut {real}")
-            } else {
-                format!("&mut [{real}]")
-            };
-            format!("{}: {ty}", self.grad_name(*id))
-        }));
-        self.rt_core_head(w, Core::Gradient, "gradient_core", core);
-        for id in &params {
-            if self.grad_of[id.index()].is_none() {
-                let d = self.grad_name(*id);
-                if self.p.value(*id).rank() == 0 {
-                    w.line(&format!("*{d} = 0.0;"));
-                } else {
-                    w.line(&format!("{d}.fill(0.0);"));
-                }
-            }
-        }
-        let mut body = Body::new(w);
-        self.values(&mut body, &need, Core::Gradient);
-        w.line(&self.idents[self.p.loss.index()].clone());
-        w.close();
+        self.gradient_core(w, &given, &params, &need, true);
     }
 
     /// Splits `grad` into one piece per param (params have fixed sizes).
