@@ -132,13 +132,18 @@ impl Generator<'_> {
 
     /// The tensors a core function keeps in the scratch buffer, in order.
     pub(super) fn in_scratch(&self, core: Core) -> Vec<ValueId> {
+        self.stored_in(core, Store::Scratch)
+    }
+
+    /// The definitions a core function needs that live in `store`, in order.
+    pub(super) fn stored_in(&self, core: Core, store: Store) -> Vec<ValueId> {
         let need = self.needed(&self.targets(core));
         self.p
             .ids()
             .filter(|id| {
                 need[id.index()]
                     && !matches!(self.p.value(*id).kind, ValueKind::Input | ValueKind::Param)
-                    && self.store(*id, core) == Store::Scratch
+                    && self.store(*id, core) == store
             })
             .collect()
     }

@@ -227,15 +227,7 @@ impl Generator<'_> {
 
     /// The tensors a core keeps in the workspace.
     pub(super) fn in_work(&self, core: Core) -> Vec<ValueId> {
-        let need = self.needed(&self.targets(core));
-        self.p
-            .ids()
-            .filter(|id| {
-                need[id.index()]
-                    && !matches!(self.p.value(*id).kind, ValueKind::Input | ValueKind::Param)
-                    && self.store(*id, core) == Store::Work
-            })
-            .collect()
+        self.stored_in(core, Store::Work)
     }
 
     /// The workspace's buffers, each once: (field, length).
