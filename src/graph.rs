@@ -114,6 +114,8 @@ fn add_edges(
             enclosing.pop();
         }
         Expr::At { pos, .. } => add_edges(pos, reader, occurrence, enclosing, g),
+        // The solved index is fixed, not summed: no enclosing reduction.
+        Expr::Solve { body, .. } => add_edges(body, reader, occurrence, enclosing, g),
     }
 }
 
@@ -138,12 +140,18 @@ enum Node {
     /// `At`: the index variable, and the position's node; the position's
     /// free variable `k` is the node's variable `map[k]`.
     At(KeySub, u32, Box<[u32]>),
+    /// `Solve`: the scale, the solved index's range, the value, the body's
+    /// node, the number of the index among the body's free variables
+    /// (`u32::MAX` if unused), and the body's other free variables' numbers.
+    Solve(i64, usize, KeySub, u32, u32, Box<[u32]>),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 enum KeySub {
     Var(u32, usize),
     Lit(usize),
+    /// An affine subscript: its constant and (variable number, range, coefficient) terms.
+    Affine(i64, Box<[(u32, usize, i64)]>),
 }
 
 /// The interned subterms: a node's id is its index, and children come before
@@ -202,18 +210,23 @@ impl Interner {
     fn walk(&mut self, e: &Expr, owner: &Value, occ: &mut Occurrences, root: bool) -> usize {
         let size_of = |v: IndexId| owner.indices[v.index()].extent.size;
         let mut free: Vec<IndexId> = Vec::new();
-        let key_sub = |s: &Sub, free: &mut Vec<IndexId>| match s {
-            Sub::Var(v) => {
-                let k = match free.iter().position(|f| f == v) {
-                    Some(k) => k,
-                    None => {
-                        free.push(*v);
-                        free.len() - 1
-                    }
-                };
-                KeySub::Var(k as u32, size_of(*v))
+        let number = |v: IndexId, free: &mut Vec<IndexId>| match free.iter().position(|f| *f == v) {
+            Some(k) => k as u32,
+            None => {
+                free.push(v);
+                (free.len() - 1) as u32
             }
+        };
+        let key_sub = |s: &Sub, free: &mut Vec<IndexId>| match s {
+            Sub::Var(v) => KeySub::Var(number(*v, free), size_of(*v)),
             Sub::Lit(n) => KeySub::Lit(*n),
+            Sub::Affine(a) => KeySub::Affine(
+                a.constant(),
+                a.terms()
+                    .iter()
+                    .map(|&(v, c)| (number(v, free), size_of(v), c))
+                    .collect(),
+            ),
         };
         let (node, children) = match e {
             Expr::Num(x) => (Node::Num(x.to_bits()), [None, None]),
@@ -274,6 +287,28 @@ impl Interner {
                 let p = occ.node[p];
                 (Node::At(k, p, map), [Some(p), None])
             }
+            Expr::Solve {
+                index,
+                scale,
+                value,
+                body,
+            } => {
+                let k = key_sub(value, &mut free);
+                let b = self.walk(body, owner, occ, false);
+                let inner = occ.free(b);
+                let at = inner.iter().position(|f| f == index);
+                let map = inner
+                    .iter()
+                    .filter(|f| *f != index)
+                    .map(|v| number(*v, &mut free))
+                    .collect();
+                let at = at.map_or(u32::MAX, |k| k as u32);
+                let b = occ.node[b];
+                (
+                    Node::Solve(*scale, size_of(*index), k, b, at, map),
+                    [Some(b), None],
+                )
+            }
         };
         let leaf = children[0].is_none();
         let id = match self.ids.get(&node) {
@@ -317,7 +352,9 @@ impl Interner {
                 let r_size = occ.size[last];
                 1 + r_size + occ.size[last - r_size as usize]
             }
-            Expr::Unary { .. } | Expr::Reduce { .. } | Expr::At { .. } => 1 + occ.size[last],
+            Expr::Unary { .. } | Expr::Reduce { .. } | Expr::At { .. } | Expr::Solve { .. } => {
+                1 + occ.size[last]
+            }
             _ => 1,
         };
         occ.node.push(id);
@@ -558,6 +595,17 @@ impl Hoister {
                 index,
                 pos: Box::new(self.rewrite(*pos, p - 1, owner, occ)),
             },
+            Expr::Solve {
+                index,
+                scale,
+                value,
+                body,
+            } => Expr::Solve {
+                index,
+                scale,
+                value,
+                body: Box::new(self.rewrite(*body, p - 1, owner, occ)),
+            },
         }
     }
 
@@ -583,19 +631,24 @@ impl Hoister {
                 value,
                 subs: subs
                     .into_iter()
-                    .map(|s| match s {
-                        Sub::Var(v) => Sub::Var(renumber(v)),
-                        lit => lit,
-                    })
+                    .map(|s| s.substitute(|v| Sub::Var(renumber(v))))
                     .collect(),
             },
             Expr::Delta(a, b) => {
-                let sub = |s| match s {
-                    Sub::Var(v) => Sub::Var(renumber(v)),
-                    lit => lit,
-                };
+                let sub = |s: Sub| s.substitute(|v| Sub::Var(renumber(v)));
                 Expr::Delta(sub(a), sub(b))
             }
+            Expr::Solve {
+                index,
+                scale,
+                value,
+                body,
+            } => Expr::Solve {
+                index: renumber(index),
+                scale,
+                value: value.substitute(|v| Sub::Var(renumber(v))),
+                body,
+            },
             Expr::Reduce { op, index, body } => Expr::Reduce {
                 op,
                 index: renumber(index),
@@ -658,6 +711,10 @@ fn collect_binders(e: &Expr, out: &mut Vec<IndexId>) {
             collect_binders(body, out);
         }
         Expr::At { pos, .. } => collect_binders(pos, out),
+        Expr::Solve { index, body, .. } => {
+            out.push(*index);
+            collect_binders(body, out);
+        }
     }
 }
 
@@ -678,6 +735,17 @@ fn map_expr(e: Expr, f: &mut impl FnMut(Expr) -> Expr) -> Expr {
         Expr::At { index, pos } => Expr::At {
             index,
             pos: Box::new(map_expr(*pos, f)),
+        },
+        Expr::Solve {
+            index,
+            scale,
+            value,
+            body,
+        } => Expr::Solve {
+            index,
+            scale,
+            value,
+            body: Box::new(map_expr(*body, f)),
         },
         leaf => leaf,
     };

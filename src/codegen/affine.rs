@@ -12,8 +12,10 @@
 /// order (the printer keeps it: `n * 784 + i`, not `i + n * 784`).
 #[derive(Debug, Clone, PartialEq)]
 pub(super) struct Affine {
-    /// Loop variables (as the code names them) and their strides.
-    pub(super) terms: Vec<(String, usize)>,
+    /// Loop variables (as the code names them) and their strides; a stride
+    /// is negative only for an affine subscript (`x[N - 1 - i]`), whose
+    /// value sema proved at least 0.
+    pub(super) terms: Vec<(String, isize)>,
     /// The constant part: literal subscripts times their strides, or a
     /// negative offset (`i - 16`, a remainder loop's lane).
     pub(super) constant: isize,
@@ -34,6 +36,35 @@ impl Affine {
             terms: Vec::new(),
             constant: c as isize,
         }
+    }
+}
+
+impl Affine {
+    /// The form in signed arithmetic, for a value that may be negative:
+    /// `p as isize - di as isize`.
+    pub(super) fn signed(&self) -> String {
+        let mut out = String::new();
+        for (name, stride) in &self.terms {
+            let mag = stride.unsigned_abs();
+            let term = if mag == 1 {
+                format!("{name} as isize")
+            } else {
+                format!("{name} as isize * {mag}")
+            };
+            match (out.is_empty(), *stride < 0) {
+                (true, false) => out.push_str(&term),
+                (true, true) => out.push_str(&format!("-({term})")),
+                (false, false) => out.push_str(&format!(" + {term}")),
+                (false, true) => out.push_str(&format!(" - {term}")),
+            }
+        }
+        match (out.is_empty(), self.constant) {
+            (true, c) => out = c.to_string(),
+            (false, 0) => {}
+            (false, c) if c < 0 => out.push_str(&format!(" - {}", c.unsigned_abs())),
+            (false, c) => out.push_str(&format!(" + {c}")),
+        }
+        out
     }
 }
 

@@ -40,18 +40,30 @@ impl Operand {
 impl std::fmt::Display for Affine {
     /// `n * 784 + i`, `i_block * 4 + 1`, `i - 16`, `0`.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let term = |name: &str, stride: usize| match stride {
+            1 => name.to_string(),
+            _ => format!("{name} * {stride}"),
+        };
+        // Additions first, then subtractions: in `usize` every partial
+        // result is at least the final value, itself at least 0.
         let mut terms: Vec<String> = self
             .terms
             .iter()
-            .map(|(name, stride)| match stride {
-                1 => name.clone(),
-                _ => format!("{name} * {stride}"),
-            })
+            .filter(|(_, stride)| *stride > 0)
+            .map(|(name, stride)| term(name, stride.unsigned_abs()))
             .collect();
         if self.constant > 0 || terms.is_empty() {
-            terms.push(self.constant.to_string());
+            let c = if self.terms.is_empty() {
+                self.constant
+            } else {
+                self.constant.max(0)
+            };
+            terms.push(c.to_string());
         }
         write!(f, "{}", terms.join(" + "))?;
+        for (name, stride) in self.terms.iter().filter(|(_, s)| *s < 0) {
+            write!(f, " - {}", term(name, stride.unsigned_abs()))?;
+        }
         if self.constant < 0 && !self.terms.is_empty() {
             write!(f, " - {}", self.constant.unsigned_abs())?;
         }
@@ -226,6 +238,17 @@ impl Generator<'_> {
                         }
                     };
                     w.line(&format!("{place} {sign} {value};"));
+                }
+                Stmt::Loop(l) if l.solve.is_some() => {
+                    let Extent::Const(n) = l.end;
+                    let (value, scale) = l.solve.as_ref().expect("a solved loop");
+                    w.open(&format!(
+                        "for {} in ops::solve({}, {scale}, {n}) {{",
+                        l.var,
+                        value.signed()
+                    ));
+                    self.emit(w, &l.body);
+                    w.close();
                 }
                 Stmt::Loop(l) => {
                     let Extent::Const(n) = l.end;

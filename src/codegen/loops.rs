@@ -61,6 +61,10 @@ pub(super) struct Loop {
     pub(super) start: Start,
     pub(super) end: Extent,
     pub(super) block: usize,
+    /// A loop of at most one iteration, over the solution of a constraint
+    /// (`Expr::Solve`): `var = value / scale` where that is a whole number
+    /// in `0..end` (`for i in ops::solve(p as isize - di as isize, 1, 27)`).
+    pub(super) solve: Option<(Affine, usize)>,
     pub(super) body: Vec<Stmt>,
 }
 
@@ -284,6 +288,12 @@ impl Builder {
         self.open_loop(var, Start::AfterBlocks(block), end, 1);
     }
 
+    /// Opens the loop over the solution of `scale * var = value` in `0..end`.
+    pub(super) fn open_solve(&mut self, var: &str, value: Affine, scale: usize, end: usize) {
+        self.open_loop(var, Start::Zero, end, 1);
+        self.open.last_mut().expect("just opened").solve = Some((value, scale));
+    }
+
     fn open_loop(&mut self, var: &str, start: Start, end: usize, block: usize) {
         if self.blocks.is_empty() {
             self.blocks.push(Vec::new());
@@ -293,6 +303,7 @@ impl Builder {
             start,
             end: Extent::Const(end),
             block,
+            solve: None,
             body: Vec::new(),
         });
         self.blocks.push(Vec::new());

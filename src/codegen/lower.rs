@@ -427,7 +427,7 @@ impl Generator<'_> {
             body.code.push(Stmt::Index {
                 name: name.clone(),
                 value: Affine {
-                    terms: vec![(block.clone(), count)],
+                    terms: vec![(block.clone(), count as isize)],
                     constant: u as isize,
                 },
             });
@@ -494,16 +494,38 @@ impl Generator<'_> {
     pub(super) fn flat_index(&self, value: &Value, subs: &[Sub], names: &[String]) -> Affine {
         let strides = crate::eval::strides(value);
         let mut constant = 0;
-        let mut terms = Vec::new();
+        let mut terms: Vec<(String, isize)> = Vec::new();
+        let mut add = |name: &str, stride: isize| match terms.iter_mut().find(|(n, _)| n == name) {
+            Some((_, s)) => *s += stride,
+            None => terms.push((name.to_string(), stride)),
+        };
         for (s, stride) in subs.iter().zip(strides) {
+            let stride = stride as isize;
             match s {
-                Sub::Lit(n) => constant += n * stride,
-                Sub::Var(v) => terms.push((names[v.index()].clone(), stride)),
+                Sub::Lit(n) => constant += *n as isize * stride,
+                Sub::Var(v) => add(&names[v.index()], stride),
+                Sub::Affine(a) => {
+                    constant += a.constant() as isize * stride;
+                    for &(v, c) in a.terms() {
+                        add(&names[v.index()], c as isize * stride);
+                    }
+                }
             }
         }
+        terms.retain(|(_, s)| *s != 0);
+        Affine { terms, constant }
+    }
+
+    /// An affine subscript of `owner` in the reader's names.
+    pub(super) fn sub_affine(s: &Sub, names: &[String]) -> Affine {
+        let a = s.affine();
         Affine {
-            terms,
-            constant: constant as isize,
+            terms: a
+                .terms()
+                .iter()
+                .map(|&(v, c)| (names[v.index()].clone(), c as isize))
+                .collect(),
+            constant: a.constant() as isize,
         }
     }
 
@@ -595,11 +617,33 @@ impl Generator<'_> {
                 }
             }
             Expr::Delta(a, b) => {
-                let s = |s: &Sub| match s {
-                    Sub::Var(v) => Affine::var(&names[v.index()]),
-                    Sub::Lit(n) => Affine::constant(*n),
-                };
-                Scalar::Delta(s(a), s(b))
+                Scalar::Delta(Self::sub_affine(a, names), Self::sub_affine(b, names))
+            }
+            // A sum over the at most one index a constraint leaves.
+            Expr::Solve {
+                index,
+                scale,
+                value,
+                body: inner,
+            } => {
+                let size = owner.indices[index.index()].extent.size;
+                body.fresh += 1;
+                let acc = self.internal(&format!("acc{}", body.fresh));
+                body.code.push(Stmt::scalar_acc(&acc, Reduce::Sum));
+                body.code.open_solve(
+                    &names[index.index()],
+                    Self::sub_affine(value, names),
+                    *scale as usize,
+                    size,
+                );
+                let x = self.scalar(body, inner, owner, names);
+                body.code.push(Stmt::Store {
+                    place: Place::Var(acc.clone()),
+                    op: AssignOp::Add,
+                    value: x,
+                });
+                body.code.close();
+                Scalar::Var(acc)
             }
             Expr::At { index, pos } => {
                 let pos = self.scalar(body, pos, owner, names);
@@ -1088,7 +1132,7 @@ impl Generator<'_> {
         body.code.push(Stmt::Index {
             name: i.clone(),
             value: Affine {
-                terms: vec![(chunk.clone(), lanes), (lane.clone(), 1)],
+                terms: vec![(chunk.clone(), lanes as isize), (lane.clone(), 1)],
                 constant: 0,
             },
         });

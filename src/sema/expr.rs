@@ -1,5 +1,6 @@
 //! Checking and lowering of right-hand sides: names, subscripts, calls, and index ranges.
 
+use super::affine::{AffineRead, Range};
 use super::{consts, suggest, unknown, Sema, Symbol, RESERVED};
 use crate::diag::{Code, Diagnostic, Span};
 use crate::ir::{
@@ -21,11 +22,13 @@ struct IndexInfo {
     mentioned: bool,
     /// The reduction that binds it (`sum`, `max`, ...), for hints.
     reduction: &'static str,
+    /// The affine subscripts it appears in, which give it no range.
+    affine_uses: Vec<Span>,
 }
 
 /// The state of one right-hand side: its index variables and those in scope.
 #[derive(Default)]
-struct Ctx {
+pub(super) struct Ctx {
     indices: Vec<IndexInfo>,
     scope: Vec<IndexId>,
     /// In a `const`, only numbers, dims, consts and functions are allowed.
@@ -35,10 +38,26 @@ struct Ctx {
     /// Subscripts in error so far: a left-hand or reduction index that its
     /// scope does not use was probably meant in one of them.
     bad_subscripts: usize,
+    /// Reads at affine subscripts, checked once the ranges are known.
+    affine_reads: Vec<AffineRead>,
 }
 
 impl Ctx {
-    fn lookup(&self, name: &str) -> Option<IndexId> {
+    /// Records that `v` appears in an affine subscript.
+    pub(super) fn affine_use(&mut self, v: IndexId, span: Span) {
+        self.indices[v.index()].affine_uses.push(span);
+    }
+
+    /// Notes an unbound index name; whether it is its first occurrence.
+    pub(super) fn note_unbound(&mut self, name: &str) -> bool {
+        if self.unbound.iter().any(|n| n == name) {
+            return false;
+        }
+        self.unbound.push(name.to_string());
+        true
+    }
+
+    pub(super) fn lookup(&self, name: &str) -> Option<IndexId> {
         self.scope
             .iter()
             .rev()
@@ -86,6 +105,14 @@ impl Sema {
         let extents: Vec<Extent> = (0..cx.indices.len())
             .map(|k| self.range_of(&cx.indices[k]))
             .collect();
+        let ranges: Vec<Range> = extents.iter().map(|e| Range::whole(self, e)).collect();
+        let names: Vec<(String, Extent)> = cx
+            .indices
+            .iter()
+            .zip(&extents)
+            .map(|(info, e)| (info.name.clone(), e.clone()))
+            .collect();
+        self.check_affine_reads(&cx.affine_reads, &ranges, &names);
         let shape: Vec<Extent> = lhs.iter().map(|id| extents[id.index()].clone()).collect();
         if shape.iter().all(|e| e.size > 0) {
             self.check_size(&shape, def.span);
@@ -163,6 +190,7 @@ impl Sema {
             uses: Vec::new(),
             mentioned: false,
             reduction: "sum",
+            affine_uses: Vec::new(),
         });
         id
     }
@@ -180,6 +208,10 @@ impl Sema {
             // Uses of unknown size come from earlier errors: say nothing more.
             if info.explicit.is_none() && info.uses.is_empty() && !info.mentioned {
                 self.missing_range(info);
+            } else if info.explicit.is_none() && info.uses.is_empty() {
+                if let Some(span) = info.affine_uses.first() {
+                    self.affine_only_range(info, *span);
+                }
             }
             return unknown();
         };
@@ -252,6 +284,34 @@ impl Sema {
                 ));
             }
         }
+    }
+
+    /// `y[i in O] = sum(j, x[i + j])`: `j` appears only in an affine
+    /// subscript, which gives no range.
+    fn affine_only_range(&mut self, info: &IndexInfo, span: Span) {
+        let (code, before, after) = if info.is_lhs {
+            (Code::BroadcastWithoutRange, format!("{} in", info.name), String::new())
+        } else {
+            (
+                Code::IndexNeedsRange,
+                format!("{}({} in", info.reduction, info.name),
+                ", ...)".to_string(),
+            )
+        };
+        let help = self.range_help(&before, &after);
+        self.error(
+            Diagnostic::error(
+                code,
+                info.span,
+                format!(
+                    "index `{}` is used only in affine subscripts, which give it no range",
+                    info.name
+                ),
+            )
+            .label("range unknown")
+            .with(span, "an affine subscript does not set a range")
+            .help(help),
+        );
     }
 
     fn missing_range(&mut self, info: &IndexInfo) {
@@ -525,6 +585,17 @@ impl Sema {
         if lowered.len() != given {
             return placeholder();
         }
+        for (pos, (s, extent)) in subs.unwrap_or(&[]).iter().zip(&shape).enumerate() {
+            if matches!(lowered[pos], Sub::Affine(_)) {
+                cx.affine_reads.push(AffineRead {
+                    owner: owner.clone(),
+                    subs: lowered.clone(),
+                    pos,
+                    span: s.span,
+                    extent: extent.clone(),
+                });
+            }
+        }
         (
             Expr::Read {
                 value: v,
@@ -633,11 +704,14 @@ impl Sema {
                 }
                 Some(Sub::Lit(n))
             }
+            ExprKind::Neg(_) | ExprKind::Binary { .. } => {
+                self.affine_subscript(s, extent, owner, pos, cx)
+            }
             _ if self.mentions_index(s, cx) => {
                 self.error(
-                    Diagnostic::error(Code::AffineSubscript, s.span, "subscripts computed from an index, such as `x[i + 1]`, are not supported yet")
-                        .label("an expression of an index variable")
-                        .help("subscripts are index variables or integer literals"),
+                    Diagnostic::error(Code::NonAffineSubscript, s.span, "a subscript that is not an affine form of index variables is not supported yet")
+                        .label("not an affine form")
+                        .help("a subscript is an integer affine form of index variables: `i`, `i + 1`, `2 * i + di`"),
                 );
                 None
             }
