@@ -330,7 +330,7 @@ fn gemm(w: &mut Writer, g: &Gemm) {
 mod tests {
     use super::super::affine::{Affine, Row};
 
-    fn affine(terms: &[(&str, usize)], constant: isize) -> Affine {
+    fn affine(terms: &[(&str, isize)], constant: isize) -> Affine {
         Affine {
             terms: terms.iter().map(|(n, s)| (n.to_string(), *s)).collect(),
             constant,
@@ -348,6 +348,15 @@ mod tests {
         );
         assert_eq!(affine(&[("i_block", 4)], 3).to_string(), "i_block * 4 + 3");
         assert_eq!(affine(&[("i", 1)], -16).to_string(), "i - 16");
+        // Affine subscripts: additions first, so no `usize` step goes below 0.
+        assert_eq!(affine(&[("j", -1), ("i", 1)], 4).to_string(), "i + 4 - j");
+        assert_eq!(affine(&[("i", 1), ("di", 1)], -1).to_string(), "i + di - 1");
+        assert_eq!(affine(&[("j", -2)], 9).to_string(), "9 - j * 2");
+        assert_eq!(
+            affine(&[("p", 1), ("di", -1)], 0).signed(),
+            "p as isize - di as isize"
+        );
+        assert_eq!(affine(&[("i", -2)], 3).signed(), "-(i as isize * 2) + 3");
     }
 
     #[test]

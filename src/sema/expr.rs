@@ -704,9 +704,10 @@ impl Sema {
                 }
                 Some(Sub::Lit(n))
             }
-            ExprKind::Neg(_) | ExprKind::Binary { .. } => {
-                self.affine_subscript(s, extent, owner, pos, cx)
-            }
+            ExprKind::Neg(_)
+            | ExprKind::Binary { .. }
+            | ExprKind::Read { subs: Some(_), .. }
+            | ExprKind::Call { .. } => self.affine_subscript(s, extent, owner, pos, cx),
             _ if self.mentions_index(s, cx) => {
                 self.error(
                     Diagnostic::error(Code::NonAffineSubscript, s.span, "a subscript that is not an affine form of index variables is not supported yet")
