@@ -243,7 +243,7 @@ impl Generator<'_> {
                     let Extent::Const(n) = l.end;
                     let (value, scale) = l.solve.as_ref().expect("a solved loop");
                     w.open(&format!(
-                        "for {} in ops::solve({}, {scale}, {n}) {{",
+                        "if let Some({}) = ops::solve({}, {scale}, {n}) {{",
                         l.var,
                         value.signed()
                     ));

@@ -63,7 +63,7 @@ pub(super) struct Loop {
     pub(super) block: usize,
     /// A loop of at most one iteration, over the solution of a constraint
     /// (`Expr::Solve`): `var = value / scale` where that is a whole number
-    /// in `0..end` (`for i in ops::solve(p as isize - di as isize, 1, 27)`).
+    /// in `0..end` (`if let Some(i) = ops::solve(p as isize - di as isize, 1, 27)`).
     pub(super) solve: Option<(Affine, usize)>,
     pub(super) body: Vec<Stmt>,
 }

@@ -152,6 +152,11 @@ impl Sema {
         if affine.terms().is_empty() {
             return self.constant_subscript(constant, s.span, extent, owner, pos);
         }
+        // `x[i + 0]` is `x[i]`: a plain use, which gives `i` its range.
+        if let Sub::Var(v) = affine.sub() {
+            cx.plain_use(v, extent, s.span, format!("dimension {} of `{owner}`", pos + 1));
+            return Some(Sub::Var(v));
+        }
         for &(v, _) in affine.terms() {
             cx.affine_use(v, s.span);
         }

@@ -48,6 +48,11 @@ impl Ctx {
         self.indices[v.index()].affine_uses.push(span);
     }
 
+    /// Records a plain use of `v`, which must range over `extent`.
+    pub(super) fn plain_use(&mut self, v: IndexId, extent: &Extent, span: Span, what: String) {
+        self.indices[v.index()].uses.push((extent.clone(), span, what));
+    }
+
     /// Notes an unbound index name; whether it is its first occurrence.
     pub(super) fn note_unbound(&mut self, name: &str) -> bool {
         if self.unbound.iter().any(|n| n == name) {
