@@ -401,11 +401,11 @@ impl<'a> Builder<'a> {
             deltas.push(Expr::Delta(a.sub(), j));
             let pick = a
                 .terms()
-                .iter()
+                .into_iter()
                 .filter(|(v, _)| left.contains(v))
                 .max_by_key(|(v, _)| (self.table[v.index()].extent.size, std::cmp::Reverse(*v)));
             match pick {
-                Some(&(x, c)) => {
+                Some((x, c)) => {
                     // c·x + rest = J  ⇔  |c|·x = ±(J - rest).
                     let rest = a.add(&Sub::Var(x).affine().scale(-c));
                     let value = j.affine().add(&rest.scale(-1)).scale(c.signum());

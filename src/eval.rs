@@ -445,7 +445,7 @@ fn access(value: ValueId, subs: &[Sub], strides: &[Vec<usize>]) -> Access {
             // Negative parts wrap: see `Access::offset`.
             Sub::Affine(a) => {
                 base = base.wrapping_add((a.constant() as usize).wrapping_mul(*stride));
-                for &(v, c) in a.terms() {
+                for (v, c) in a.terms() {
                     let st = (c as usize).wrapping_mul(*stride);
                     match terms.iter_mut().find(|(var, _)| *var == v.index()) {
                         Some((_, s)) => *s = s.wrapping_add(st),

@@ -150,8 +150,9 @@ enum Node {
 enum KeySub {
     Var(u32, usize),
     Lit(usize),
-    /// An affine subscript: its constant and (variable number, range, coefficient) terms.
-    Affine(i64, Box<[(u32, usize, i64)]>),
+    /// An affine subscript: its constant and (variable number, range,
+    /// coefficient) terms; boxed, so that keys stay as small as before.
+    Affine(Box<(i64, Vec<(u32, usize, i64)>)>),
 }
 
 /// The interned subterms: a node's id is its index, and children come before
@@ -220,13 +221,13 @@ impl Interner {
         let key_sub = |s: &Sub, free: &mut Vec<IndexId>| match s {
             Sub::Var(v) => KeySub::Var(number(*v, free), size_of(*v)),
             Sub::Lit(n) => KeySub::Lit(*n),
-            Sub::Affine(a) => KeySub::Affine(
+            Sub::Affine(a) => KeySub::Affine(Box::new((
                 a.constant(),
                 a.terms()
-                    .iter()
-                    .map(|&(v, c)| (number(v, free), size_of(v), c))
+                    .into_iter()
+                    .map(|(v, c)| (number(v, free), size_of(v), c))
                     .collect(),
-            ),
+            ))),
         };
         let (node, children) = match e {
             Expr::Num(x) => (Node::Num(x.to_bits()), [None, None]),

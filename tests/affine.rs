@@ -185,3 +185,42 @@ fn the_input_adjoint_of_a_convolution_sums_over_the_taps_only() {
     // And its values are exact: the interpreter against central differences.
     assert!(worst(text, true) <= 1e-6);
 }
+
+#[test]
+fn huge_coefficients_are_errors_not_overflows() {
+    for sub in [
+        "4611686018427387904 * i + 4611686018427387904 * i",
+        "9223372036854775807 * i - 9223372036854775807 * i + 9223372036854775807 * i",
+        "-9223372036854775807 * i",
+        "(4611686018427387904 * i + 1) * 4",
+    ] {
+        let text = format!("dim N = 3\nparam x[N]\ny[i in N] = x[{sub}]\nloss E = sum(i, y[i])\n");
+        let e = errors(&text);
+        assert!(e.contains("error[E0"), "{sub}: {e}");
+    }
+}
+
+#[test]
+fn a_read_in_error_does_not_also_lose_its_affine_indices_ranges() {
+    // One mistake (q is bound nowhere), one error: not also "di has no range".
+    let text = "dim N = 8\ndim K = 3\ndim O = N - K + 1\nparam x[N, N]\n\
+                y[i in O] = sum(di, x[i + di, q])\nloss E = sum(i, y[i]^2)\n";
+    let e = errors(text);
+    assert!(e.contains("error[E0203]"), "{e}");
+    assert_eq!(e.matches("error[").count(), 1, "{e}");
+}
+
+#[test]
+fn a_subscript_stays_as_small_as_a_literal() {
+    // Reads hold many subscripts: the memory budgets of tests/scaling.rs
+    // count them.
+    assert_eq!(std::mem::size_of::<netgrad::ir::Sub>(), 16);
+}
+
+#[test]
+fn three_index_variables_in_one_subscript_are_reserved() {
+    let text = "dim N = 2\nparam x[4]\ny[i in N, j in N, k in N] = x[i + j + k]\n\
+                loss E = sum(i, j, k, y[i, j, k])\n";
+    let e = errors(text);
+    assert!(e.contains("error[E0506]: a subscript combining more than 2 index variables"), "{e}");
+}

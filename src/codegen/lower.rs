@@ -506,7 +506,7 @@ impl Generator<'_> {
                 Sub::Var(v) => add(&names[v.index()], stride),
                 Sub::Affine(a) => {
                     constant += a.constant() as isize * stride;
-                    for &(v, c) in a.terms() {
+                    for (v, c) in a.terms() {
                         add(&names[v.index()], c as isize * stride);
                     }
                 }

@@ -16,17 +16,18 @@ use crate::diag::{Code, Diagnostic, Span};
 use crate::ir::{self, Extent, IndexId, Sub};
 use crate::syntax::ast::{self, ExprKind};
 
-/// `k + Σ multiple · D` over run-time dims `D` (each at least 1).
+/// `k + Σ multiple · D` over run-time dims `D` (each at least 1). Wide, so
+/// that a coefficient times a size never overflows.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub(super) struct Bound {
-    k: i64,
-    dims: BTreeMap<String, i64>,
+    k: i128,
+    dims: BTreeMap<String, i128>,
 }
 
 impl Bound {
     fn constant(k: i64) -> Bound {
         Bound {
-            k,
+            k: k.into(),
             dims: BTreeMap::new(),
         }
     }
@@ -38,11 +39,15 @@ impl Bound {
                 k: -1,
                 dims: BTreeMap::from([(d.clone(), 1)]),
             },
-            _ => Bound::constant(e.size as i64 - 1),
+            _ => Bound {
+                k: e.size as i128 - 1,
+                dims: BTreeMap::new(),
+            },
         }
     }
 
     fn add_scaled(&mut self, other: &Bound, c: i64) {
+        let c = i128::from(c);
         self.k += c * other.k;
         for (d, m) in &other.dims {
             *self.dims.entry(d.clone()).or_insert(0) += c * m;
@@ -52,7 +57,7 @@ impl Bound {
 
     /// Whether it is at least 0 at every size of its run-time dims.
     fn nonnegative(&self) -> bool {
-        self.dims.values().all(|m| *m >= 0) && self.k + self.dims.values().sum::<i64>() >= 0
+        self.dims.values().all(|m| *m >= 0) && self.k + self.dims.values().sum::<i128>() >= 0
     }
 }
 
@@ -136,7 +141,7 @@ impl Sema {
             }
         };
         let Some(affine) = ir::Affine::new(constant, &terms) else {
-            self.error(
+            let d = if ir::Affine::distinct_vars(&terms) > ir::MAX_AFFINE_TERMS {
                 Diagnostic::error(
                     Code::NonAffineSubscript,
                     s.span,
@@ -145,8 +150,20 @@ impl Sema {
                         ir::MAX_AFFINE_TERMS
                     ),
                 )
-                .label("too many index variables"),
-            );
+                .label("too many index variables")
+            } else {
+                Diagnostic::error(
+                    Code::NonAffineSubscript,
+                    s.span,
+                    format!(
+                        "a subscript with a coefficient beyond {} or an offset beyond {} is not supported",
+                        ir::MAX_COEFFICIENT,
+                        i32::MAX
+                    ),
+                )
+                .label("too large")
+            };
+            self.error(d);
             return None;
         };
         if affine.terms().is_empty() {
@@ -157,9 +174,8 @@ impl Sema {
             cx.plain_use(v, extent, s.span, format!("dimension {} of `{owner}`", pos + 1));
             return Some(Sub::Var(v));
         }
-        for &(v, _) in affine.terms() {
-            cx.affine_use(v, s.span);
-        }
+        // Its uses are recorded once the whole read is lowered
+        // (`read_value`), so that a read in error cascades into nothing.
         Some(affine.sub())
     }
 
@@ -321,7 +337,7 @@ impl Sema {
             // The largest and smallest value of the subscript.
             let mut max = Bound::constant(a.constant());
             let mut min = Bound::constant(a.constant());
-            for &(v, c) in a.terms() {
+            for (v, c) in a.terms() {
                 let r = &ranges[v.index()];
                 let (up, down) = if c > 0 { (&r.hi, &r.lo) } else { (&r.lo, &r.hi) };
                 max.add_scaled(up, c);
@@ -393,7 +409,7 @@ impl Sema {
     /// For `x[i + di]` with `i in OH`, `di in KH` into `x[H]`: "did you
     /// mean `dim OH = H - KH + 1`?", when that size would be at least 1.
     fn size_hint(&self, a: &ir::Affine, names: &[(String, Extent)], target: &Extent) -> Option<String> {
-        let [(v, 1), (w, 1)] = a.terms() else {
+        let [(v, 1), (w, 1)] = *a.terms() else {
             return None;
         };
         if a.constant() != 0 {

@@ -591,7 +591,10 @@ impl Sema {
             return placeholder();
         }
         for (pos, (s, extent)) in subs.unwrap_or(&[]).iter().zip(&shape).enumerate() {
-            if matches!(lowered[pos], Sub::Affine(_)) {
+            if let Sub::Affine(a) = lowered[pos] {
+                for (v, _) in a.terms() {
+                    cx.affine_use(v, s.span);
+                }
                 cx.affine_reads.push(AffineRead {
                     owner: owner.clone(),
                     subs: lowered.clone(),
