@@ -152,8 +152,12 @@ enum KeySub {
     Lit(usize),
     /// An affine subscript: its constant and (variable number, range,
     /// coefficient) terms; boxed, so that keys stay as small as before.
-    Affine(Box<(i64, Vec<(u32, usize, i64)>)>),
+    Affine(Box<AffineKey>),
 }
+
+/// An affine subscript's key: its constant, and (variable number, range,
+/// coefficient) per term.
+type AffineKey = (i64, Vec<(u32, usize, i64)>);
 
 /// The interned subterms: a node's id is its index, and children come before
 /// their parents, so decreasing ids are a topological order.

@@ -201,7 +201,10 @@ impl Affine {
         };
         for k in 0..MAX_AFFINE_TERMS {
             if self.coefficients[k] != 0 {
-                t.items[t.len] = (IndexId(u32::from(self.vars[k])), i64::from(self.coefficients[k]));
+                t.items[t.len] = (
+                    IndexId(u32::from(self.vars[k])),
+                    i64::from(self.coefficients[k]),
+                );
                 t.len += 1;
             }
         }
@@ -235,7 +238,9 @@ impl Affine {
     pub fn eval(&self, env: &[usize]) -> i64 {
         self.terms()
             .into_iter()
-            .fold(self.constant(), |acc, (v, c)| acc + c * env[v.index()] as i64)
+            .fold(self.constant(), |acc, (v, c)| {
+                acc + c * env[v.index()] as i64
+            })
     }
 
     /// The subscript it is: a `Var` or a `Lit` where it is one.

@@ -123,15 +123,17 @@ pub fn index_in(notation: Notation, owner: &Value, s: &Sub) -> String {
         (Sub::Var(v), Notation::Latex) => latex_name(&owner.indices[v.index()].name),
         (Sub::Var(v), _) => owner.indices[v.index()].name.clone(),
         (Sub::Lit(n), _) => n.to_string(),
-        (Sub::Affine(a), _) => affine_in(notation, a, |v| {
-            index_in(notation, owner, &Sub::Var(v))
-        }),
+        (Sub::Affine(a), _) => affine_in(notation, a, |v| index_in(notation, owner, &Sub::Var(v))),
     }
 }
 
 /// `2 * i + di - 1` in source, `2·i + di − 1` in Unicode, `2 i + di - 1`
 /// in LaTeX; a variable's name in parentheses where it is itself a sum.
-fn affine_in(notation: Notation, a: &crate::ir::Affine, name: impl Fn(IndexId) -> String) -> String {
+fn affine_in(
+    notation: Notation,
+    a: &crate::ir::Affine,
+    name: impl Fn(IndexId) -> String,
+) -> String {
     let (times, minus) = match notation {
         Notation::Source => (" * ", "-"),
         Notation::Unicode => ("·", "−"),
@@ -590,7 +592,11 @@ impl<'a> Printer<'a> {
                 }
                 let depth = self.scope.borrow().len();
                 self.scope.borrow_mut().push(name);
-                let strength = if self.notation == Notation::Source { 0 } else { MUL };
+                let strength = if self.notation == Notation::Source {
+                    0
+                } else {
+                    MUL
+                };
                 self.write(body, strength, out);
                 self.scope.borrow_mut().truncate(depth);
                 if self.notation == Notation::Source {

@@ -81,7 +81,8 @@ fn a_subscript_that_folds_to_an_index_is_a_plain_use() {
     // `x[i + 0]` is `x[i]`: it gives i the range of x, 6, which conflicts
     // with N1 (an affine subscript would not, and the adjoint would read d
     // past its end).
-    let text = "dim N = 6\ndim N1 = N - 1\nparam x[N]\nd[i in N1] = x[i + 0]\nloss E = sum(i, d[i])\n";
+    let text =
+        "dim N = 6\ndim N1 = N - 1\nparam x[N]\nd[i in N1] = x[i + 0]\nloss E = sum(i, d[i])\n";
     assert!(errors(text).contains("error[E0202]"));
 }
 
@@ -104,7 +105,10 @@ fn a_read_past_the_end_shows_the_ranges_that_reach_it() {
         e.contains("`x[c, i + di]` reads position 28 of dimension 2 of `x`, which has positions 0..27 (H = 28): i reaches 26 (OH = 27) and di reaches 2 (KH = 3)"),
         "{e}"
     );
-    assert!(e.contains("help: did you mean `dim OH = H - KH + 1`?"), "{e}");
+    assert!(
+        e.contains("help: did you mean `dim OH = H - KH + 1`?"),
+        "{e}"
+    );
     // With the size the hint gives, the file checks.
     let fixed = text.replace("dim OH = 27", "dim OH = H - KH + 1");
     assert!(netgrad::front_end(&fixed).is_ok());
@@ -116,14 +120,18 @@ fn a_strided_read_is_proved_with_its_coefficient() {
     assert!(netgrad::front_end(STRIDED).is_ok());
     let e = errors(&STRIDED.replace("dim O = (L - W) / S + 1", "dim O = 5 + 1"));
     assert!(e.contains("reads position 12 of dimension 1 of `x`"), "{e}");
-    assert!(e.contains("o reaches 5 (O = 6) and dw reaches 2 (W = 3)"), "{e}");
+    assert!(
+        e.contains("o reaches 5 (O = 6) and dw reaches 2 (W = 3)"),
+        "{e}"
+    );
 }
 
 #[test]
 fn run_time_dims_are_proved_at_every_size() {
     // `x[t + 1]` with t over T reads x[T] at the last step, at every T.
     let past = "dim T\ninput x[T]\nparam a\ny[t] = a * x[t] * x[t + 1]\nloss E = sum(t, y[t])\n";
-    assert!(errors(past).contains("reads position T of dimension 1 of `x`, which has positions 0..T - 1"));
+    assert!(errors(past)
+        .contains("reads position T of dimension 1 of `x`, which has positions 0..T - 1"));
     // `x[N - 1 - i]` needs a fixed N: a run-time dim in a subscript is reserved.
     let runtime = "dim T\ninput x[T]\nparam a\ny[t] = a * x[T - 1 - t]\nloss E = sum(t, y[t])\n";
     assert!(errors(runtime).contains("error[E0506]"));
@@ -135,7 +143,9 @@ fn an_index_used_only_in_affine_subscripts_needs_a_range() {
                 y[i in O] = sum(di, x[i + di])\nloss E = sum(i, y[i]^2)\n";
     let e = errors(text);
     assert!(
-        e.contains("error[E0206]: index `di` is used only in affine subscripts, which give it no range"),
+        e.contains(
+            "error[E0206]: index `di` is used only in affine subscripts, which give it no range"
+        ),
         "{e}"
     );
     let ranged = text.replace("sum(di,", "sum(di in K,");
@@ -222,5 +232,8 @@ fn three_index_variables_in_one_subscript_are_reserved() {
     let text = "dim N = 2\nparam x[4]\ny[i in N, j in N, k in N] = x[i + j + k]\n\
                 loss E = sum(i, j, k, y[i, j, k])\n";
     let e = errors(text);
-    assert!(e.contains("error[E0506]: a subscript combining more than 2 index variables"), "{e}");
+    assert!(
+        e.contains("error[E0506]: a subscript combining more than 2 index variables"),
+        "{e}"
+    );
 }

@@ -171,7 +171,12 @@ impl Sema {
         }
         // `x[i + 0]` is `x[i]`: a plain use, which gives `i` its range.
         if let Sub::Var(v) = affine.sub() {
-            cx.plain_use(v, extent, s.span, format!("dimension {} of `{owner}`", pos + 1));
+            cx.plain_use(
+                v,
+                extent,
+                s.span,
+                format!("dimension {} of `{owner}`", pos + 1),
+            );
             return Some(Sub::Var(v));
         }
         // Its uses are recorded once the whole read is lowered
@@ -230,8 +235,12 @@ impl Sema {
         };
         let too_large = || {
             Some(
-                Diagnostic::error(Code::BadSubscript, e.span, "a subscript's arithmetic overflows")
-                    .label("too large"),
+                Diagnostic::error(
+                    Code::BadSubscript,
+                    e.span,
+                    "a subscript's arithmetic overflows",
+                )
+                .label("too large"),
             )
         };
         match &e.kind {
@@ -250,8 +259,7 @@ impl Sema {
                 if let Some(id) = cx.lookup(&name.name) {
                     return Ok((0, vec![(id, 1)]));
                 }
-                if !self.scope.contains_key(&name.name) && !self.declared.contains_key(&name.name)
-                {
+                if !self.scope.contains_key(&name.name) && !self.declared.contains_key(&name.name) {
                     if cx.note_unbound(&name.name) {
                         return Err(Some(
                             Diagnostic::error(
@@ -324,13 +332,17 @@ impl Sema {
 
     /// Checks that each affine read is in bounds at every point of its
     /// indices' ranges (`ranges`, by index variable).
-    pub(super) fn check_affine_reads(&mut self, reads: &[AffineRead], ranges: &[Range], names: &[(String, Extent)]) {
+    pub(super) fn check_affine_reads(
+        &mut self,
+        reads: &[AffineRead],
+        ranges: &[Range],
+        names: &[(String, Extent)],
+    ) {
         for read in reads {
             let Sub::Affine(a) = read.subs[read.pos] else {
                 continue;
             };
-            if read.extent.size == 0
-                || a.terms().iter().any(|(v, _)| names[v.index()].1.size == 0)
+            if read.extent.size == 0 || a.terms().iter().any(|(v, _)| names[v.index()].1.size == 0)
             {
                 continue; // sizes in error, reported already
             }
@@ -339,7 +351,11 @@ impl Sema {
             let mut min = Bound::constant(a.constant());
             for (v, c) in a.terms() {
                 let r = &ranges[v.index()];
-                let (up, down) = if c > 0 { (&r.hi, &r.lo) } else { (&r.lo, &r.hi) };
+                let (up, down) = if c > 0 {
+                    (&r.hi, &r.lo)
+                } else {
+                    (&r.lo, &r.hi)
+                };
                 max.add_scaled(up, c);
                 min.add_scaled(down, c);
             }
@@ -382,7 +398,13 @@ impl Sema {
 
     /// `i reaches 26 (OH = 27) and di reaches 2 (KH = 3)`: how each index
     /// pushes the subscript to its extreme, the largest (`high`) or smallest.
-    fn reasons(&self, a: &ir::Affine, ranges: &[Range], names: &[(String, Extent)], high: bool) -> String {
+    fn reasons(
+        &self,
+        a: &ir::Affine,
+        ranges: &[Range],
+        names: &[(String, Extent)],
+        high: bool,
+    ) -> String {
         let parts: Vec<String> = a
             .terms()
             .iter()
@@ -408,7 +430,12 @@ impl Sema {
 
     /// For `x[i + di]` with `i in OH`, `di in KH` into `x[H]`: "did you
     /// mean `dim OH = H - KH + 1`?", when that size would be at least 1.
-    fn size_hint(&self, a: &ir::Affine, names: &[(String, Extent)], target: &Extent) -> Option<String> {
+    fn size_hint(
+        &self,
+        a: &ir::Affine,
+        names: &[(String, Extent)],
+        target: &Extent,
+    ) -> Option<String> {
         let [(v, 1), (w, 1)] = *a.terms() else {
             return None;
         };
@@ -417,7 +444,11 @@ impl Sema {
         }
         let (ev, ew) = (&names[v.index()].1, &names[w.index()].1);
         // The larger range is the output's, the smaller the kernel's.
-        let (out, kernel) = if ev.size >= ew.size { (ev, ew) } else { (ew, ev) };
+        let (out, kernel) = if ev.size >= ew.size {
+            (ev, ew)
+        } else {
+            (ew, ev)
+        };
         let fixed = |e: &Extent| e.dim.is_some() && !self.is_runtime(e);
         if !(fixed(out) && fixed(kernel) && fixed(target)) || target.size < kernel.size {
             return None;

@@ -50,7 +50,9 @@ impl Ctx {
 
     /// Records a plain use of `v`, which must range over `extent`.
     pub(super) fn plain_use(&mut self, v: IndexId, extent: &Extent, span: Span, what: String) {
-        self.indices[v.index()].uses.push((extent.clone(), span, what));
+        self.indices[v.index()]
+            .uses
+            .push((extent.clone(), span, what));
     }
 
     /// Notes an unbound index name; whether it is its first occurrence.
@@ -295,7 +297,11 @@ impl Sema {
     /// subscript, which gives no range.
     fn affine_only_range(&mut self, info: &IndexInfo, span: Span) {
         let (code, before, after) = if info.is_lhs {
-            (Code::BroadcastWithoutRange, format!("{} in", info.name), String::new())
+            (
+                Code::BroadcastWithoutRange,
+                format!("{} in", info.name),
+                String::new(),
+            )
         } else {
             (
                 Code::IndexNeedsRange,

@@ -123,12 +123,16 @@ mod tests {
             (0, vec![(1, -1)]),
             (7, vec![(1, -3), (2, 4)]),
         ] {
-            let terms: Vec<(IndexId, i64)> = terms.into_iter().map(|(v, k)| (IndexId(v), k)).collect();
+            let terms: Vec<(IndexId, i64)> =
+                terms.into_iter().map(|(v, k)| (IndexId(v), k)).collect();
             let leaf = Leaf::Affine(Affine::new(c, &terms).unwrap());
             let text = leaf.to_string();
             assert_eq!(text.parse::<Leaf>(), Ok(leaf), "{text}");
         }
-        assert_eq!(Leaf::Affine(Affine::new(-1, &[(IndexId(0), 2)]).unwrap()).to_string(), "@-1+2i0");
+        assert_eq!(
+            Leaf::Affine(Affine::new(-1, &[(IndexId(0), 2)]).unwrap()).to_string(),
+            "@-1+2i0"
+        );
     }
 }
 
