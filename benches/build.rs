@@ -4,7 +4,10 @@
 const EXAMPLES: &[&str] = &[
     "batch_mlp",
     "bishop",
+    "conv1d",
     "fanout",
+    "huber_regression",
+    "maxpool",
     "mlp_mnist",
     "mlp_mnist_batch",
     "softmax_regression",

@@ -73,10 +73,18 @@ fn differentiate_here(dag: Dag, wrt: &[ValueId]) -> Gradient {
     let loss = program.loss;
 
     // Values whose change reaches the loss, and values that depend on `wrt`.
+    // A read in a condition is not a way to the loss: it has no derivative.
+    let in_condition: Vec<Vec<bool>> = program
+        .values
+        .iter()
+        .map(|v| v.rhs.as_ref().map_or_else(Vec::new, condition_reads))
+        .collect();
     let mut reaches_loss = vec![false; n];
     for v in program.ids().rev() {
-        reaches_loss[v.index()] =
-            v == loss || dag.uses(v).iter().any(|(r, _)| reaches_loss[r.index()]);
+        reaches_loss[v.index()] = v == loss
+            || dag.uses(v).iter().any(|(r, x)| {
+                reaches_loss[r.index()] && !in_condition[r.index()][x.occurrence as usize]
+            });
     }
     let mut depends = vec![false; n];
     for v in program.ids() {
@@ -111,7 +119,8 @@ fn differentiate_here(dag: Dag, wrt: &[ValueId]) -> Gradient {
         if !needed {
             continue;
         }
-        let (adjoint, its_terms) = Builder::new(program, u, &adjoint_of, &position_of).build(&dag);
+        let (adjoint, its_terms) =
+            Builder::new(program, u, &adjoint_of, &position_of).build(&dag, &in_condition);
         adjoint_of[u.index()] = Some(ValueId((forward_len + adjoints.len()) as u32));
         adjoints.push(adjoint);
         terms.push(its_terms);
@@ -289,13 +298,14 @@ impl<'a> Builder<'a> {
         }
     }
 
-    fn build(mut self, dag: &Dag) -> (Value, Vec<Term>) {
+    fn build(mut self, dag: &Dag, in_condition: &[Vec<bool>]) -> (Value, Vec<Term>) {
         let program = self.program;
         let u = program.value(self.u);
         let uses: Vec<(ValueId, &Use)> = dag
             .uses(self.u)
             .into_iter()
             .filter(|(r, _)| *r == program.loss || self.adjoint_of[r.index()].is_some())
+            .filter(|(r, x)| !in_condition[r.index()][x.occurrence as usize])
             .collect();
         self.name_lhs(u, &uses);
         let mut sum: Option<Expr> = None;
@@ -479,6 +489,22 @@ impl<'a> Builder<'a> {
                 subs: subs.iter().map(|s| sub(s, map)).collect(),
             },
             Expr::Delta(a, b) => Expr::Delta(sub(a, map), sub(b, map)),
+            // An index fixed by a literal subscript of the read is that number.
+            Expr::Index(x) => {
+                match map[x.index()].expect("every free index of a partial is mapped") {
+                    Sub::Var(v) => Expr::Index(v),
+                    Sub::Lit(n) => Expr::Num(n as f64),
+                    // An index fixed by an affine subscript (`h[i + 1]`) is
+                    // that form's value: `i + 1`.
+                    Sub::Affine(a) => affine_number(&a),
+                }
+            }
+            Expr::Where { cond, then, els } => {
+                let c = self.translate(cond, map, r);
+                let t = self.translate(then, map, r);
+                let e = self.translate(els, map, r);
+                Expr::select(c, t, e)
+            }
             Expr::Unary { func, arg } => Expr::unary(*func, self.translate(arg, map, r)),
             Expr::Binary { op, lhs, rhs } => {
                 let l = self.translate(lhs, map, r);
@@ -557,9 +583,27 @@ impl Partial<'_> {
     /// d e / d (read number `target`), counting reads in preorder from `*next`.
     fn of(&self, e: &Expr, next: &mut u32, target: u32, root: bool) -> Option<Expr> {
         match e {
-            Expr::Num(_) | Expr::Delta(..) => None,
+            Expr::Num(_) | Expr::Delta(..) | Expr::Index(_) => None,
             Expr::Solve { .. } => {
                 unreachable!("only adjoints hold a Solve, and adjoints are not differentiated")
+            }
+            // The branch taken: the partial of `then` is `where(cond, 1, 0)`,
+            // of `els` `where(cond, 0, 1)`. The condition has no derivative:
+            // its reads are counted, and give no chain-rule term
+            // (`condition_reads`).
+            Expr::Where { cond, then, els } => {
+                let before = *next;
+                cond.for_each_read(&mut |_, _| *next += 1);
+                if (before..*next).contains(&target) {
+                    unreachable!("a read in a condition has no chain-rule term")
+                }
+                if let Some(inner) = self.of(then, next, target, false) {
+                    let local = Expr::select((**cond).clone(), Expr::Num(1.0), Expr::Num(0.0));
+                    return Some(mul(local, inner));
+                }
+                let inner = self.of(els, next, target, false)?;
+                let local = Expr::select((**cond).clone(), Expr::Num(0.0), Expr::Num(1.0));
+                Some(mul(local, inner))
             }
             // Piecewise constant: no derivative, but its reads are counted.
             Expr::At { pos, .. } => {
@@ -663,7 +707,7 @@ impl Partial<'_> {
             Func::Cos => Expr::unary(Func::Neg, Expr::unary(Func::Sin, x)),
             Func::Abs => Expr::unary(Func::Sign, x),
             // Piecewise constant: zero wherever the derivative exists.
-            Func::Step | Func::Sign => Expr::Num(0.0),
+            Func::Step | Func::Sign | Func::Not => Expr::Num(0.0),
         }
     }
 
@@ -709,7 +753,59 @@ impl Partial<'_> {
             // own results; the derivative where a != 0 all the same.
             (BinOp::XLogY, true) => Expr::unary(Func::Log, b),
             (BinOp::XLogY, false) => Expr::binary(BinOp::Div, a, b),
+            // Conditions are piecewise constant, and their reads have no
+            // chain-rule term (`condition_reads`).
+            (op, _) if op.is_condition() => Expr::Num(0.0),
+            _ => unreachable!("every operation has a derivative"),
         }
+    }
+}
+
+/// For each read of `e` (in preorder), whether it is inside a condition: the
+/// condition of a `where`, or an operand of a comparison, `and`, `or` or
+/// `not` (a condition hoisted into a value of its own). Such a read has no
+/// derivative, and so no chain-rule term.
+pub fn condition_reads(e: &Expr) -> Vec<bool> {
+    fn walk(e: &Expr, inside: bool, out: &mut Vec<bool>) {
+        match e {
+            Expr::Num(_) | Expr::Delta(..) | Expr::Index(_) => {}
+            Expr::Read { .. } => out.push(inside),
+            Expr::Unary { func, arg } => walk(arg, inside || *func == Func::Not, out),
+            Expr::Binary { op, lhs, rhs } => {
+                let inside = inside || op.is_condition();
+                walk(lhs, inside, out);
+                walk(rhs, inside, out);
+            }
+            Expr::Reduce { body, .. } => walk(body, inside, out),
+            Expr::At { pos, .. } => walk(pos, inside, out),
+            Expr::Solve { body, .. } => walk(body, inside, out),
+            Expr::Where { cond, then, els } => {
+                walk(cond, true, out);
+                walk(then, inside, out);
+                walk(els, inside, out);
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(e, false, &mut out);
+    out
+}
+
+/// The value of an affine form of index variables as a number, for a
+/// condition: `i + 1`, `2 * o + dw - 1`.
+fn affine_number(a: &crate::ir::Affine) -> Expr {
+    let mut e: Option<Expr> = None;
+    for (v, c) in a.terms() {
+        let term = mul(Expr::Num(c as f64), Expr::Index(v));
+        e = Some(match e {
+            Some(e) => Expr::binary(BinOp::Add, e, term),
+            None => term,
+        });
+    }
+    match (e, a.constant()) {
+        (Some(e), 0) => e,
+        (Some(e), c) => Expr::binary(BinOp::Add, e, Expr::Num(c as f64)),
+        (None, c) => Expr::Num(c as f64),
     }
 }
 

@@ -166,7 +166,7 @@ impl Builder {
             .map_err(|e| error(crate::diag::report(&name, &e.lossy, &[e.diagnostic], false)))?;
         let dag = crate::front_end(&text)
             .map_err(|d| error(crate::diag::report(&name, &text, &d, false)))?;
-        let unsupported = crate::codegen_unsupported(&dag.program);
+        let unsupported = crate::codegen_unsupported(&dag.program, self.no_std);
         if !unsupported.is_empty() {
             return Err(error(crate::diag::report(
                 &name,
@@ -175,8 +175,23 @@ impl Builder {
                 false,
             )));
         }
-        let (gradient, _) = crate::derive(dag, &self.wrt, self.simplify)
-            .map_err(|e| error(format!("error: {name}: {e}\n")))?;
+        // A file with run-time dims is instantiated at several sizes to find
+        // the numbers computed from them; one without, once.
+        let (gradient, numbers) = if dag.program.runtime_dims().next().is_some() {
+            match crate::derive_symbolic(&text, &self.wrt, self.simplify) {
+                Ok((g, _, numbers)) => (g, numbers),
+                Err(crate::SymbolicError::Diagnostics(d)) => {
+                    return Err(error(crate::diag::report(&name, &text, &d, false)))
+                }
+                Err(crate::SymbolicError::Message(e)) => {
+                    return Err(error(format!("error: {name}: {e}\n")))
+                }
+            }
+        } else {
+            let (g, _) = crate::derive(dag, &self.wrt, self.simplify)
+                .map_err(|e| error(format!("error: {name}: {e}\n")))?;
+            (g, Vec::new())
+        };
         let options = Options {
             float: self.float,
             source: crate::codegen::stamp_path(file),
@@ -185,7 +200,7 @@ impl Builder {
             features: self.features,
             math: self.math,
         };
-        let code = crate::codegen::generate(&gradient, &options)
+        let code = crate::codegen::generate_sized(&gradient, &options, &numbers)
             .map_err(|e| error(format!("error: {name}: {e}\n")))?;
         let dir = match &self.out_dir {
             Some(dir) => dir.clone(),

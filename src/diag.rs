@@ -92,17 +92,21 @@ codes! {
     // Reserved for later versions.
     RuntimeDim = "E0500", "not supported yet: generated code for a file with run-time dims";
     AffineSubscript = "E0501", "retired: affine subscripts such as x[i + 1], reserved until they became part of the language (no longer reported)";
-    Comparison = "E0502", "not supported yet: comparisons";
+    Comparison = "E0502", "retired: comparisons, reserved until `where` became part of the language (no longer reported)";
     UserFunction = "E0503", "not supported yet: user-defined functions";
     MaxReduction = "E0504", "retired: max and min reductions, reserved until they became part of the language (no longer reported)";
     Recurrence = "E0505", "not supported yet: a definition that reads itself (recurrences)";
     NonAffineSubscript = "E0506", "not supported yet: a subscript that is not an integer affine form of index variables (i * j, i / 2, x[k])";
+    // Conditions and `where`.
+    ConditionOutsideWhere = "E0600", "a comparison, `and`, `or` or `not` outside the condition of a `where`";
+    NotACondition = "E0601", "the condition of a `where`, or an operand of `and`, `or`, `not`, is not a comparison";
 }
 
 impl Code {
     /// Codes no longer reported: what they rejected is part of the language
     /// now. A code is never reused, so each keeps its place in the catalogue.
-    pub const RETIRED: &'static [Code] = &[Code::MaxReduction, Code::AffineSubscript];
+    pub const RETIRED: &'static [Code] =
+        &[Code::MaxReduction, Code::AffineSubscript, Code::Comparison];
 }
 
 /// How serious a diagnostic is.

@@ -134,6 +134,10 @@ enum Node {
         value: Idx,
         body: Box<Node>,
     },
+    /// `Expr::Where`: only the branch taken is evaluated.
+    Where(Box<Node>, Box<Node>, Box<Node>),
+    /// `Expr::Index`: an index variable as a number.
+    Index(usize),
     Unary(Func, Box<Node>),
     Binary(BinOp, Box<Node>, Box<Node>),
     Reduce {
@@ -362,6 +366,12 @@ fn compile(owner: &Value, e: &Expr, at: &Slots) -> Node {
             value: idx(value),
             body: Box::new(compile(owner, body, at)),
         },
+        Expr::Index(v) => Node::Index(v.index()),
+        Expr::Where { cond, then, els } => Node::Where(
+            Box::new(compile(owner, cond, at)),
+            Box::new(compile(owner, then, at)),
+            Box::new(compile(owner, els, at)),
+        ),
         Expr::Unary { func, arg } => Node::Unary(*func, Box::new(compile(owner, arg, at))),
         // A difference with a logsumexp adds its residual (`crate::lse`):
         // `(x - lse) - lo`, `(lse - x) + lo`.
@@ -544,6 +554,14 @@ impl Node {
                 }
                 env[*index] = (v / scale) as usize;
                 body.eval(data, env)
+            }
+            Node::Index(index) => env[*index] as f64,
+            Node::Where(cond, then, els) => {
+                if cond.eval(data, env) != 0.0 {
+                    then.eval(data, env)
+                } else {
+                    els.eval(data, env)
+                }
             }
             Node::Unary(func, arg) => func.apply(arg.eval(data, env)),
             Node::Binary(op, lhs, rhs) => {

@@ -372,7 +372,12 @@ impl Writer<'_> {
                     out.push(sentence);
                 }
             }
-            Expr::Num(_) | Expr::Read { .. } | Expr::Delta(..) => {}
+            Expr::Num(_) | Expr::Read { .. } | Expr::Delta(..) | Expr::Index(_) => {}
+            Expr::Where { cond, then, els } => {
+                self.brackets(a, cond, out);
+                self.brackets(a, then, out);
+                self.brackets(a, els, out);
+            }
             Expr::Unary { arg, .. } => self.brackets(a, arg, out),
             Expr::Binary { lhs, rhs, .. } => {
                 self.brackets(a, lhs, out);

@@ -26,6 +26,14 @@ pub struct Check {
 /// Elements of one value checked at most; beyond that, a seeded sample.
 pub const MAX_CHECKED: usize = 48;
 
+/// Elements checked in all, at most, by a sampled check: with more than 32
+/// values differentiated against, each gets an equal share (at least one).
+/// A probe re-evaluates everything downstream of its element, so without
+/// this bound a chain of L layers, each with a param, cost L x 48 probes of
+/// up to L layers each: quadratic in the program (256 layers of 8 x 8,
+/// 12.4 s).
+pub const MAX_PROBED: usize = 32 * MAX_CHECKED;
+
 /// A deterministic generator (splitmix64), so a seed names the same values
 /// on every machine and in every version.
 pub struct Rng(u64);
@@ -99,7 +107,8 @@ pub struct NotFinite {
 
 /// Compares the symbolic gradient with central differences at `given`, for
 /// every value differentiated against, on a sample of at most
-/// [`MAX_CHECKED`] elements per value, whatever the loss.
+/// [`MAX_CHECKED`] elements per value (and [`MAX_PROBED`] in all), whatever
+/// the loss.
 pub fn check(g: &Gradient, given: &[Option<Vec<f64>>], seed: u64) -> Vec<Check> {
     crate::on_own_stack(|| {
         let compiled = eval::Compiled::new(&g.dag.program);
@@ -145,6 +154,7 @@ fn checks(
 ) -> Vec<Check> {
     let program = &g.dag.program;
     let mut rng = Rng::new(seed ^ 0x5eed);
+    let share = (MAX_PROBED / g.wrt.len().max(1)).max(1);
     let chosen: Vec<Vec<usize>> = g
         .wrt
         .iter()
@@ -152,7 +162,7 @@ fn checks(
             let len = program.value(w).len();
             match sample {
                 Sample::All => (0..len).collect(),
-                Sample::AtMost(n) => sample_of(len, n, &mut rng),
+                Sample::AtMost(n) => sample_of(len, n.min(share), &mut rng),
             }
         })
         .collect();

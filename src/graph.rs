@@ -56,7 +56,8 @@ pub fn build(program: Program) -> Dag {
 }
 
 /// The largest right-hand side, in expression nodes, that autodiff sees
-/// whole (a piece has at most `2 * MAX_PIECE + 1`). The partial derivative
+/// whole (a piece has at most `2 * MAX_PIECE + 1`, `3 * MAX_PIECE + 1` for a
+/// `where` with three large operands). The partial derivative
 /// of one read copies the siblings along its path to the root, so one
 /// right-hand side of n nodes costs up to n^3 (a power tower `w^w^...^w`);
 /// split into pieces, each a temporary with an adjoint of its own, the cost
@@ -89,7 +90,7 @@ fn add_edges(
     g: &mut DiGraph<ValueId, Use>,
 ) {
     match e {
-        Expr::Num(_) | Expr::Delta(..) => {}
+        Expr::Num(_) | Expr::Delta(..) | Expr::Index(_) => {}
         Expr::Read { value, subs } => {
             let u = Use {
                 occurrence: *occurrence,
@@ -116,6 +117,11 @@ fn add_edges(
         Expr::At { pos, .. } => add_edges(pos, reader, occurrence, enclosing, g),
         // The solved index is fixed, not summed: no enclosing reduction.
         Expr::Solve { body, .. } => add_edges(body, reader, occurrence, enclosing, g),
+        Expr::Where { cond, then, els } => {
+            add_edges(cond, reader, occurrence, enclosing, g);
+            add_edges(then, reader, occurrence, enclosing, g);
+            add_edges(els, reader, occurrence, enclosing, g);
+        }
     }
 }
 
@@ -144,6 +150,11 @@ enum Node {
     /// node, the number of the index among the body's free variables
     /// (`u32::MAX` if unused), and the body's other free variables' numbers.
     Solve(i64, usize, KeySub, u32, u32, Box<[u32]>),
+    /// `Where`: the three operands' nodes; the branches' free variables map
+    /// to the node's as for `Binary` (the condition's keep their numbers).
+    Where(u32, u32, u32, Box<[u32]>, Box<[u32]>),
+    /// `Index`: an index variable as a number.
+    Index(KeySub),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -169,9 +180,12 @@ struct Interner {
 
 /// What is known of one distinct subterm.
 struct Facts {
-    children: [Option<u32>; 2],
+    children: [Option<u32>; 3],
     /// Whether it computes something from a value: only such terms are worth a node.
     reads: bool,
+    /// A condition (a comparison, `and`, `or`, `not`): cheap, and never
+    /// hoisted on its own, so that a `where` keeps its condition in sight.
+    condition: bool,
     leaf: bool,
     /// Occurrences as the whole right-hand side of a value.
     roots: usize,
@@ -207,6 +221,13 @@ impl Occurrences {
         let r = p - 1;
         (r - self.size[r] as usize, r)
     }
+
+    /// The three children of a `where` occurrence `p`.
+    fn operands3(&self, p: usize) -> (usize, usize, usize) {
+        let (t, e) = self.operands(p);
+        let c = t - self.size[t] as usize;
+        (c, t, e)
+    }
 }
 
 impl Interner {
@@ -234,19 +255,26 @@ impl Interner {
             ))),
         };
         let (node, children) = match e {
-            Expr::Num(x) => (Node::Num(x.to_bits()), [None, None]),
+            Expr::Num(x) => (Node::Num(x.to_bits()), [None, None, None]),
             Expr::Delta(a, b) => {
                 let a = key_sub(a, &mut free);
-                (Node::Delta(a, key_sub(b, &mut free)), [None, None])
+                (Node::Delta(a, key_sub(b, &mut free)), [None, None, None])
             }
+            Expr::Index(v) => (
+                Node::Index(key_sub(&Sub::Var(*v), &mut free)),
+                [None, None, None],
+            ),
             Expr::Read { value, subs } => {
                 let subs = subs.iter().map(|s| key_sub(s, &mut free)).collect();
-                (Node::Read(*value, subs), [None, None])
+                (Node::Read(*value, subs), [None, None, None])
             }
             Expr::Unary { func, arg } => {
                 let a = self.walk(arg, owner, occ, false);
                 free.extend_from_slice(occ.free(a));
-                (Node::Unary(*func, occ.node[a]), [Some(occ.node[a]), None])
+                (
+                    Node::Unary(*func, occ.node[a]),
+                    [Some(occ.node[a]), None, None],
+                )
             }
             Expr::Binary { op, lhs, rhs } => {
                 let l = self.walk(lhs, owner, occ, false);
@@ -264,7 +292,7 @@ impl Interner {
                     })
                     .collect();
                 let (l, r) = (occ.node[l], occ.node[r]);
-                (Node::Binary(*op, l, r, map), [Some(l), Some(r)])
+                (Node::Binary(*op, l, r, map), [Some(l), Some(r), None])
             }
             Expr::Reduce { op, index, body } => {
                 let b = self.walk(body, owner, occ, false);
@@ -273,7 +301,10 @@ impl Interner {
                 free.extend(inner.iter().filter(|f| *f != index));
                 let at = at.map_or(u32::MAX, |k| k as u32);
                 let b = occ.node[b];
-                (Node::Reduce(*op, size_of(*index), b, at), [Some(b), None])
+                (
+                    Node::Reduce(*op, size_of(*index), b, at),
+                    [Some(b), None, None],
+                )
             }
             Expr::At { index, pos } => {
                 let k = key_sub(&Sub::Var(*index), &mut free);
@@ -290,7 +321,29 @@ impl Interner {
                     })
                     .collect();
                 let p = occ.node[p];
-                (Node::At(k, p, map), [Some(p), None])
+                (Node::At(k, p, map), [Some(p), None, None])
+            }
+            Expr::Where { cond, then, els } => {
+                let c = self.walk(cond, owner, occ, false);
+                let t = self.walk(then, owner, occ, false);
+                let e = self.walk(els, owner, occ, false);
+                free.extend_from_slice(occ.free(c));
+                let map_of = |p: usize, free: &mut Vec<IndexId>| -> Box<[u32]> {
+                    occ.free(p)
+                        .iter()
+                        .map(|v| match free.iter().position(|f| f == v) {
+                            Some(k) => k as u32,
+                            None => {
+                                free.push(*v);
+                                (free.len() - 1) as u32
+                            }
+                        })
+                        .collect()
+                };
+                let mt = map_of(t, &mut free);
+                let me = map_of(e, &mut free);
+                let (c, t, e) = (occ.node[c], occ.node[t], occ.node[e]);
+                (Node::Where(c, t, e, mt, me), [Some(c), Some(t), Some(e)])
             }
             Expr::Solve {
                 index,
@@ -311,7 +364,7 @@ impl Interner {
                 let b = occ.node[b];
                 (
                     Node::Solve(*scale, size_of(*index), k, b, at, map),
-                    [Some(b), None],
+                    [Some(b), None, None],
                 )
             }
         };
@@ -325,9 +378,14 @@ impl Interner {
                         .iter()
                         .flatten()
                         .any(|c| self.nodes[*c as usize].reads);
+                let condition = matches!(
+                    node,
+                    Node::Binary(op, ..) if op.is_condition()
+                ) || matches!(node, Node::Unary(Func::Not, _));
                 self.nodes.push(Facts {
                     children,
                     reads,
+                    condition,
                     leaf,
                     roots: 0,
                     forced: false,
@@ -360,6 +418,12 @@ impl Interner {
             Expr::Unary { .. } | Expr::Reduce { .. } | Expr::At { .. } | Expr::Solve { .. } => {
                 1 + occ.size[last]
             }
+            Expr::Where { .. } => {
+                let e_size = occ.size[last];
+                let t_last = last - e_size as usize;
+                let t_size = occ.size[t_last];
+                1 + e_size + t_size + occ.size[t_last - t_size as usize]
+            }
             _ => 1,
         };
         occ.node.push(id);
@@ -381,7 +445,7 @@ impl Interner {
         // when its node is reached.
         for id in (0..n).rev() {
             let facts = &self.nodes[id];
-            hoisted[id] = count[id] > 1 && facts.reads && !facts.leaf;
+            hoisted[id] = count[id] > 1 && facts.reads && !facts.leaf && !facts.condition;
             let passed = if hoisted[id] { 1 } else { count[id] };
             for c in facts.children.iter().flatten() {
                 count[*c as usize] += passed;
@@ -391,7 +455,8 @@ impl Interner {
         if max_piece == usize::MAX {
             return hoisted;
         }
-        // Children come first: each piece is at most 1 + 2 * max_piece nodes,
+        // Children come first: each piece is at most 1 + 2 * max_piece nodes
+        // (1 + 3 * max_piece for a `where`),
         // since only leaves that read nothing (numbers) are never hoisted.
         let mut piece = vec![0usize; n];
         for id in 0..n {
@@ -583,8 +648,15 @@ impl Hoister {
 
     fn rewrite_inside(&mut self, e: Expr, p: usize, owner: &Value, occ: &Occurrences) -> Expr {
         match e {
-            Expr::Num(_) | Expr::Read { .. } | Expr::Delta(..) => e,
+            Expr::Num(_) | Expr::Read { .. } | Expr::Delta(..) | Expr::Index(_) => e,
             Expr::Unary { func, arg } => Expr::unary(func, self.rewrite(*arg, p - 1, owner, occ)),
+            Expr::Where { cond, then, els } => {
+                let (pc, pt, pe) = occ.operands3(p);
+                let c = self.rewrite(*cond, pc, owner, occ);
+                let t = self.rewrite(*then, pt, owner, occ);
+                let e = self.rewrite(*els, pe, owner, occ);
+                Expr::select(c, t, e)
+            }
             Expr::Binary { op, lhs, rhs } => {
                 let (pl, pr) = occ.operands(p);
                 let l = self.rewrite(*lhs, pl, owner, occ);
@@ -663,6 +735,7 @@ impl Hoister {
                 index: renumber(index),
                 pos,
             },
+            Expr::Index(v) => Expr::Index(renumber(v)),
             other => other,
         });
         let indices: Vec<IndexVar> = table
@@ -705,8 +778,13 @@ impl Hoister {
 
 fn collect_binders(e: &Expr, out: &mut Vec<IndexId>) {
     match e {
-        Expr::Num(_) | Expr::Read { .. } | Expr::Delta(..) => {}
+        Expr::Num(_) | Expr::Read { .. } | Expr::Delta(..) | Expr::Index(_) => {}
         Expr::Unary { arg, .. } => collect_binders(arg, out),
+        Expr::Where { cond, then, els } => {
+            collect_binders(cond, out);
+            collect_binders(then, out);
+            collect_binders(els, out);
+        }
         Expr::Binary { lhs, rhs, .. } => {
             collect_binders(lhs, out);
             collect_binders(rhs, out);
@@ -752,6 +830,12 @@ fn map_expr(e: Expr, f: &mut impl FnMut(Expr) -> Expr) -> Expr {
             value,
             body: Box::new(map_expr(*body, f)),
         },
+        Expr::Where { cond, then, els } => {
+            let c = map_expr(*cond, f);
+            let t = map_expr(*then, f);
+            let e = map_expr(*els, f);
+            Expr::select(c, t, e)
+        }
         leaf => leaf,
     };
     f(e)

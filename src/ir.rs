@@ -298,6 +298,8 @@ pub enum Func {
     Step,
     /// -1, 0 or 1: the derivative of abs, 0 at 0. Made by autodiff; not callable by name.
     Sign,
+    /// `not c`: 1 where `c` is 0, else 0. Only in the condition of a `where`.
+    Not,
 }
 
 impl Func {
@@ -320,6 +322,7 @@ impl Func {
             Func::Neg => "-",
             Func::Step => "step",
             Func::Sign => "sign",
+            Func::Not => "not",
             _ => Func::NAMED
                 .iter()
                 .find(|(_, f)| *f == self)
@@ -371,6 +374,7 @@ impl Func {
                     0.0
                 }
             }
+            Func::Not => truth(x == 0.0),
         }
     }
 }
@@ -393,6 +397,27 @@ pub enum BinOp {
     /// sides), where `0 * log(0)` would be NaN. Made by autodiff; not
     /// callable by name.
     XLogY,
+    /// The comparisons `<`, `<=`, `>`, `>=`, `==`, `!=`: 1 where they hold,
+    /// else 0 (false with a NaN operand, except `!=`). Only in the
+    /// condition of a `where`, as are `And` and `Or`.
+    Lt,
+    Le,
+    Gt,
+    Ge,
+    Eq,
+    Ne,
+    /// `a and b`, `a or b` of conditions (0 is false, anything else true).
+    And,
+    Or,
+}
+
+/// 1 for true, 0 for false: the value of a condition.
+pub fn truth(b: bool) -> f64 {
+    if b {
+        1.0
+    } else {
+        0.0
+    }
 }
 
 impl BinOp {
@@ -429,7 +454,46 @@ impl BinOp {
                     a * b.ln()
                 }
             }
+            BinOp::Lt => truth(a < b),
+            BinOp::Le => truth(a <= b),
+            BinOp::Gt => truth(a > b),
+            BinOp::Ge => truth(a >= b),
+            BinOp::Eq => truth(a == b),
+            BinOp::Ne => truth(a != b),
+            BinOp::And => truth(a != 0.0 && b != 0.0),
+            BinOp::Or => truth(a != 0.0 || b != 0.0),
         }
+    }
+
+    /// Whether it is a comparison, `and` or `or`: an operation of conditions,
+    /// whose value is 1 or 0 and which has no derivative.
+    pub fn is_condition(self) -> bool {
+        matches!(
+            self,
+            BinOp::Lt
+                | BinOp::Le
+                | BinOp::Gt
+                | BinOp::Ge
+                | BinOp::Eq
+                | BinOp::Ne
+                | BinOp::And
+                | BinOp::Or
+        )
+    }
+
+    /// The comparison's symbol as written (`<=`), or `and`, `or`.
+    pub fn condition_symbol(self) -> Option<&'static str> {
+        Some(match self {
+            BinOp::Lt => "<",
+            BinOp::Le => "<=",
+            BinOp::Gt => ">",
+            BinOp::Ge => ">=",
+            BinOp::Eq => "==",
+            BinOp::Ne => "!=",
+            BinOp::And => "and",
+            BinOp::Or => "or",
+            _ => return None,
+        })
     }
 }
 
@@ -562,6 +626,17 @@ pub enum Expr {
         value: Sub,
         body: Box<Expr>,
     },
+    /// `where(cond, then, els)`: `then` where `cond` (an expression of
+    /// comparisons, `and`, `or` and `not`, valued 1 or 0) is not 0, else
+    /// `els`. Only the branch taken is computed; the condition has no derivative.
+    Where {
+        cond: Box<Expr>,
+        then: Box<Expr>,
+        els: Box<Expr>,
+    },
+    /// The value of an index variable as a number (0, 1, ...): only in the
+    /// condition of a `where` (`j <= i`).
+    Index(IndexId),
 }
 
 impl Expr {
@@ -580,11 +655,19 @@ impl Expr {
         }
     }
 
+    pub fn select(cond: Expr, then: Expr, els: Expr) -> Expr {
+        Expr::Where {
+            cond: Box::new(cond),
+            then: Box::new(then),
+            els: Box::new(els),
+        }
+    }
+
     /// Calls `f` on every read, in preorder (left to right): the order that
     /// numbers the read occurrences of a right-hand side.
     pub fn for_each_read(&self, f: &mut impl FnMut(ValueId, &[Sub])) {
         match self {
-            Expr::Num(_) | Expr::Delta(..) => {}
+            Expr::Num(_) | Expr::Delta(..) | Expr::Index(_) => {}
             Expr::Read { value, subs } => f(*value, subs),
             Expr::Unary { arg, .. } => arg.for_each_read(f),
             Expr::Binary { lhs, rhs, .. } => {
@@ -594,6 +677,11 @@ impl Expr {
             Expr::Reduce { body, .. } => body.for_each_read(f),
             Expr::At { pos, .. } => pos.for_each_read(f),
             Expr::Solve { body, .. } => body.for_each_read(f),
+            Expr::Where { cond, then, els } => {
+                cond.for_each_read(f);
+                then.for_each_read(f);
+                els.for_each_read(f);
+            }
         }
     }
 
@@ -601,7 +689,7 @@ impl Expr {
     pub fn for_each_num(&self, f: &mut impl FnMut(f64)) {
         match self {
             Expr::Num(x) => f(*x),
-            Expr::Read { .. } | Expr::Delta(..) => {}
+            Expr::Read { .. } | Expr::Delta(..) | Expr::Index(_) => {}
             Expr::Unary { arg, .. } => arg.for_each_num(f),
             Expr::Binary { lhs, rhs, .. } => {
                 lhs.for_each_num(f);
@@ -610,6 +698,11 @@ impl Expr {
             Expr::Reduce { body, .. } => body.for_each_num(f),
             Expr::At { pos, .. } => pos.for_each_num(f),
             Expr::Solve { body, .. } => body.for_each_num(f),
+            Expr::Where { cond, then, els } => {
+                cond.for_each_num(f);
+                then.for_each_num(f);
+                els.for_each_num(f);
+            }
         }
     }
 }

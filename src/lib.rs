@@ -16,6 +16,7 @@ pub mod graph;
 pub mod ir;
 pub mod lse;
 pub mod pretty;
+pub mod refine;
 pub mod sema;
 pub mod simplify;
 pub mod summary;
@@ -162,10 +163,15 @@ pub fn resolve_sizes(
     }
 }
 
-/// Generated code for run-time sizes is not supported yet: one `E0500`
-/// per run-time dim, at its declaration, for `compile` and the `Builder`
-/// to report before code generation starts. Empty for a file without them.
-pub fn codegen_unsupported(program: &ir::Program) -> Vec<Diagnostic> {
+/// What code generation does not support yet for a file with run-time
+/// dims: `--no-std` (its tensors would need a scratch buffer sized at run
+/// time). One `E0500` per run-time dim, at its declaration, for `compile`
+/// and the `Builder` to report before code generation starts. Empty for a
+/// file without run-time dims, or without `no_std`.
+pub fn codegen_unsupported(program: &ir::Program, no_std: bool) -> Vec<Diagnostic> {
+    if !no_std {
+        return Vec::new();
+    }
     program
         .runtime_dims()
         .map(|d| {
@@ -173,17 +179,238 @@ pub fn codegen_unsupported(program: &ir::Program) -> Vec<Diagnostic> {
                 Code::RuntimeDim,
                 d.span,
                 format!(
-                    "dim `{}` is given at run time; generated code for run-time sizes is not supported yet",
+                    "dim `{}` is given at run time; generated code for run-time sizes without std (`--no-std`) is not supported yet",
                     d.name
                 ),
             )
             .label("a run-time dim")
             .help(format!(
-                "`netgrad check`, `eval` and `explain` handle it; to compile, give it a size: `dim {} = 32`",
+                "compile with std (the module's `Workspace` holds the tensors sized at run time), or give it a size: `dim {} = 32`",
                 d.name
             ))
         })
         .collect()
+}
+
+/// Why `derive_symbolic` cannot give code for a file: diagnostics of the
+/// file, or a message (a `--wrt` name that is not an input or param).
+#[derive(Debug)]
+pub enum SymbolicError {
+    Diagnostics(Vec<Diagnostic>),
+    Message(String),
+}
+
+/// The sizes a program with run-time dims is instantiated at to find which
+/// of its numbers come from them: the base, and for the dim at position
+/// k, `PROBE_STEP` (one dim varied at a time), then `PROBE_CHECK[k]` for
+/// every dim at once, to verify. Primes, so that no number computed from
+/// them (`1 / 7`) coincides with a number of the file, and small, so that
+/// several run-time dims stay within the limits on scalars.
+const PROBE_BASE: usize = 7;
+const PROBE_STEP: usize = 11;
+const PROBE_CHECK: [usize; 6] = [13, 17, 19, 23, 29, 31];
+
+/// The gradient of a file, as `front_end` then `derive` give it, and, for
+/// a file with run-time dims, which of its numbers are computed from their
+/// sizes (`1 / N`, a mean's partial, constants folded with them), for the
+/// code generator (`codegen::generate_sized`).
+///
+/// The program is instantiated at several sizes (`PROBE_BASE`, ...): the
+/// gradients must have the same structure, and each number that differs
+/// between them must be `c · Π dim^k` (k from -4 to 4), fitted one dim at
+/// a time and verified at other sizes; anything else (`1 / (N - 1)`, a
+/// simplification that differs with the size) is an `E0500` naming the
+/// definition. The gradient returned is the base instantiation's, whose
+/// sizes code generation never reads for a run-time dim.
+pub fn derive_symbolic(
+    text: &str,
+    wrt: &[String],
+    simplify: bool,
+) -> Result<
+    (
+        autodiff::Gradient,
+        simplify::Stats,
+        Vec<codegen::SizeNumber>,
+    ),
+    SymbolicError,
+> {
+    let program = front_end(text).map_err(SymbolicError::Diagnostics)?.program;
+    let runtime: Vec<ir::Dim> = program.runtime_dims().cloned().collect();
+    let at = |sizes: &ir::Sizes| -> Result<(autodiff::Gradient, simplify::Stats), SymbolicError> {
+        let dag = front_end_sized(text, sizes).map_err(SymbolicError::Diagnostics)?;
+        derive(dag, wrt, simplify).map_err(SymbolicError::Message)
+    };
+    let sizes_with = |f: &dyn Fn(usize) -> usize| -> ir::Sizes {
+        runtime
+            .iter()
+            .enumerate()
+            .map(|(k, d)| (d.name.clone(), f(k)))
+            .collect()
+    };
+    let (base, stats) = at(&sizes_with(&|_| PROBE_BASE))?;
+    if runtime.is_empty() {
+        return Ok((base, stats, Vec::new()));
+    }
+    let nums = |g: &autodiff::Gradient| -> Vec<(usize, f64)> {
+        let mut out = Vec::new();
+        on_own_stack(|| {
+            for (i, v) in g.dag.program.values.iter().enumerate() {
+                if let Some(rhs) = &v.rhs {
+                    rhs.for_each_num(&mut |x| out.push((i, x)));
+                }
+            }
+        });
+        out
+    };
+    let base_nums = nums(&base);
+    let unsupported = |value: Option<usize>, what: &str| {
+        let p = &base.dag.program;
+        let (span, name) = match value.map(|i| &p.values[i]) {
+            Some(v) if v.origin.span() != diag::Span::default() => {
+                (v.origin.span(), v.name.clone())
+            }
+            Some(v) => (runtime[0].span, v.name.clone()),
+            None => (runtime[0].span, String::new()),
+        };
+        let place = if name.is_empty() {
+            String::new()
+        } else {
+            format!(" (in `{name}`)")
+        };
+        SymbolicError::Diagnostics(vec![Diagnostic::error(
+            Code::RuntimeDim,
+            span,
+            format!("generated code for run-time sizes: {what}{place}; not supported yet"),
+        )
+        .label("here")
+        .help(format!(
+            "`netgrad check`, `eval` and `explain` handle it; to compile, give the run-time dims a size (`dim {} = 32`)",
+            runtime[0].name
+        ))])
+    };
+    // One instantiation per run-time dim, that dim at PROBE_STEP; then one
+    // at PROBE_CHECK to verify.
+    let mut varied = Vec::new();
+    for k in 0..runtime.len() {
+        let (g, _) = at(&sizes_with(&|j| {
+            if j == k {
+                PROBE_STEP
+            } else {
+                PROBE_BASE
+            }
+        }))?;
+        varied.push(nums(&g));
+    }
+    let (check, _) = at(&sizes_with(&|k| PROBE_CHECK[k % PROBE_CHECK.len()]))?;
+    let check = nums(&check);
+    let same_shape = |other: &[(usize, f64)]| {
+        other.len() == base_nums.len() && other.iter().zip(&base_nums).all(|(a, b)| a.0 == b.0)
+    };
+    if !varied.iter().all(|v| same_shape(v)) || !same_shape(&check) {
+        return Err(unsupported(
+            None,
+            "the simplified gradient differs from one size to another",
+        ));
+    }
+    let mut numbers: Vec<codegen::SizeNumber> = Vec::new();
+    let mut constants: Vec<u64> = Vec::new();
+    for (n, &(value, b)) in base_nums.iter().enumerate() {
+        if varied.iter().all(|v| v[n].1.to_bits() == b.to_bits())
+            && check[n].1.to_bits() == b.to_bits()
+        {
+            constants.push(b.to_bits());
+            continue;
+        }
+        let fitted = fit(
+            b,
+            &runtime,
+            &varied.iter().map(|v| v[n].1).collect::<Vec<_>>(),
+        );
+        let verified = fitted.filter(|f| {
+            let at_check: f64 = f.factor
+                * f.powers
+                    .iter()
+                    .map(|(d, k)| {
+                        let j = runtime.iter().position(|r| r.name == *d).unwrap_or(0);
+                        (PROBE_CHECK[j % PROBE_CHECK.len()] as f64).powi(*k)
+                    })
+                    .product::<f64>();
+            close(at_check, check[n].1)
+        });
+        let Some(f) = verified else {
+            return Err(unsupported(
+                Some(value),
+                &format!(
+                    "the number {b} at {} = {PROBE_BASE} is not a constant times powers of the run-time sizes",
+                    runtime[0].name
+                ),
+            ));
+        };
+        if let Some(other) = numbers.iter().find(|o| o.value.to_bits() == b.to_bits()) {
+            if *other != f {
+                return Err(unsupported(
+                    Some(value),
+                    &format!("the number {b} has two meanings"),
+                ));
+            }
+        } else {
+            numbers.push(f);
+        }
+    }
+    if numbers
+        .iter()
+        .any(|n| constants.contains(&n.value.to_bits()))
+    {
+        return Err(unsupported(
+            None,
+            "a number computed from a run-time size equals a constant of the file",
+        ));
+    }
+    Ok((base, stats, numbers))
+}
+
+/// Whether two numbers agree to 1e-12 relative.
+fn close(a: f64, b: f64) -> bool {
+    (a - b).abs() <= 1e-12 * a.abs().max(b.abs())
+}
+
+/// `value` (at `PROBE_BASE` for every run-time dim) as `c · Π dim^k`,
+/// given its values with each dim in turn at `PROBE_STEP`.
+fn fit(value: f64, dims: &[ir::Dim], varied: &[f64]) -> Option<codegen::SizeNumber> {
+    if value == 0.0 || !value.is_finite() {
+        return None;
+    }
+    let mut powers = Vec::new();
+    let mut factor = value;
+    for (d, &v) in dims.iter().zip(varied) {
+        if v.to_bits() == value.to_bits() {
+            continue;
+        }
+        let ratio = v / value;
+        if ratio <= 0.0 || !ratio.is_finite() {
+            return None;
+        }
+        let k = (ratio.ln() / (PROBE_STEP as f64 / PROBE_BASE as f64).ln()).round();
+        if k == 0.0 || k.abs() > 4.0 {
+            return None;
+        }
+        let k = k as i32;
+        if !close(value * (PROBE_STEP as f64 / PROBE_BASE as f64).powi(k), v) {
+            return None;
+        }
+        factor /= (PROBE_BASE as f64).powi(k);
+        powers.push((d.name.clone(), k));
+    }
+    // `0.01 / 7 * 7` is 0.01 up to rounding: the shortest decimal near it.
+    let short: f64 = format!("{factor:.12e}").parse().ok()?;
+    if close(short, factor) {
+        factor = short;
+    }
+    Some(codegen::SizeNumber {
+        value,
+        factor,
+        powers,
+    })
 }
 
 /// The middle of the pipeline: the gradient of a checked program's loss with

@@ -56,8 +56,13 @@ pub fn carriers(program: &Program) -> Vec<bool> {
 
 fn mark(e: &Expr, is_lse: &[bool], carries: &mut [bool]) {
     match e {
-        Expr::Num(_) | Expr::Read { .. } | Expr::Delta(..) => {}
+        Expr::Num(_) | Expr::Read { .. } | Expr::Delta(..) | Expr::Index(_) => {}
         Expr::Unary { arg, .. } => mark(arg, is_lse, carries),
+        Expr::Where { cond, then, els } => {
+            mark(cond, is_lse, carries);
+            mark(then, is_lse, carries);
+            mark(els, is_lse, carries);
+        }
         Expr::Binary { op, lhs, rhs } => {
             if *op == BinOp::Sub {
                 for side in [lhs, rhs] {
@@ -199,11 +204,16 @@ fn rewrite(e: Expr, remap: &[ValueId], residual_of: &[Option<ValueId>]) -> Expr 
         _ => None,
     };
     match e {
-        Expr::Num(_) | Expr::Delta(..) => e,
+        Expr::Num(_) | Expr::Delta(..) | Expr::Index(_) => e,
         Expr::Read { value, subs } => Expr::Read {
             value: remap[value.index()],
             subs,
         },
+        Expr::Where { cond, then, els } => Expr::select(
+            rewrite(*cond, remap, residual_of),
+            rewrite(*then, remap, residual_of),
+            rewrite(*els, remap, residual_of),
+        ),
         Expr::Unary { func, arg } => Expr::unary(func, rewrite(*arg, remap, residual_of)),
         Expr::Binary { op, lhs, rhs } => {
             let (lo_l, lo_r) = if op == BinOp::Sub {

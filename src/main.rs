@@ -533,11 +533,26 @@ fn run(command: Command) -> Result<(), Failure> {
             not_an_input(output.as_deref(), &[&file])?;
             let (name, source) = read_text(&file)?;
             let dag = front(&name, &source, &netgrad::ir::Sizes::new())?;
-            let unsupported = netgrad::codegen_unsupported(&dag.program);
+            let unsupported = netgrad::codegen_unsupported(&dag.program, no_std);
             if !unsupported.is_empty() {
                 return Err(diagnostics(&name, &source, &unsupported));
             }
-            let (g, counts) = differentiate(dag, &Wrt { wrt, no_simplify })?;
+            // Run-time dims: instantiated at several sizes to find the
+            // numbers computed from them.
+            let (g, counts, numbers) = if dag.program.runtime_dims().next().is_some() {
+                let wrt = Wrt { wrt, no_simplify };
+                netgrad::derive_symbolic(&source, &wrt.wrt, !wrt.no_simplify).map_err(
+                    |e| match e {
+                        netgrad::SymbolicError::Diagnostics(d) => diagnostics(&name, &source, &d),
+                        netgrad::SymbolicError::Message(e) => {
+                            Failure::from(format!("error: {e}\n"))
+                        }
+                    },
+                )?
+            } else {
+                let (g, counts) = differentiate(dag, &Wrt { wrt, no_simplify })?;
+                (g, counts, Vec::new())
+            };
             if stats {
                 eprint!("{}", netgrad::summary::op_counts(&g, &counts));
             }
@@ -563,8 +578,8 @@ fn run(command: Command) -> Result<(), Failure> {
                     Math::Std => netgrad::codegen::MathFunctions::Std,
                 },
             };
-            let code =
-                netgrad::codegen::generate(&g, &options).map_err(|e| format!("error: {e}\n"))?;
+            let code = netgrad::codegen::generate_sized(&g, &options, &numbers)
+                .map_err(|e| format!("error: {e}\n"))?;
             write_output(output.as_deref(), &code)
         }
         Command::Graph { file, output } => {

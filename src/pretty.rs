@@ -316,7 +316,12 @@ impl<'a> Printer<'a> {
             }
             *left -= 1;
             match e {
-                Expr::Num(_) | Expr::Delta(..) => {}
+                Expr::Num(_) | Expr::Delta(..) | Expr::Index(_) => {}
+                Expr::Where { cond, then, els } => {
+                    count(p, cond, left);
+                    count(p, then, left);
+                    count(p, els, left);
+                }
                 Expr::Read { value, .. } if p.value(*value).kind == ValueKind::Temp => *left = 0,
                 Expr::Read { .. } => {}
                 Expr::Unary { arg, .. } => count(p, arg, left),
@@ -389,7 +394,97 @@ impl<'a> Printer<'a> {
                 ..
             } => MUL,
             Expr::Binary { op: BinOp::Pow, .. } => POW,
+            // A condition binds less tightly than any arithmetic.
+            Expr::Binary { op, .. } if op.is_condition() => 0,
+            Expr::Unary {
+                func: Func::Not, ..
+            } => 0,
             _ => ATOM,
+        }
+    }
+
+    /// Writes a condition (`j <= i and not x[i] > 0`), parenthesised if it
+    /// binds less tightly than `min`: `or` (0), `and` (1), `not` (2), a
+    /// comparison (3). Anything else is a number compared (`c != 0`).
+    fn write_cond(&self, e: &Expr, min: u8, out: &mut String) {
+        let latex = self.notation == Notation::Latex;
+        let strength = match e {
+            Expr::Binary { op: BinOp::Or, .. } => 0,
+            Expr::Binary { op: BinOp::And, .. } => 1,
+            Expr::Unary {
+                func: Func::Not, ..
+            } => 2,
+            _ => 3,
+        };
+        let paren = strength < min;
+        if paren {
+            out.push_str(if latex { "\\left(" } else { "(" });
+        }
+        match e {
+            Expr::Binary {
+                op: op @ (BinOp::And | BinOp::Or),
+                lhs,
+                rhs,
+            } => {
+                let sym = match (op, self.notation) {
+                    (BinOp::And, Notation::Source) => " and ",
+                    (BinOp::And, Notation::Unicode) => " ∧ ",
+                    (BinOp::And, Notation::Latex) => " \\land ",
+                    (_, Notation::Source) => " or ",
+                    (_, Notation::Unicode) => " ∨ ",
+                    (_, Notation::Latex) => " \\lor ",
+                };
+                self.write_cond(lhs, strength, out);
+                out.push_str(sym);
+                self.write_cond(rhs, strength + 1, out);
+            }
+            Expr::Unary {
+                func: Func::Not,
+                arg,
+            } => {
+                out.push_str(match self.notation {
+                    Notation::Source => "not ",
+                    Notation::Unicode => "¬",
+                    Notation::Latex => "\\lnot ",
+                });
+                self.write_cond(arg, 2, out);
+            }
+            Expr::Binary { op, lhs, rhs } if op.is_condition() => {
+                let sym = match (op, self.notation) {
+                    (BinOp::Lt, Notation::Latex) => " < ",
+                    (BinOp::Gt, Notation::Latex) => " > ",
+                    (BinOp::Le, Notation::Unicode) => " ≤ ",
+                    (BinOp::Le, Notation::Latex) => " \\leq ",
+                    (BinOp::Ge, Notation::Unicode) => " ≥ ",
+                    (BinOp::Ge, Notation::Latex) => " \\geq ",
+                    (BinOp::Eq, Notation::Unicode | Notation::Latex) => " = ",
+                    (BinOp::Ne, Notation::Unicode) => " ≠ ",
+                    (BinOp::Ne, Notation::Latex) => " \\neq ",
+                    (op, _) => match op.condition_symbol() {
+                        Some("<") => " < ",
+                        Some(">") => " > ",
+                        Some("<=") => " <= ",
+                        Some(">=") => " >= ",
+                        Some("==") => " == ",
+                        _ => " != ",
+                    },
+                };
+                self.write(lhs, ADD, out);
+                out.push_str(sym);
+                self.write(rhs, ADD, out);
+            }
+            // A number used as a condition: true where it is not 0.
+            other => {
+                self.write(other, ADD, out);
+                out.push_str(match self.notation {
+                    Notation::Source => " != 0",
+                    Notation::Unicode => " ≠ 0",
+                    Notation::Latex => " \\neq 0",
+                });
+            }
+        }
+        if paren {
+            out.push_str(if latex { "\\right)" } else { ")" });
         }
     }
 
@@ -450,6 +545,10 @@ impl<'a> Printer<'a> {
         let latex = self.notation == Notation::Latex;
         match e {
             Expr::Num(x) => out.push_str(&number(*x)),
+            Expr::Binary { op, .. } if op.is_condition() => self.write_cond(e, 0, out),
+            Expr::Unary {
+                func: Func::Not, ..
+            } => self.write_cond(e, 0, out),
             Expr::Delta(a, b) => match self.notation {
                 Notation::Latex => {
                     out.push_str(&format!("\\delta_{{{},{}}}", self.index(a), self.index(b)))
@@ -549,6 +648,20 @@ impl<'a> Printer<'a> {
                 self.write_left(lhs, strength, *op, out);
                 out.push_str(sym);
                 self.write(rhs, strength + 1, out);
+            }
+            Expr::Index(v) => out.push_str(&self.index(&Sub::Var(*v))),
+            Expr::Where { cond, then, els } => {
+                out.push_str(if latex {
+                    "\\operatorname{where}\\left("
+                } else {
+                    "where("
+                });
+                self.write_cond(cond, 0, out);
+                out.push_str(", ");
+                self.write(then, 0, out);
+                out.push_str(", ");
+                self.write(els, 0, out);
+                out.push_str(if latex { "\\right)" } else { ")" });
             }
             Expr::Reduce { op, .. } => self.reduction(*op, e, out),
             // The Iverson bracket: 1 where the index is at the position.

@@ -130,7 +130,17 @@ pub fn repeated_over(p: &Program, reader: ValueId, u: &Use) -> Vec<String> {
 /// `z1   by y, for every k in K`, for a value read more than once.
 fn multi_use(dag: &Dag, v: ValueId) -> Option<String> {
     let p = &dag.program;
-    let uses = dag.uses(v);
+    // A read in the condition of a `where` has no derivative: it is no
+    // chain-rule product of the adjoint.
+    let mut uses = dag.uses(v);
+    uses.retain(|(r, u)| {
+        let rhs = p
+            .value(*r)
+            .rhs
+            .as_ref()
+            .expect("a reader has a right-hand side");
+        !crate::autodiff::condition_reads(rhs)[u.occurrence as usize]
+    });
     let per_use: Vec<(ValueId, Vec<String>)> = uses
         .iter()
         .map(|(r, u)| (*r, repeated_over(p, *r, u)))

@@ -169,7 +169,12 @@ fn sums(e: &Expr, sizes: &[usize], out: &mut Vec<usize>, solves: &mut usize) {
             sums(rhs, sizes, out, solves);
         }
         Expr::At { pos, .. } => sums(pos, sizes, out, solves),
-        Expr::Num(_) | Expr::Read { .. } | Expr::Delta(..) => {}
+        Expr::Where { cond, then, els } => {
+            sums(cond, sizes, out, solves);
+            sums(then, sizes, out, solves);
+            sums(els, sizes, out, solves);
+        }
+        Expr::Num(_) | Expr::Read { .. } | Expr::Delta(..) | Expr::Index(_) => {}
     }
 }
 

@@ -837,3 +837,49 @@ fn affine_subscripts_agree_with_the_interpreter() {
         }
     }
 }
+
+#[test]
+fn where_agrees_with_the_interpreter() {
+    // A causal mask before a softmax; `and`, `or`, `not`, nested `where`s
+    // and an index compared with a literal; reductions in a branch and in a
+    // condition; a comparison whose condition became a value of its own.
+    let mask = "dim T = 4\ndim D = 3\ninput q[T, D], k[T, D], v[T, D]\nparam wq[D, D]\n\
+                s[i, j] = sum(d, sum(e, wq[d, e] * q[i, e]) * k[j, d])\n\
+                m[i, j] = where(j <= i, s[i, j], -1e9)\n\
+                a[i, j] = exp(m[i, j] - logsumexp(j2, m[i, j2]))\n\
+                o[i, d] = sum(j, a[i, j] * v[j, d])\n\
+                loss E = sum(i, d, o[i, d]^2)\noutput m\n";
+    let logic = "dim N = 5\ninput x[N]\nparam w[N], c\n\
+                 h[i] = where((x[i] > 0 and i != 2) or not w[i] < c, w[i] * x[i], c * w[i]^2)\n\
+                 g[i] = where(i < 2 or i >= N - 1, where(w[i] >= 0, w[i], -2 * w[i]), sin(w[i]))\n\
+                 loss E = sum(i, h[i] + g[i]^2) + where(c >= 0.5, c^2, -c)\noutput h\n";
+    let reductions = "dim K = 4\nparam w[K], b\n\
+                      loss E = where(sum(k, w[k]) > b, sum(k, w[k]^2), mean(k, exp(w[k]))) \
+                      + sum(k, where(w[k] < max(j, w[j]), w[k] * b, b^2))\n";
+    let shared = "dim N = 3\ninput x[N]\nparam w[N], c\n\
+                  a[i] = where(x[i] > c, w[i] * x[i], sin(w[i]))^2 + where(x[i] > c, w[i] * x[i], sin(w[i]))\n\
+                  b[i] = where(i == 1, where(x[i] > c, w[i] * x[i], sin(w[i])), c)\n\
+                  loss E = sum(i, a[i] * b[i]) + where(c < 0, sum(i, where(x[i] > c, w[i] * x[i], sin(w[i]))), c)\n";
+    for (name, text) in [
+        ("mask", mask),
+        ("logic", logic),
+        ("reductions", reductions),
+        ("shared", shared),
+    ] {
+        for float in [Float::F64, Float::F32] {
+            for no_std in [false, true] {
+                let dir = std::env::temp_dir().join(format!(
+                    "netgrad-codegen-{}-where-{name}-{float:?}-{no_std}",
+                    std::process::id()
+                ));
+                let err = check_source(&format!("{name}.net"), text, float, no_std, &dir);
+                let _ = std::fs::remove_dir_all(&dir);
+                let tolerance = if float == Float::F64 { 1e-12 } else { 1e-4 };
+                assert!(
+                    err <= tolerance,
+                    "{name}, {float:?}, no_std {no_std}: off by {err:e}"
+                );
+            }
+        }
+    }
+}

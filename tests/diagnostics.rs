@@ -104,8 +104,8 @@ fn every_error_code_is_exercised_by_a_wrong_file() {
     }
     // E0500 is reported by `compile` (and the Builder), not by the front
     // end, so no file of tests/fail can show it:
-    // `compile_reports_e0500_for_a_runtime_dim` below exercises it. A
-    // retired code is reported by nothing, and no wrong file may show it.
+    // `compile_reports_e0500_for_a_runtime_dim_without_std` below exercises
+    // it. A retired code is reported by nothing, and no wrong file may show it.
     let missing: Vec<&str> = Code::ALL
         .iter()
         .filter(|c| !Code::RETIRED.contains(c))
@@ -154,10 +154,11 @@ fn an_unknown_wrt_name_gets_the_closest_input_or_param() {
     assert!(!err.contains("did you mean"), "{err}");
 }
 
-/// Generated code for run-time sizes is not supported yet: `compile` and
-/// the Builder point at the `dim` line with E0500 and write nothing.
+/// Generated code for run-time sizes without std is not supported yet:
+/// `compile --no-std` and the Builder with `no_std` point at the `dim`
+/// line with E0500 and write nothing; with std, both write the module.
 #[test]
-fn compile_reports_e0500_for_a_runtime_dim() {
+fn compile_reports_e0500_for_a_runtime_dim_without_std() {
     let dir = std::env::temp_dir().join(format!("netgrad-e0500-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let net = dir.join("batch.net");
@@ -170,13 +171,14 @@ fn compile_reports_e0500_for_a_runtime_dim() {
     let run = common::netgrad(&[
         "compile",
         net.to_str().unwrap(),
+        "--no-std",
         "-o",
         out.to_str().unwrap(),
     ]);
     let stderr = common::text(&run.stderr);
     assert_eq!(run.status.code(), Some(1), "{stderr}");
     assert!(
-        stderr.contains("error[E0500]: dim `N` is given at run time"),
+        stderr.contains("error[E0500]: dim `N` is given at run time; generated code for run-time sizes without std (`--no-std`) is not supported yet"),
         "{stderr}"
     );
     assert!(stderr.contains(":1:5"), "points at the dim: {stderr}");
@@ -184,9 +186,26 @@ fn compile_reports_e0500_for_a_runtime_dim() {
     let built = netgrad::Builder::new()
         .out_dir(&dir)
         .cargo_metadata(false)
+        .no_std(true)
         .compile(&net);
     let message = built.err().map(|e| e.to_string()).unwrap_or_default();
     assert!(message.contains("error[E0500]"), "{message}");
     assert!(!dir.join("batch.rs").exists(), "the Builder writes nothing");
+    // With std, both write the module, which takes `Dims`.
+    let run = common::netgrad(&[
+        "compile",
+        net.to_str().unwrap(),
+        "-o",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(run.status.code(), Some(0), "{}", common::text(&run.stderr));
+    let code = std::fs::read_to_string(&out).unwrap();
+    assert!(code.contains("pub struct Dims {"), "{code}");
+    let built = netgrad::Builder::new()
+        .out_dir(&dir)
+        .cargo_metadata(false)
+        .compile(&net)
+        .unwrap();
+    assert_eq!(std::fs::read_to_string(built).unwrap(), code);
     std::fs::remove_dir_all(&dir).ok();
 }

@@ -467,3 +467,29 @@ fn a_logsumexp_keeps_its_rounding_error_in_differences() {
         );
     }
 }
+
+#[test]
+fn a_deep_network_is_checked_within_one_budget_of_probes() {
+    // 64 layers of 8 x 8 weights: 48 probes each, every one re-evaluating
+    // the layers after it, made the check quadratic in the depth; the
+    // sample is now at most `MAX_PROBED` elements in all, shared evenly.
+    let mut text = String::from("dim D = 8\ninput x[D]\nh0[j] = x[j]\n");
+    for l in 1..=64 {
+        text.push_str(&format!(
+            "param W{l}[D, D]\nh{l}[j] = tanh(sum(k, W{l}[j, k] * h{}[k]))\n",
+            l - 1
+        ));
+    }
+    text.push_str("loss E = sum(j, h64[j]^2)\n");
+    let g = netgrad::derive(netgrad::front_end(&text).unwrap(), &[], true)
+        .unwrap()
+        .0;
+    let checks = check_all(&g, netgrad::gradcheck::Sample::AtMost(48));
+    assert_eq!(checks.len(), 64);
+    let share = netgrad::gradcheck::MAX_PROBED / 64;
+    assert!(share < 48);
+    for c in &checks {
+        assert_eq!(c.checked, share, "{}", c.name);
+        assert!(c.worst <= 1e-6, "{}: {:e}", c.name, c.worst);
+    }
+}

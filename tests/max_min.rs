@@ -153,7 +153,8 @@ fn a_nan_propagates_from_its_first_position() {
 /// How deeply reductions nest in `e`.
 fn depth(e: &Expr) -> usize {
     match e {
-        Expr::Num(_) | Expr::Read { .. } | Expr::Delta(..) => 0,
+        Expr::Num(_) | Expr::Read { .. } | Expr::Delta(..) | Expr::Index(_) => 0,
+        Expr::Where { cond, then, els } => depth(cond).max(depth(then)).max(depth(els)),
         Expr::Unary { arg, .. } => depth(arg),
         Expr::Binary { lhs, rhs, .. } => depth(lhs).max(depth(rhs)),
         Expr::Reduce { body, .. } => 1 + depth(body),

@@ -37,6 +37,11 @@ fn show(e: &Expr) -> String {
             format!("{}({})", func.name, args.join(", "))
         }
         ExprKind::Compare { op, lhs, rhs } => format!("({} {op} {})", show(lhs), show(rhs)),
+        ExprKind::Logic { and, lhs, rhs } => {
+            let op = if *and { "and" } else { "or" };
+            format!("({} {op} {})", show(lhs), show(rhs))
+        }
+        ExprKind::Not(a) => format!("(not {})", show(a)),
     }
 }
 
@@ -105,6 +110,47 @@ fn calls_reductions_and_subscripts() {
     assert_eq!(parse("max(a, b) + pow(x, 2)"), "(max(a, b) + pow(x, 2))");
     assert_eq!(parse("x[i + 1]"), "x[(i + 1)]");
     assert_eq!(parse("a < b"), "(a < b)");
+}
+
+#[test]
+fn conditions_bind_looser_than_arithmetic() {
+    // or < and < not < a comparison < arithmetic.
+    assert_eq!(parse("a + 1 < b * 2"), "((a + 1) < (b * 2))");
+    assert_eq!(
+        parse("a < b or c >= d and not e != f"),
+        "((a < b) or ((c >= d) and (not (e != f))))"
+    );
+    assert_eq!(parse("not not a <= b"), "(not (not (a <= b)))");
+    assert_eq!(parse("a == b or c"), "((a == b) or c)");
+    assert_eq!(
+        parse("(a < b or c < d) and e > f"),
+        "(((a < b) or (c < d)) and (e > f))"
+    );
+    assert_eq!(
+        parse("where(j <= i, s[i, j], -1e9)"),
+        "where((j <= i), s[i, j], (-1000000000))"
+    );
+    // `and`, `or` and `not` are words of their own: `android` is a name.
+    assert_eq!(parse("android + notes"), "(android + notes)");
+}
+
+#[test]
+fn comparisons_do_not_chain_and_logical_words_are_not_names() {
+    for src in [
+        "a < b < c",
+        "a == b != c",
+        "and + 1",
+        "x or",
+        "not",
+        "a and or b",
+    ] {
+        let text = format!("loss E = {src}\n");
+        let (_, diags) = netgrad::syntax::parse(&text);
+        assert!(
+            diags.iter().any(|d| d.code == netgrad::diag::Code::Syntax),
+            "{src} parsed"
+        );
+    }
 }
 
 #[test]

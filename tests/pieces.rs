@@ -10,7 +10,8 @@ use netgrad::ir::{Expr, ValueKind};
 
 fn nodes(e: &Expr) -> usize {
     match e {
-        Expr::Num(_) | Expr::Read { .. } | Expr::Delta(..) => 1,
+        Expr::Num(_) | Expr::Read { .. } | Expr::Delta(..) | Expr::Index(_) => 1,
+        Expr::Where { cond, then, els } => 1 + nodes(cond) + nodes(then) + nodes(els),
         Expr::Unary { arg, .. } => 1 + nodes(arg),
         Expr::Binary { lhs, rhs, .. } => 1 + nodes(lhs) + nodes(rhs),
         Expr::Reduce { body, .. } => 1 + nodes(body),

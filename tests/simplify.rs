@@ -76,6 +76,19 @@ fn eval_node(rec: &RecExpr<Node>, id: Id, reads: &[Vec<f64>], env: &mut [usize])
     match node {
         Node::Num(n) => n.value(),
         Node::Size(_) => N as f64,
+        Node::Where([c, a, b]) => {
+            if x(*c, env) != 0.0 {
+                x(*a, env)
+            } else {
+                x(*b, env)
+            }
+        }
+        Node::Index(i) => {
+            let Node::Leaf(Leaf::Var(v)) = rec[*i] else {
+                panic!("an index variable")
+            };
+            env[v as usize] as f64
+        }
         Node::Read(children) => {
             let Node::Leaf(Leaf::Value(v)) = rec[children[0]] else {
                 panic!("a value")

@@ -136,6 +136,14 @@ fn reference(p: &Program, given: &[Option<Vec<f64>>]) -> Vec<Vec<f64>> {
                 }
                 total
             }
+            Expr::Index(i) => env[i.index()] as f64,
+            Expr::Where { cond, then, els } => {
+                if walk(p, owner, data, cond, env) != 0.0 {
+                    walk(p, owner, data, then, env)
+                } else {
+                    walk(p, owner, data, els, env)
+                }
+            }
             Expr::Unary { func, arg } => func.apply(walk(p, owner, data, arg, env)),
             Expr::Binary { op, lhs, rhs } => {
                 let a = walk(p, owner, data, lhs, env);

@@ -101,7 +101,10 @@ mod hand_written {
     small! {
         batch_mlp: batch_mlp_loss, batch_mlp_gradient;
         bishop: bishop_loss, bishop_gradient;
+        conv1d: conv1d_loss, conv1d_gradient;
         fanout: fanout_loss, fanout_gradient;
+        huber_regression: huber_regression_loss, huber_regression_gradient;
+        maxpool: maxpool_loss, maxpool_gradient;
         softmax_regression: softmax_regression_loss, softmax_regression_gradient;
         tied_autoencoder: tied_autoencoder_loss, tied_autoencoder_gradient;
         weight_decay: weight_decay_loss, weight_decay_gradient;

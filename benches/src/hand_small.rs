@@ -1,6 +1,6 @@
 //! Hand-written references for the small examples: the loss and gradient of
 //! `bishop`, `xor`, `fanout`, `softmax_regression`, `tied_autoencoder`,
-//! `weight_decay` and `batch_mlp`, written as a competent engineer would for
+//! `weight_decay`, `batch_mlp`, `maxpool`, `huber_regression` and `conv1d`, written as a competent engineer would for
 //! these fixed sizes: the flat slices checked once and split into fixed-size
 //! arrays (so every index is in bounds by construction and every loop has a
 //! constant trip count the compiler can unroll), intermediates on the stack,
@@ -542,4 +542,354 @@ pub fn batch_mlp_gradient(inputs: &[f64], params: &[f64], grad: &mut [f64]) -> f
     grad[20..30].copy_from_slice(&g_w2);
     grad[30..32].copy_from_slice(&g_b2);
     0.5 * scale * sum
+}
+
+/// `maxpool.net`'s sizes: 2 samples, 2 channels of 3 windows of 2 elements,
+/// 2 outputs.
+mod pool {
+    /// Samples.
+    pub const N: usize = 2;
+    /// Channels.
+    pub const C: usize = 2;
+    /// Windows per channel.
+    pub const P: usize = 3;
+    /// Elements per window.
+    pub const W: usize = 2;
+    /// Outputs.
+    pub const K: usize = 2;
+    /// Windows of one sample.
+    pub const CP: usize = C * P;
+    /// Elements of one sample.
+    pub const CPW: usize = C * P * W;
+}
+
+/// The weight of the spread penalty of `maxpool.net`.
+const SPREAD: f64 = 0.1;
+
+/// `maxpool.net`: the flat inputs `x[2, 2, 3, 2], t[2, 2]` and params
+/// `v[2, 3, 2], u[2, 2, 3], b[2]`, split.
+#[allow(clippy::type_complexity)]
+fn pool_split<'a>(
+    inputs: &'a [f64],
+    params: &'a [f64],
+) -> (
+    &'a [f64; 24],
+    &'a [f64; 4],
+    &'a [f64; 12],
+    &'a [f64; 12],
+    &'a [f64; 2],
+) {
+    assert_eq!(inputs.len(), 28, "maxpool: 28 inputs");
+    assert_eq!(params.len(), 26, "maxpool: 26 params");
+    let (mut i, mut p) = (inputs, params);
+    (
+        take(&mut i),
+        take(&mut i),
+        take(&mut p),
+        take(&mut p),
+        take(&mut p),
+    )
+}
+
+/// The forward pass of `maxpool.net` that the backward pass reuses.
+struct Pooled {
+    /// `h = tanh(v x)`, per sample and element.
+    h: [f64; pool::N * pool::CPW],
+    /// The pooled values and the window element that won each (the first
+    /// largest).
+    m: [f64; pool::N * pool::CP],
+    arg: [usize; pool::N * pool::CP],
+    /// `2 (y - t)`, per sample and output.
+    e: [f64; pool::N * pool::K],
+    /// The first positions of the largest and smallest weight of `v`, and
+    /// `max - min`.
+    hi: usize,
+    lo: usize,
+    spread: f64,
+    loss: f64,
+}
+
+/// `maxpool.net`'s forward pass.
+fn pool_forward(x: &[f64; 24], t: &[f64; 4], v: &[f64; 12], u: &[f64; 12], b: &[f64; 2]) -> Pooled {
+    use pool::{CP, CPW, K, N, W};
+    let mut h = [0.0; N * CPW];
+    let mut m = [0.0; N * CP];
+    let mut arg = [0; N * CP];
+    for n in 0..N {
+        for q in 0..CP {
+            let at = n * CPW + q * W;
+            for w in 0..W {
+                h[at + w] = (v[q * W + w] * x[at + w]).tanh();
+            }
+            let (mut best, mut pos) = (h[at], 0);
+            for w in 1..W {
+                if h[at + w] > best {
+                    (best, pos) = (h[at + w], w);
+                }
+            }
+            m[n * CP + q] = best;
+            arg[n * CP + q] = pos;
+        }
+    }
+    let mut e = [0.0; N * K];
+    let mut loss = 0.0;
+    for n in 0..N {
+        for k in 0..K {
+            let y = b[k]
+                + u[k * CP..k * CP + CP]
+                    .iter()
+                    .zip(&m[n * CP..n * CP + CP])
+                    .map(|(u, m)| u * m)
+                    .sum::<f64>();
+            let d = y - t[n * K + k];
+            e[n * K + k] = 2.0 * d;
+            loss += d * d;
+        }
+    }
+    let (mut hi, mut lo) = (0, 0);
+    for i in 1..v.len() {
+        if v[i] > v[hi] {
+            hi = i;
+        }
+        if v[i] < v[lo] {
+            lo = i;
+        }
+    }
+    let spread = v[hi] - v[lo];
+    Pooled {
+        h,
+        m,
+        arg,
+        e,
+        hi,
+        lo,
+        spread,
+        loss: loss + SPREAD * spread * spread,
+    }
+}
+
+/// The loss of `maxpool.net`: tanh, max pooling over each window, a dense
+/// layer, squared error, and `0.1 (max v - min v)²`.
+pub fn maxpool_loss(inputs: &[f64], params: &[f64]) -> f64 {
+    let (x, t, v, u, b) = pool_split(inputs, params);
+    pool_forward(x, t, v, u, b).loss
+}
+
+/// The loss of `maxpool.net` and its gradient: each window's adjoint goes
+/// to the element that won it only, through `1 - h²`; the penalty's to the
+/// largest and the smallest weight.
+pub fn maxpool_gradient(inputs: &[f64], params: &[f64], grad: &mut [f64]) -> f64 {
+    use pool::{CP, CPW, K, N, W};
+    let (x, t, v, u, b) = pool_split(inputs, params);
+    assert_eq!(grad.len(), 26, "maxpool: 26 gradient values");
+    let f = pool_forward(x, t, v, u, b);
+    let mut g = grad;
+    let (g_v, g_u, g_b) = (
+        take_mut::<12>(&mut g),
+        take_mut::<12>(&mut g),
+        take_mut::<2>(&mut g),
+    );
+    g_v.fill(0.0);
+    g_u.fill(0.0);
+    g_b.fill(0.0);
+    for n in 0..N {
+        for k in 0..K {
+            let e = f.e[n * K + k];
+            g_b[k] += e;
+            for q in 0..CP {
+                g_u[k * CP + q] += e * f.m[n * CP + q];
+            }
+        }
+        for q in 0..CP {
+            let dm: f64 = (0..K).map(|k| f.e[n * K + k] * u[k * CP + q]).sum();
+            let w = f.arg[n * CP + q];
+            let at = n * CPW + q * W + w;
+            let h = f.h[at];
+            g_v[q * W + w] += dm * (1.0 - h * h) * x[at];
+        }
+    }
+    g_v[f.hi] += 2.0 * SPREAD * f.spread;
+    g_v[f.lo] -= 2.0 * SPREAD * f.spread;
+    f.loss
+}
+
+/// The band of `huber_regression.net`'s loss.
+const DELTA: f64 = 0.8;
+
+/// `huber_regression.net`: the flat inputs `x[8, 3], y[8]` and params
+/// `w[3], b`, split.
+#[allow(clippy::type_complexity)]
+fn huber_split<'a>(
+    inputs: &'a [f64],
+    params: &'a [f64],
+) -> (&'a [f64; 24], &'a [f64; 8], &'a [f64; 3], f64) {
+    assert_eq!(inputs.len(), 32, "huber_regression: 32 inputs");
+    assert_eq!(params.len(), 4, "huber_regression: 4 params");
+    let (mut i, mut p) = (inputs, params);
+    let (x, y, w) = (take(&mut i), take(&mut i), take(&mut p));
+    (x, y, w, p[0])
+}
+
+/// The residuals `r = x w + b - y` of `huber_regression.net`.
+#[inline]
+fn huber_residuals(x: &[f64; 24], y: &[f64; 8], w: &[f64; 3], b: f64) -> [f64; 8] {
+    let mut r = [0.0; 8];
+    for n in 0..8 {
+        r[n] = w[0] * x[n * 3] + w[1] * x[n * 3 + 1] + w[2] * x[n * 3 + 2] + b - y[n];
+    }
+    r
+}
+
+/// The Huber loss of one residual.
+#[inline]
+fn huber(r: f64) -> f64 {
+    if r.abs() <= DELTA {
+        0.5 * r * r
+    } else {
+        DELTA * (r.abs() - 0.5 * DELTA)
+    }
+}
+
+/// The loss of `huber_regression.net`: the mean Huber loss of the residuals.
+pub fn huber_regression_loss(inputs: &[f64], params: &[f64]) -> f64 {
+    let (x, y, w, b) = huber_split(inputs, params);
+    let r = huber_residuals(x, y, w, b);
+    r.iter().map(|&r| huber(r)).sum::<f64>() / 8.0
+}
+
+/// The loss of `huber_regression.net` and its gradient: each residual
+/// pulls with `r` inside the band and `delta * sign(r)` outside.
+pub fn huber_regression_gradient(inputs: &[f64], params: &[f64], grad: &mut [f64]) -> f64 {
+    let (x, y, w, b) = huber_split(inputs, params);
+    assert_eq!(grad.len(), 4, "huber_regression: 4 gradient values");
+    let r = huber_residuals(x, y, w, b);
+    let (mut loss, mut g) = (0.0, [0.0; 4]);
+    for n in 0..8 {
+        loss += huber(r[n]);
+        let pull = if r[n].abs() <= DELTA {
+            r[n]
+        } else {
+            DELTA * r[n].signum()
+        } / 8.0;
+        for d in 0..3 {
+            g[d] += pull * x[n * 3 + d];
+        }
+        g[3] += pull;
+    }
+    grad.copy_from_slice(&g);
+    loss / 8.0
+}
+
+/// The sizes of `conv1d.net`.
+mod conv {
+    /// Channels, signal length, filters, taps, stride, output positions.
+    pub const C: usize = 2;
+    pub const L: usize = 11;
+    pub const K: usize = 3;
+    pub const W: usize = 3;
+    pub const S: usize = 2;
+    pub const O: usize = (L - W) / S + 1;
+}
+
+/// `conv1d.net`: the flat inputs `x[2, 11], t[3, 5]` and params
+/// `g[2], f[3, 2, 3], b[3]`, split.
+#[allow(clippy::type_complexity)]
+fn conv_split<'a>(
+    inputs: &'a [f64],
+    params: &'a [f64],
+) -> (
+    &'a [f64; 22],
+    &'a [f64; 15],
+    &'a [f64; 2],
+    &'a [f64; 18],
+    &'a [f64; 3],
+) {
+    assert_eq!(inputs.len(), 37, "conv1d: 37 inputs");
+    assert_eq!(params.len(), 23, "conv1d: 23 params");
+    let (mut i, mut p) = (inputs, params);
+    (
+        take(&mut i),
+        take(&mut i),
+        take(&mut p),
+        take(&mut p),
+        take(&mut p),
+    )
+}
+
+/// `conv1d.net`'s forward pass: the scaled signal `z`, the outputs `h`
+/// and the loss.
+#[inline]
+fn conv_forward(
+    x: &[f64; 22],
+    t: &[f64; 15],
+    g: &[f64; 2],
+    f: &[f64; 18],
+    b: &[f64; 3],
+) -> ([f64; 22], [f64; 15], f64) {
+    use conv::{C, K, L, O, S, W};
+    let mut z = [0.0; C * L];
+    for c in 0..C {
+        for l in 0..L {
+            z[c * L + l] = g[c] * x[c * L + l];
+        }
+    }
+    let mut h = [0.0; K * O];
+    let mut loss = 0.0;
+    for k in 0..K {
+        for o in 0..O {
+            let mut a = b[k];
+            for c in 0..C {
+                for dw in 0..W {
+                    a += f[(k * C + c) * W + dw] * z[c * L + S * o + dw];
+                }
+            }
+            let y = a.tanh();
+            h[k * O + o] = y;
+            let d = y - t[k * O + o];
+            loss += d * d;
+        }
+    }
+    (z, h, 0.5 * loss)
+}
+
+/// The loss of `conv1d.net`: a per-channel gain, a strided convolution,
+/// tanh and half the squared error.
+pub fn conv1d_loss(inputs: &[f64], params: &[f64]) -> f64 {
+    let (x, t, g, f, b) = conv_split(inputs, params);
+    conv_forward(x, t, g, f, b).2
+}
+
+/// The loss of `conv1d.net` and its gradient: each output's adjoint
+/// `(h - t)(1 - h²)` goes to its bias, to each tap by the signal it read,
+/// and to each channel's gain by the tap times the raw signal it read.
+pub fn conv1d_gradient(inputs: &[f64], params: &[f64], grad: &mut [f64]) -> f64 {
+    use conv::{C, K, L, O, S, W};
+    let (x, t, g, f, b) = conv_split(inputs, params);
+    assert_eq!(grad.len(), 23, "conv1d: 23 gradient values");
+    let (z, h, loss) = conv_forward(x, t, g, f, b);
+    let mut rest = grad;
+    let (g_g, g_f, g_b) = (
+        take_mut::<2>(&mut rest),
+        take_mut::<18>(&mut rest),
+        take_mut::<3>(&mut rest),
+    );
+    g_g.fill(0.0);
+    g_f.fill(0.0);
+    g_b.fill(0.0);
+    for k in 0..K {
+        for o in 0..O {
+            let y = h[k * O + o];
+            let da = (y - t[k * O + o]) * (1.0 - y * y);
+            g_b[k] += da;
+            for (c, g_c) in g_g.iter_mut().enumerate() {
+                for dw in 0..W {
+                    let p = c * L + S * o + dw;
+                    let tap = (k * C + c) * W + dw;
+                    g_f[tap] += da * z[p];
+                    *g_c += da * f[tap] * x[p];
+                }
+            }
+        }
+    }
+    loss
 }

@@ -21,7 +21,10 @@ macro_rules! for_each_example {
         $m!(
             batch_mlp,
             bishop,
+            conv1d,
             fanout,
+            huber_regression,
+            maxpool,
             mlp_mnist,
             mlp_mnist_batch,
             softmax_regression,

@@ -6,21 +6,15 @@ use crate::ir::{Value, ValueId, ValueKind};
 
 impl Generator<'_> {
     pub(super) fn module(&self) -> String {
+        if self.runtime {
+            return self.runtime_module();
+        }
         let mut w = Writer {
             out: String::new(),
             level: 0,
         };
         let real = self.float.name();
-        for (d, ident) in self.p.dims.iter().zip(&self.dim_idents) {
-            w.line(&format!("/// The size of dim `{}`.", d.name));
-            // An `include!`d module in a private `mod` must not warn about what it does not use.
-            if ident.chars().any(|c| c.is_ascii_lowercase()) {
-                w.line("#[allow(dead_code, non_upper_case_globals)]");
-            } else {
-                w.line("#[allow(dead_code)]");
-            }
-            w.line(&format!("pub const {ident}: usize = {};", d.size));
-        }
+        self.dim_consts(&mut w);
         for (name, what, layout, total) in [
             (
                 "N_INPUTS",
@@ -96,6 +90,13 @@ impl Generator<'_> {
         self.forward_fns(&mut w);
         w.line("");
         self.gradient_fns(&mut w);
+        self.finish(w)
+    }
+
+    /// The private modules after the functions, and the header that says
+    /// what the module needs.
+    pub(super) fn finish(&self, mut w: Writer) -> String {
+        let real = self.float.name();
         self.ops_module(&mut w, real);
         let own: Vec<&str> = self.own_math_used.borrow().iter().copied().collect();
         if !own.is_empty() {
@@ -121,13 +122,42 @@ impl Generator<'_> {
         for line in self.needs() {
             head.line(&format!("// {line}"));
         }
+        if self.runtime && !self.numbers.is_empty() {
+            let at: Vec<String> = self
+                .p
+                .runtime_dims()
+                .map(|d| format!("{} = {}", d.name, d.size))
+                .collect();
+            head.line(&format!(
+                "// Numbers computed from run-time sizes (`1 / N`) show in comments at {};",
+                at.join(", ")
+            ));
+            head.line("// the code computes them from `Dims`.");
+        }
         head.line("");
         head.out + w.out.trim_start_matches('\n')
     }
 
+    /// `pub const D: usize = 3;` for every dim of a fixed size.
+    pub(super) fn dim_consts(&self, w: &mut Writer) {
+        for (d, ident) in self.p.dims.iter().zip(&self.dim_idents) {
+            if d.runtime {
+                continue;
+            }
+            w.line(&format!("/// The size of dim `{}`.", d.name));
+            // An `include!`d module in a private `mod` must not warn about what it does not use.
+            if ident.chars().any(|c| c.is_ascii_lowercase()) {
+                w.line("#[allow(dead_code, non_upper_case_globals)]");
+            } else {
+                w.line("#[allow(dead_code)]");
+            }
+            w.line(&format!("pub const {ident}: usize = {};", d.size));
+        }
+    }
+
     /// What the module needs, for its header: `core` and, without std, `libm`;
     /// with std, `std` for float methods and for `Vec`.
-    fn needs(&self) -> Vec<String> {
+    pub(super) fn needs(&self) -> Vec<String> {
         let real = self.float.name();
         let math: Vec<&str> = self.math.borrow().iter().copied().collect();
         if self.no_std {
@@ -147,7 +177,9 @@ impl Generator<'_> {
             let methods: Vec<String> = math.iter().map(|m| format!("{real}::{m}")).collect();
             why.push(format!("float methods ({})", methods.join(", ")));
         }
-        if self.heap.get() {
+        if self.runtime {
+            why.push("`Vec` (the `Workspace`)".to_string());
+        } else if self.heap.get() {
             why.push(format!(
                 "`Vec` (tensors of more than {} scalars, or beyond {} KiB of arrays per function)",
                 super::STACK_LIMIT,
@@ -260,11 +292,20 @@ impl Generator<'_> {
             for id in members {
                 let v = self.p.value(id);
                 w.line(&format!("/// `{}`", v.declared()));
+                let array = if self.runtime {
+                    if let Some(doc) = self.rt_doc(v) {
+                        w.line("///");
+                        w.line(&doc);
+                    }
+                    self.rt_array_type(v)
+                } else {
+                    self.array_type(v)
+                };
                 let ty = match (v.rank(), mutable) {
                     (0, false) => real.to_string(),
                     (0, true) => format!("&'a mut {real}"),
-                    (_, false) => format!("&'a {}", self.array_type(v)),
-                    (_, true) => format!("&'a mut {}", self.array_type(v)),
+                    (_, false) => format!("&'a {array}"),
+                    (_, true) => format!("&'a mut {array}"),
                 };
                 w.line(&format!("pub {}: {ty},", self.idents[id.index()]));
             }
@@ -452,7 +493,7 @@ impl Generator<'_> {
     }
 
     /// A core's body that ends with the loss as its tail expression.
-    fn body_with_loss_last(&self, w: &mut Writer, need: &mut [bool], core: Core) {
+    pub(super) fn body_with_loss_last(&self, w: &mut Writer, need: &mut [bool], core: Core) {
         need[self.p.loss.index()] = false;
         let mut body = Body::new(w);
         body.tail = Some(self.p.loss);

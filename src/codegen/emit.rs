@@ -3,7 +3,7 @@
 //! layout, through the indenting [`Writer`]. It decides nothing: names,
 //! temporaries and loop order come from lowering.
 
-use super::affine::{Affine, Row};
+use super::affine::{Affine, Row, Size};
 use super::loops::{AccInit, AssignOp, Extent, Gemm, Matrix, Pass, Place, Reduce, Start, Stmt};
 use super::scalar::{Binary, Scalar, Unary};
 use super::{Generator, Writer};
@@ -40,17 +40,20 @@ impl Operand {
 impl std::fmt::Display for Affine {
     /// `n * 784 + i`, `i_block * 4 + 1`, `i - 16`, `0`.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let term = |name: &str, stride: usize| match stride {
-            1 => name.to_string(),
-            _ => format!("{name} * {stride}"),
+        let term = |name: &str, stride: &Size| {
+            if stride.is_one() {
+                name.to_string()
+            } else {
+                format!("{name} * {stride}")
+            }
         };
         // Additions first, then subtractions: in `usize` every partial
         // result is at least the final value, itself at least 0.
         let mut terms: Vec<String> = self
             .terms
             .iter()
-            .filter(|(_, stride)| *stride > 0)
-            .map(|(name, stride)| term(name, stride.unsigned_abs()))
+            .filter(|(_, stride)| stride.factor > 0)
+            .map(|(name, stride)| term(name, stride))
             .collect();
         if self.constant > 0 || terms.is_empty() {
             let c = if self.terms.is_empty() {
@@ -61,8 +64,8 @@ impl std::fmt::Display for Affine {
             terms.push(c.to_string());
         }
         write!(f, "{}", terms.join(" + "))?;
-        for (name, stride) in self.terms.iter().filter(|(_, s)| *s < 0) {
-            write!(f, " - {}", term(name, stride.unsigned_abs()))?;
+        for (name, stride) in self.terms.iter().filter(|(_, s)| s.factor < 0) {
+            write!(f, " - {}", term(name, &stride.abs()))?;
         }
         if self.constant < 0 && !self.terms.is_empty() {
             write!(f, " - {}", self.constant.unsigned_abs())?;
@@ -71,10 +74,21 @@ impl std::fmt::Display for Affine {
     }
 }
 
+impl std::fmt::Display for Size {
+    /// `784`, `N`, `N * T * 3`: a product, which binds as tightly as `*`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut parts = self.dims.clone();
+        if self.factor != 1 || parts.is_empty() {
+            parts.push(self.factor.to_string());
+        }
+        write!(f, "{}", parts.join(" * "))
+    }
+}
+
 impl std::fmt::Display for Row {
     /// `x[n * 784..n * 784 + 784]`, or `x[0..784]`.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let (array, start, n) = (&self.array, self.start.to_string(), self.len);
+        let (array, start, n) = (&self.array, self.start.to_string(), &self.len);
         if start == "0" {
             write!(f, "{array}[0..{n}]")
         } else {
@@ -111,11 +125,34 @@ impl Generator<'_> {
     pub(super) fn render(&self, e: &Scalar) -> Operand {
         match e {
             Scalar::Num(x) => self.literal(*x),
-            Scalar::Count(n) => Operand::atom(format!("{n}.0")),
+            Scalar::Count(n) => match n.constant() {
+                Some(n) => Operand::atom(format!("{n}.0")),
+                // `as` binds tighter than `*` and `/`, less than a method call.
+                None if n.dims.len() == 1 && n.factor == 1 => Operand {
+                    text: format!("{n} as {}", self.float.name()),
+                    strength: NEG,
+                },
+                None => Operand {
+                    text: format!("({n}) as {}", self.float.name()),
+                    strength: NEG,
+                },
+            },
             Scalar::Var(name) => Operand::atom(name.clone()),
             Scalar::Load(a) => Operand::atom(format!("{}[{}]", a.array, a.offset)),
             Scalar::Delta(a, b) => Operand::atom(format!("ops::delta({a}, {b})")),
             Scalar::At(i, pos) => Operand::atom(format!("ops::at({i}, {})", self.render(pos).text)),
+            Scalar::Index(i) => Operand::atom(format!("({i} as {})", self.float.name())),
+            // A condition, and a choice: bound to locals by lowering, never
+            // an operand of arithmetic.
+            Scalar::Select(c, a, b) => Operand {
+                text: format!(
+                    "if {} {{ {} }} else {{ {} }}",
+                    self.render(c).text,
+                    self.render(a).text,
+                    self.render(b).text
+                ),
+                strength: 0,
+            },
             Scalar::Unary(op, arg) => {
                 let a = self.render(arg);
                 match op {
@@ -125,6 +162,7 @@ impl Generator<'_> {
                     },
                     Unary::Math(f) => self.math(f, &a, None),
                     Unary::Ops(f) => Operand::atom(format!("ops::{f}({})", a.text)),
+                    Unary::Not => Operand::atom(format!("!{}", a.at(ATOM))),
                 }
             }
             Scalar::Binary(op, lhs, rhs) => {
@@ -143,6 +181,34 @@ impl Generator<'_> {
                     }
                     Binary::XLogY => {
                         return Operand::atom(format!("ops::xlogy({}, {})", l.text, r.text))
+                    }
+                    // Conditions bind less tightly than arithmetic: a
+                    // comparison's operands need no parentheses, `&&` and
+                    // `||` parenthesise what is not a comparison or a local.
+                    Binary::Lt | Binary::Le | Binary::Gt | Binary::Ge | Binary::Eq | Binary::Ne => {
+                        let sign = match op {
+                            Binary::Lt => "<",
+                            Binary::Le => "<=",
+                            Binary::Gt => ">",
+                            Binary::Ge => ">=",
+                            Binary::Eq => "==",
+                            _ => "!=",
+                        };
+                        return Operand {
+                            text: format!("{} {sign} {}", l.at(ADD), r.at(ADD)),
+                            strength: 0,
+                        };
+                    }
+                    Binary::And | Binary::Or => {
+                        let sign = if *op == Binary::And { "&&" } else { "||" };
+                        let side = |s: &Scalar, o: &Operand| match s {
+                            Scalar::Binary(Binary::And | Binary::Or, ..) => format!("({})", o.text),
+                            _ => o.text.clone(),
+                        };
+                        return Operand {
+                            text: format!("{} {sign} {}", side(lhs, &l), side(rhs, &r)),
+                            strength: 0,
+                        };
                     }
                 };
                 Operand {
@@ -176,6 +242,37 @@ impl Generator<'_> {
                     }
                 }
                 Stmt::Fill(name) => w.line(&format!("{name}.fill(0.0);")),
+                Stmt::Let {
+                    name,
+                    typed: false,
+                    value: Scalar::Select(c, a, b),
+                } => {
+                    // rustfmt's layout: on one line when the `if` fits in
+                    // 50 columns (after `=` on a line of its own when the
+                    // line would pass 100), else over five.
+                    let (c, a, b) = (
+                        self.render(c).text,
+                        self.render(a).text,
+                        self.render(b).text,
+                    );
+                    let one = format!("if {c} {{ {a} }} else {{ {b} }}");
+                    let line = format!("let {name} = {one};");
+                    if one.len() <= 50 && w.level * 4 + line.len() <= 100 {
+                        w.line(&line);
+                    } else if one.len() <= 50 {
+                        w.open(&format!("let {name} ="));
+                        w.line(&format!("{one};"));
+                        w.level -= 1;
+                    } else {
+                        w.open(&format!("let {name} = if {c} {{"));
+                        w.line(&a);
+                        w.level -= 1;
+                        w.open("} else {");
+                        w.line(&b);
+                        w.level -= 1;
+                        w.line("};");
+                    }
+                }
                 Stmt::Let { name, typed, value } => {
                     let value = self.render(value).text;
                     if *typed {
@@ -240,7 +337,10 @@ impl Generator<'_> {
                     w.line(&format!("{place} {sign} {value};"));
                 }
                 Stmt::Loop(l) if l.solve.is_some() => {
-                    let Extent::Const(n) = l.end;
+                    let n = match &l.end {
+                        Extent::Const(n) => n.to_string(),
+                        Extent::Run(n) => n.to_string(),
+                    };
                     let (value, scale) = l.solve.as_ref().expect("a solved loop");
                     w.open(&format!(
                         "if let Some({}) = ops::solve({}, {scale}, {n}) {{",
@@ -251,12 +351,28 @@ impl Generator<'_> {
                     w.close();
                 }
                 Stmt::Loop(l) => {
-                    let Extent::Const(n) = l.end;
-                    let start = match l.start {
-                        Start::Zero => 0,
-                        Start::AfterBlocks(b) => n / b * b,
+                    let (start, end) = match &l.end {
+                        Extent::Const(n) => (
+                            match l.start {
+                                Start::Zero => 0,
+                                Start::AfterBlocks(b) => n / b * b,
+                            }
+                            .to_string(),
+                            (n / l.block).to_string(),
+                        ),
+                        Extent::Run(n) => (
+                            match l.start {
+                                Start::Zero => "0".to_string(),
+                                Start::AfterBlocks(b) => format!("{n} / {b} * {b}"),
+                            },
+                            if l.block == 1 {
+                                n.to_string()
+                            } else {
+                                format!("{n} / {}", l.block)
+                            },
+                        ),
                     };
-                    w.open(&format!("for {} in {start}..{} {{", l.var, n / l.block));
+                    w.open(&format!("for {} in {start}..{end} {{", l.var));
                     self.emit(w, &l.body);
                     w.close();
                 }
@@ -285,13 +401,16 @@ impl Generator<'_> {
                     rescue,
                     rescued,
                 } => {
-                    w.line(&format!("let mut {name} = {sum} / {size}.0;"));
+                    let (size, pow2) = (self.render(size), self.render(pow2));
+                    w.line(&format!("let mut {name} = {sum} / {};", size.at(MUL + 1)));
                     w.open(&format!("if !{sum}.is_finite() {{"));
                     self.emit(w, rescue);
                     let rescued = self.render(rescued);
                     w.line(&format!(
-                        "{name} = {} / {size}.0 * {pow2}.0;",
-                        rescued.at(MUL)
+                        "{name} = {} / {} * {};",
+                        rescued.at(MUL),
+                        size.at(MUL + 1),
+                        pow2.at(MUL + 1)
                     ));
                     w.close();
                 }
@@ -328,11 +447,14 @@ fn gemm(w: &mut Writer, g: &Gemm) {
 
 #[cfg(test)]
 mod tests {
-    use super::super::affine::{Affine, Row};
+    use super::super::affine::{Affine, Row, Size};
 
     fn affine(terms: &[(&str, isize)], constant: isize) -> Affine {
         Affine {
-            terms: terms.iter().map(|(n, s)| (n.to_string(), *s)).collect(),
+            terms: terms
+                .iter()
+                .map(|(n, s)| (n.to_string(), Size::from(1).scaled(*s)))
+                .collect(),
             constant,
         }
     }
@@ -360,11 +482,41 @@ mod tests {
     }
 
     #[test]
+    fn run_time_sizes_print_as_expressions() {
+        let size = |factor, dims: &[&str]| Size {
+            factor,
+            dims: dims.iter().map(|d| d.to_string()).collect(),
+        };
+        assert_eq!(size(3, &[]).to_string(), "3");
+        assert_eq!(size(1, &["N"]).to_string(), "N");
+        assert_eq!(size(3, &["N", "T"]).to_string(), "N * T * 3");
+        let strided = Affine {
+            terms: vec![("t".into(), size(3, &["N"])), ("d".into(), 1.into())],
+            constant: 0,
+        };
+        assert_eq!(strided.to_string(), "t * N * 3 + d");
+        // An affine subscript's negative coefficient times a run-time
+        // stride: subtracted last, in `usize`; signed in `ops::solve`.
+        let reversed = Affine {
+            terms: vec![
+                ("i".into(), size(1, &["T"])),
+                ("j".into(), size(-2, &["T"])),
+            ],
+            constant: 5,
+        };
+        assert_eq!(reversed.to_string(), "i * T + 5 - j * T * 2");
+        assert_eq!(
+            reversed.signed(),
+            "i as isize * T as isize - j as isize * (T * 2) as isize + 5"
+        );
+    }
+
+    #[test]
     fn rows_print_as_ranges() {
         let row = |start, len| Row {
             array: "x".into(),
             start,
-            len,
+            len: super::super::affine::Size::from(len),
         };
         assert_eq!(row(affine(&[], 0), 784).to_string(), "x[0..784]");
         assert_eq!(

@@ -26,6 +26,8 @@
 //! says so (`fused into the loop over k above`), as does that of an array
 //! that became a local (`y a local of the loop, not stored`).
 
+use std::collections::HashMap;
+
 use super::affine::Affine;
 use super::loops::{AccInit, AssignOp, Definition, Loop, Place, Start, Stmt};
 use super::scalar::Scalar;
@@ -51,7 +53,12 @@ struct Touch {
 
 fn scalar(s: &Scalar, t: &mut Touch) {
     match s {
-        Scalar::Num(_) | Scalar::Count(_) | Scalar::Delta(..) => {}
+        Scalar::Num(_) | Scalar::Count(_) | Scalar::Delta(..) | Scalar::Index(_) => {}
+        Scalar::Select(c, x, y) => {
+            scalar(c, t);
+            scalar(x, t);
+            scalar(y, t);
+        }
         Scalar::At(_, pos) => scalar(pos, t),
         Scalar::Var(v) => t.vars.push(v.clone()),
         Scalar::Load(a) => t.loads.push((a.array.clone(), a.offset.clone())),
@@ -191,10 +198,19 @@ fn split(stmts: Vec<Stmt>) -> Result<Nest, Vec<Stmt>> {
     })
 }
 
+/// The most statements a fused loop's body grows to: far more than fusion
+/// gains anything from (the values of one iteration no longer fit in
+/// registers), and the bound that keeps fusion linear in the number of
+/// definitions, since each test of another nest reads the whole body so far.
+const MAX_FUSED: usize = 256;
+
 /// Whether `next`'s loop may run in `first`'s, its body after `first`'s.
 fn fusable(first: &Nest, next: &Nest, transcendental: &dyn Fn(&Scalar) -> bool) -> bool {
     let (a, b) = (&first.lp, &next.lp);
     if a.var != b.var || a.var == "_" || a.end != b.end {
+        return false;
+    }
+    if a.body.len() + b.body.len() > MAX_FUSED {
         return false;
     }
     // A loop that calls a transcendental function stays on its own: its
@@ -280,6 +296,7 @@ fn calls(stmts: &[Stmt], f: &dyn Fn(&Scalar) -> bool) -> bool {
                 any(x, f)
             }
             Scalar::Binary(_, x, y) => any(x, f) || any(y, f),
+            Scalar::Select(c, x, y) => any(c, f) || any(x, f) || any(y, f),
             _ => false,
         }
     }
@@ -381,16 +398,35 @@ pub(super) fn fuse_loops(
     if let Some((head, cur)) = open.take() {
         out.push(close(head, cur));
     }
+    // Per name, how many definitions mention it (an array another
+    // definition mentions stays an array).
+    let mut users: HashMap<String, usize> = HashMap::new();
     let snapshot: Vec<Touch> = out
         .iter()
         .map(|d| {
             let mut t = Touch::default();
             touch(&d.stmts, &mut t);
+            let mut names: Vec<&String> = t
+                .loads
+                .iter()
+                .map(|(a, _)| a)
+                .chain(t.stores.iter().map(|(a, _, _)| a))
+                .chain(&t.whole)
+                .chain(&t.vars)
+                .collect();
+            names.sort();
+            names.dedup();
+            for n in names {
+                *users.entry(n.clone()).or_default() += 1;
+            }
             t
         })
         .collect();
-    for i in 0..out.len() {
-        localise(&mut out, i, &snapshot, later);
+    for (i, own) in snapshot.iter().enumerate() {
+        let others = |array: &str| {
+            users.get(array).copied().unwrap_or(0) > usize::from(mentions(own, array))
+        };
+        localise(&mut out, i, &others, later);
     }
     out
 }
@@ -406,7 +442,7 @@ fn close(mut head: Definition, nest: Nest) -> Definition {
 /// it allocates that is stored once with `=` at the top of the loop's body
 /// and loaded nowhere but later in that body, at the same element, becomes
 /// a `let` there.
-fn localise(defs: &mut [Definition], i: usize, touched: &[Touch], later: &[String]) {
+fn localise(defs: &mut [Definition], i: usize, elsewhere: &dyn Fn(&str) -> bool, later: &[String]) {
     let stmts = &defs[i].stmts;
     let Some(at) = stmts.iter().position(|s| matches!(s, Stmt::Loop(_))) else {
         return;
@@ -419,12 +455,7 @@ fn localise(defs: &mut [Definition], i: usize, touched: &[Touch], later: &[Strin
         })
         .collect();
     for array in allocs {
-        if later.contains(&array)
-            || touched
-                .iter()
-                .enumerate()
-                .any(|(j, t)| j != i && mentions(t, &array))
-        {
+        if later.contains(&array) || elsewhere(&array) {
             continue;
         }
         let stmts = &mut defs[i].stmts;
@@ -565,6 +596,11 @@ fn scalar_to_var(x: &mut Scalar, array: &str) {
             scalar_to_var(y, array)
         }
         Scalar::Binary(_, y, z) => {
+            scalar_to_var(y, array);
+            scalar_to_var(z, array);
+        }
+        Scalar::Select(c, y, z) => {
+            scalar_to_var(c, array);
             scalar_to_var(y, array);
             scalar_to_var(z, array);
         }

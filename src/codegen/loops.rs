@@ -15,9 +15,8 @@
 //! ([`Definition`]), so a pass over the whole function can rewrite them in
 //! between.
 //!
-//! Language version 2 is to map onto the same statements (none of this
-//! exists yet): a run-time extent from `Dims` becomes a second [`Extent`]
-//! variant, an affine subscript `x[i + k]` is an [`Affine`] with more
+//! Language version 2 is to map onto the same statements: a run-time
+//! extent from `Dims` is [`Extent::Run`] (done), an affine subscript `x[i + k]` is an [`Affine`] with more
 //! terms, a guarded read or `where` mask one more [`Scalar`] variant (a
 //! select), max/min reductions accumulators of identity -∞/+∞ stored into
 //! with [`AssignOp::Max`] (and a `Min` beside it), a loop over time a
@@ -28,16 +27,33 @@
 //! [`Affine`]: super::affine::Affine
 //! [`Scalar`]: super::scalar::Scalar
 
-use super::affine::{Access, Affine, Row};
+use super::affine::{Access, Affine, Row, Size};
 use super::scalar::Scalar;
 use crate::ir::ValueId;
 
 /// How far a loop runs.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub(super) enum Extent {
-    /// A size known at compile time (every extent of language version 1;
-    /// version 2's run-time dims become a variant read from `Dims`).
+    /// A size known at compile time.
     Const(usize),
+    /// A size given at run time: a product of run-time dims (locals bound
+    /// from `Dims`) and a number, `for n in 0..N`.
+    Run(Size),
+}
+
+impl From<usize> for Extent {
+    fn from(n: usize) -> Extent {
+        Extent::Const(n)
+    }
+}
+
+impl From<Size> for Extent {
+    fn from(s: Size) -> Extent {
+        match s.constant() {
+            Some(n) => Extent::Const(n),
+            None => Extent::Run(s),
+        }
+    }
 }
 
 /// Where a loop starts.
@@ -143,9 +159,9 @@ pub(super) enum Pass {
 /// (`gemm::gemm`), into `c` with the kernel's packing buffer `pack`.
 #[derive(Debug, Clone, PartialEq)]
 pub(super) struct Gemm {
-    pub(super) m: usize,
-    pub(super) n: usize,
-    pub(super) k: usize,
+    pub(super) m: Size,
+    pub(super) n: Size,
+    pub(super) k: Size,
     pub(super) a: Matrix,
     pub(super) b: Matrix,
     pub(super) c: Matrix,
@@ -205,12 +221,14 @@ pub(super) enum Stmt {
     /// A mean that cannot overflow where it is finite:
     /// `let mut name = sum / size;`, and where `sum` is not finite, the
     /// `rescue` statements (the terms summed again, each times 1 / `pow2`,
-    /// exact) and `name = rescued / size * pow2;`.
+    /// exact) and `name = rescued / size * pow2;`. `size` is a count
+    /// ([`Scalar::Count`]), `pow2` a count or, for a run-time size, a local
+    /// the rescue binds.
     Mean {
         name: String,
         sum: String,
-        size: usize,
-        pow2: usize,
+        size: Scalar,
+        pow2: Scalar,
         rescue: Vec<Stmt>,
         rescued: Scalar,
     },
@@ -274,34 +292,40 @@ impl Builder {
     }
 
     /// Opens `for var in 0..end`.
-    pub(super) fn open(&mut self, var: &str, end: usize) {
-        self.open_loop(var, Start::Zero, end, 1);
+    pub(super) fn open(&mut self, var: &str, end: impl Into<Extent>) {
+        self.open_loop(var, Start::Zero, end.into(), 1);
     }
 
     /// Opens a loop over the whole blocks of `block` iterations of `0..end`.
-    pub(super) fn open_blocks(&mut self, var: &str, end: usize, block: usize) {
-        self.open_loop(var, Start::Zero, end, block);
+    pub(super) fn open_blocks(&mut self, var: &str, end: impl Into<Extent>, block: usize) {
+        self.open_loop(var, Start::Zero, end.into(), block);
     }
 
     /// Opens the remainder loop of a loop over `0..end` in blocks of `block`.
-    pub(super) fn open_rest(&mut self, var: &str, end: usize, block: usize) {
-        self.open_loop(var, Start::AfterBlocks(block), end, 1);
+    pub(super) fn open_rest(&mut self, var: &str, end: impl Into<Extent>, block: usize) {
+        self.open_loop(var, Start::AfterBlocks(block), end.into(), 1);
     }
 
     /// Opens the loop over the solution of `scale * var = value` in `0..end`.
-    pub(super) fn open_solve(&mut self, var: &str, value: Affine, scale: usize, end: usize) {
-        self.open_loop(var, Start::Zero, end, 1);
+    pub(super) fn open_solve(
+        &mut self,
+        var: &str,
+        value: Affine,
+        scale: usize,
+        end: impl Into<Extent>,
+    ) {
+        self.open_loop(var, Start::Zero, end.into(), 1);
         self.open.last_mut().expect("just opened").solve = Some((value, scale));
     }
 
-    fn open_loop(&mut self, var: &str, start: Start, end: usize, block: usize) {
+    fn open_loop(&mut self, var: &str, start: Start, end: Extent, block: usize) {
         if self.blocks.is_empty() {
             self.blocks.push(Vec::new());
         }
         self.open.push(Loop {
             var: var.to_string(),
             start,
-            end: Extent::Const(end),
+            end,
             block,
             solve: None,
             body: Vec::new(),
@@ -340,7 +364,7 @@ mod tests {
         let [Stmt::Fill(_), Stmt::Loop(outer)] = stmts.as_slice() else {
             panic!("{stmts:?}");
         };
-        assert_eq!((outer.var.as_str(), outer.end), ("i", Extent::Const(3)));
+        assert_eq!((outer.var.as_str(), &outer.end), ("i", &Extent::Const(3)));
         let [Stmt::Loop(inner)] = outer.body.as_slice() else {
             panic!("{outer:?}");
         };

@@ -4,7 +4,7 @@
 //! printer (`emit.rs`) writes the statements out as each definition is
 //! done.
 
-use super::affine::{Access, Affine, Row};
+use super::affine::{Access, Affine, Row, Size};
 use super::emit::{Operand, ATOM};
 use super::loops::{AccInit, AssignOp, Definition, Matrix, Pass, Place, Reduce, Stmt};
 use super::scalar::{Binary, Scalar, Unary};
@@ -19,7 +19,10 @@ impl Generator<'_> {
         // One packing buffer for every matrix product of the function,
         // allocated once per call (without std: a piece of the scratch
         // buffer, split off in the function's head).
-        if let Some(len) = self.pack_len(need).filter(|_| !self.no_std) {
+        if let Some(len) = self
+            .pack_len(need)
+            .filter(|_| !self.no_std && !self.runtime)
+        {
             let pack = self.internal("pack");
             body.code.push(Stmt::Comment(
                 "The matrix products' packed panels (`gemm::pack_len`, the largest).".into(),
@@ -33,6 +36,9 @@ impl Generator<'_> {
         }
         let head = body.code.take();
         body.keep_exps = self.softmax_sources(need);
+        // An array of a run-time number of exponentials would need the heap.
+        body.keep_exps
+            .retain(|lse| !self.sized_at_run_time_sum(*lse));
         body.residuals = self
             .p
             .ids()
@@ -97,6 +103,9 @@ impl Generator<'_> {
         let store = self.home(id, core);
         if store == Store::Local && self.no_std && self.off_stack[core as usize][id.index()] {
             Store::Scratch
+        } else if store == Store::Local && self.runtime && self.off_stack[core as usize][id.index()]
+        {
+            Store::Work
         } else {
             store
         }
@@ -245,7 +254,7 @@ impl Generator<'_> {
             return;
         }
         for (m, extent) in v.shape.iter().enumerate() {
-            body.code.open(&names[m], extent.size);
+            body.code.open(&names[m], self.extent(extent));
         }
         self.element(body, v, rhs, &names, &out);
         for _ in 0..v.rank() {
@@ -333,10 +342,14 @@ impl Generator<'_> {
         };
         let pack = self.internal("pack");
         let n = gemm.n;
+        // A run-time size is read from `Dims`.
+        let v = self.p.value(id);
+        let (index, _) = the_sum(v.rhs.as_ref().expect("a product is a definition"));
+        let [m, k] = [&v.shape[0], &v.indices[index.index()].extent].map(|e| self.extent(e));
         body.code.push(Stmt::Gemm(super::loops::Gemm {
-            m: gemm.m,
-            n,
-            k: gemm.k,
+            m,
+            n: n.into(),
+            k,
             a: operand(gemm.a),
             b: operand(gemm.b),
             c: Matrix {
@@ -348,7 +361,7 @@ impl Generator<'_> {
             accumulate: false,
             pack: (
                 pack,
-                if self.no_std {
+                if self.no_std || self.runtime {
                     Pass::Slice
                 } else {
                     Pass::BorrowMut
@@ -366,7 +379,7 @@ impl Generator<'_> {
         };
         let rest = replace_sum(v.rhs.as_ref().expect("a product is a definition"), &product);
         for (m, extent) in v.shape.iter().enumerate() {
-            body.code.open(&names[m], extent.size);
+            body.code.open(&names[m], self.extent(extent));
         }
         // `c += b1[j]` where the rest is one operation on the product.
         let assign = match &rest {
@@ -427,7 +440,7 @@ impl Generator<'_> {
             body.code.push(Stmt::Index {
                 name: name.clone(),
                 value: Affine {
-                    terms: vec![(block.clone(), count as isize)],
+                    terms: vec![(block.clone(), count.into())],
                     constant: u as isize,
                 },
             });
@@ -465,7 +478,7 @@ impl Generator<'_> {
             })
             .collect();
         for m in &others {
-            body.code.open(&names[*m], v.shape[*m].size);
+            body.code.open(&names[*m], self.extent(&v.shape[*m]));
         }
         let lanes = self.schedule[self.id_of(v).index()].lanes[index.index()];
         self.lanes(body, index, inner, v, &variants, lanes);
@@ -480,7 +493,7 @@ impl Generator<'_> {
         if whole < size {
             body.code.open_rest(&names[b], size, BLOCK);
             for m in &others {
-                body.code.open(&names[*m], v.shape[*m].size);
+                body.code.open(&names[*m], self.extent(&v.shape[*m]));
             }
             self.element(body, v, rhs, names, out);
             for _ in 0..=others.len() {
@@ -492,27 +505,44 @@ impl Generator<'_> {
     /// The row-major offset of `value[subs]`, in the reader's names
     /// (`j * 3 + i`).
     pub(super) fn flat_index(&self, value: &Value, subs: &[Sub], names: &[String]) -> Affine {
-        let strides = crate::eval::strides(value);
+        let strides = self.strides(value);
         let mut constant = 0;
-        let mut terms: Vec<(String, isize)> = Vec::new();
-        let mut add = |name: &str, stride: isize| match terms.iter_mut().find(|(n, _)| n == name) {
-            Some((_, s)) => *s += stride,
+        let mut terms: Vec<(String, Size)> = Vec::new();
+        // Terms of one loop variable with strides of the same run-time dims
+        // add up (`x[i, i + 1]`'s `i * 4 + i`), so that `i - i` cancels.
+        let add = |terms: &mut Vec<(String, Size)>, name: &str, stride: Size| match terms
+            .iter_mut()
+            .find(|(n, s)| n == name && s.dims == stride.dims)
+        {
+            Some((_, s)) => s.factor += stride.factor,
             None => terms.push((name.to_string(), stride)),
         };
         for (s, stride) in subs.iter().zip(strides) {
-            let stride = stride as isize;
-            match s {
-                Sub::Lit(n) => constant += *n as isize * stride,
-                Sub::Var(v) => add(&names[v.index()], stride),
-                Sub::Affine(a) => {
-                    constant += a.constant() as isize * stride;
+            match (s, stride.constant()) {
+                (Sub::Lit(n), Some(stride)) => constant += (n * stride) as isize,
+                (Sub::Lit(0), None) => {}
+                // A literal times a run-time stride: a term of its own (`1 * N`).
+                (Sub::Lit(n), None) => terms.push((n.to_string(), stride)),
+                (Sub::Var(v), _) => add(&mut terms, &names[v.index()], stride),
+                (Sub::Affine(a), c) => {
+                    match c {
+                        Some(stride) => constant += a.constant() as isize * stride as isize,
+                        // A constant times a run-time stride: a term of its own.
+                        None if a.constant() > 0 => {
+                            terms.push((a.constant().to_string(), stride.clone()))
+                        }
+                        None if a.constant() < 0 => {
+                            terms.push((a.constant().unsigned_abs().to_string(), stride.scaled(-1)))
+                        }
+                        None => {}
+                    }
                     for (v, c) in a.terms() {
-                        add(&names[v.index()], c as isize * stride);
+                        add(&mut terms, &names[v.index()], stride.scaled(c as isize));
                     }
                 }
             }
         }
-        terms.retain(|(_, s)| *s != 0);
+        terms.retain(|(_, s)| s.factor != 0);
         Affine { terms, constant }
     }
 
@@ -523,7 +553,7 @@ impl Generator<'_> {
             terms: a
                 .terms()
                 .iter()
-                .map(|&(v, c)| (names[v.index()].clone(), c as isize))
+                .map(|&(v, c)| (names[v.index()].clone(), Size::from(1).scaled(c as isize)))
                 .collect(),
             constant: a.constant() as isize,
         }
@@ -588,12 +618,15 @@ impl Generator<'_> {
     /// Lowers an expression of `owner` to statements and a final expression.
     fn scalar(&self, body: &mut Body, e: &Expr, owner: &Value, names: &[String]) -> Scalar {
         let op = match e {
-            Expr::Num(x) => Scalar::Num(*x),
+            Expr::Num(x) => match &body.pow2_inv {
+                Some((bits, var)) if *bits == x.to_bits() => Scalar::Var(var.clone()),
+                _ => self.number(*x),
+            },
             Expr::Read { value, subs } => {
                 let v = self.p.value(*value);
                 let ident = &self.idents[value.index()];
-                let row = match body.row_index {
-                    Some((index, n)) if v.rank() > 0 && schedule::row(subs, index) => {
+                let row = match &body.row_index {
+                    Some((index, n)) if v.rank() > 0 && schedule::row(subs, *index) => {
                         let key = self.row_key(*value, subs, n, names);
                         body.rows.iter().find(|(k, _)| *k == key).cloned()
                     }
@@ -626,7 +659,7 @@ impl Generator<'_> {
                 value,
                 body: inner,
             } => {
-                let size = owner.indices[index.index()].extent.size;
+                let size = self.extent(&owner.indices[index.index()].extent);
                 body.fresh += 1;
                 let acc = self.internal(&format!("acc{}", body.fresh));
                 body.code.push(Stmt::scalar_acc(&acc, Reduce::Sum));
@@ -649,6 +682,26 @@ impl Generator<'_> {
                 let pos = self.scalar(body, pos, owner, names);
                 Scalar::At(Affine::var(&names[index.index()]), Box::new(pos))
             }
+            Expr::Index(v) => Scalar::Index(Affine::var(&names[v.index()])),
+            // `let t = if c { a } else { b };`. The branches are plain
+            // expressions inside the `if`, computed only when taken; what
+            // is bound to a `let` first (a long subterm, a reduction) is
+            // computed before the `if`, whichever branch is taken.
+            Expr::Where { cond, then, els } => {
+                let c = self.condition(body, cond, owner, names);
+                let c = self.short(body, c);
+                let a = self.scalar(body, then, owner, names);
+                let a = self.short(body, a);
+                let b = self.scalar(body, els, owner, names);
+                let b = self.short(body, b);
+                self.bind(body, Scalar::Select(Box::new(c), Box::new(a), Box::new(b)))
+            }
+            // A condition as a number (a condition hoisted into a value of
+            // its own): 1 or 0.
+            Expr::Binary { op, .. } if op.is_condition() => self.truth(body, e, owner, names),
+            Expr::Unary {
+                func: Func::Not, ..
+            } => self.truth(body, e, owner, names),
             Expr::Unary { .. }
                 if !body.kept.is_empty() && self.softmax_term(&body.kept, e, names).is_some() =>
             {
@@ -667,6 +720,7 @@ impl Generator<'_> {
                     Func::Sigmoid | Func::Relu | Func::Softplus | Func::Step | Func::Sign => {
                         Unary::Ops(func.name())
                     }
+                    Func::Not => unreachable!("a condition is lowered by `condition`"),
                 };
                 Scalar::unary(op, a)
             }
@@ -679,13 +733,15 @@ impl Generator<'_> {
                     BinOp::Sub => Binary::Sub,
                     BinOp::Mul => Binary::Mul,
                     BinOp::Div => Binary::Div,
-                    BinOp::Pow => match integer_exponent(rhs) {
+                    BinOp::Pow => match integer_exponent(rhs).filter(|_| !self.is_size_number(rhs))
+                    {
                         Some(n) => return Scalar::Powi(Box::new(l), n),
                         None => Binary::Powf,
                     },
                     BinOp::Max => Binary::Max,
                     BinOp::Min => Binary::Min,
                     BinOp::XLogY => Binary::XLogY,
+                    _ => unreachable!("a condition is lowered by `condition`"),
                 };
                 Scalar::binary(op, l, r)
             }
@@ -696,6 +752,74 @@ impl Generator<'_> {
             } => self.reduce(body, *op, *index, inner, owner, names),
         };
         op
+    }
+
+    /// A condition of a `where` as a `bool`: comparisons of numbers, `&&`,
+    /// `||`, and `!` of a local; any other expression is true where it is
+    /// not 0.
+    fn condition(&self, body: &mut Body, e: &Expr, owner: &Value, names: &[String]) -> Scalar {
+        match e {
+            Expr::Binary {
+                op: op @ (BinOp::And | BinOp::Or),
+                lhs,
+                rhs,
+            } => {
+                let l = self.condition(body, lhs, owner, names);
+                let r = self.condition(body, rhs, owner, names);
+                let (l, r) = self.fit(body, l, r);
+                let op = if *op == BinOp::And {
+                    Binary::And
+                } else {
+                    Binary::Or
+                };
+                Scalar::binary(op, l, r)
+            }
+            Expr::Binary { op, lhs, rhs } if op.is_condition() => {
+                let l = self.scalar(body, lhs, owner, names);
+                let r = self.scalar(body, rhs, owner, names);
+                let (l, r) = self.fit(body, l, r);
+                let op = match op {
+                    BinOp::Lt => Binary::Lt,
+                    BinOp::Le => Binary::Le,
+                    BinOp::Gt => Binary::Gt,
+                    BinOp::Ge => Binary::Ge,
+                    BinOp::Eq => Binary::Eq,
+                    _ => Binary::Ne,
+                };
+                Scalar::binary(op, l, r)
+            }
+            // `!t`, of a local: clippy rejects `!(a < b)` on floats, which
+            // is not `a >= b` (NaN).
+            Expr::Unary {
+                func: Func::Not,
+                arg,
+            } => {
+                let c = self.condition(body, arg, owner, names);
+                let c = match c {
+                    Scalar::Var(_) => c,
+                    c => self.bind(body, c),
+                };
+                Scalar::unary(Unary::Not, c)
+            }
+            other => {
+                let x = self.scalar(body, other, owner, names);
+                Scalar::binary(Binary::Ne, x, Scalar::Num(0.0))
+            }
+        }
+    }
+
+    /// A condition as a number: `if c { 1.0 } else { 0.0 }`.
+    fn truth(&self, body: &mut Body, e: &Expr, owner: &Value, names: &[String]) -> Scalar {
+        let c = self.condition(body, e, owner, names);
+        let c = self.short(body, c);
+        self.bind(
+            body,
+            Scalar::Select(
+                Box::new(c),
+                Box::new(Scalar::Num(1.0)),
+                Box::new(Scalar::Num(0.0)),
+            ),
+        )
     }
 
     /// A max or min reduction, or the position of its extreme: the running
@@ -715,7 +839,7 @@ impl Generator<'_> {
     ) -> Scalar {
         let max = matches!(op, Reduction::Max | Reduction::ArgMax);
         let arg = matches!(op, Reduction::ArgMax | Reduction::ArgMin);
-        let size = owner.indices[index.index()].extent.size;
+        let size = self.extent(&owner.indices[index.index()].extent);
         let init = if max { Reduce::Max } else { Reduce::Min };
         body.code.push(Stmt::scalar_acc(&acc, init));
         let pos = format!("{acc}_pos");
@@ -783,7 +907,7 @@ impl Generator<'_> {
         if op == Reduction::Mean {
             return self.mean(body, index, inner, owner, names);
         }
-        let size = owner.indices[index.index()].extent.size;
+        let size = self.extent(&owner.indices[index.index()].extent);
         // A body that does not use the index still runs once per value.
         let i = if mentions(inner, index) {
             names[index.index()].as_str()
@@ -817,7 +941,7 @@ impl Generator<'_> {
             }
             Reduction::Sum | Reduction::Mean => {
                 body.code.push(Stmt::scalar_acc(&acc, Reduce::Sum));
-                body.code.open(i, size);
+                body.code.open(i, size.clone());
                 let x = self.scalar(body, inner, owner, names);
                 body.code.push(add(&acc, x));
                 body.code.close();
@@ -829,7 +953,7 @@ impl Generator<'_> {
             Reduction::LogSumExp => {
                 let max = format!("{acc}_max");
                 body.code.push(Stmt::scalar_acc(&max, Reduce::Max));
-                body.code.open(i, size);
+                body.code.open(i, size.clone());
                 let x = self.scalar(body, inner, owner, names);
                 body.code.push(Stmt::Store {
                     place: Place::Var(max.clone()),
@@ -846,7 +970,9 @@ impl Generator<'_> {
                 if keep {
                     body.code.push(Stmt::Alloc {
                         name: exps.clone(),
-                        len: size,
+                        len: size
+                            .constant()
+                            .expect("kept exponentials have a fixed count"),
                         heap: false,
                     });
                 }
@@ -949,23 +1075,50 @@ impl Generator<'_> {
         owner: &Value,
         names: &[String],
     ) -> Scalar {
-        let size = owner.indices[index.index()].extent.size;
+        let size = self.extent(&owner.indices[index.index()].extent);
         let Scalar::Var(sum) = self.reduce(body, Reduction::Sum, index, inner, owner, names) else {
             unreachable!("a sum is read as its accumulator")
         };
-        let pow2 = size.next_power_of_two();
         let name = format!("{sum}_mean");
         // The rescue is built apart, as the body of the `if`.
         let done = body.done.take();
         let outer = std::mem::take(&mut body.code);
-        let scaled = Expr::binary(BinOp::Mul, inner.clone(), Expr::Num(1.0 / pow2 as f64));
+        let (scale, pow2) = match size.constant() {
+            Some(n) => {
+                let pow2 = n.next_power_of_two();
+                (1.0 / pow2 as f64, Scalar::Count(pow2.into()))
+            }
+            None => {
+                // A run-time size: 2^ceil(log2 n) and its inverse as locals
+                // of the rescue, the inverse standing for a number no
+                // program holds (a NaN's payload).
+                let real = self.float.name();
+                let pow2 = format!("{name}_pow2");
+                body.code.push(Stmt::Let {
+                    name: pow2.clone(),
+                    typed: false,
+                    value: Scalar::Var(format!("{size}.next_power_of_two() as {real}")),
+                });
+                let inv = format!("{name}_scale");
+                body.code.push(Stmt::Let {
+                    name: inv.clone(),
+                    typed: false,
+                    value: Scalar::binary(Binary::Div, Scalar::Num(1.0), Scalar::Var(pow2.clone())),
+                });
+                let marker = f64::from_bits(0x7ff8_dead_beef_0001);
+                body.pow2_inv = Some((marker.to_bits(), inv));
+                (marker, Scalar::Var(pow2))
+            }
+        };
+        let scaled = Expr::binary(BinOp::Mul, inner.clone(), Expr::Num(scale));
         let rescued = self.reduce(body, Reduction::Sum, index, &scaled, owner, names);
+        body.pow2_inv = None;
         let rescue = std::mem::replace(&mut body.code, outer).take();
         body.done = done;
         body.code.push(Stmt::Mean {
             name: name.clone(),
             sum,
-            size,
+            size: Scalar::Count(size),
             pow2,
             rescue,
             rescued,
@@ -992,24 +1145,25 @@ impl Generator<'_> {
         }
         let last = v.rank() - 1;
         for (name, extent) in names.iter().zip(&v.shape[..last]) {
-            body.code.open(name, extent.size);
+            body.code.open(name, self.extent(extent));
         }
-        let size = v.indices[index.index()].extent.size;
+        let size = self.extent(&v.indices[index.index()].extent);
         let r = &names[index.index()];
         // The terms that the unrolled passes add; the rest, one per pass.
-        let whole = if unroll > 1 {
-            size / unroll * unroll
-        } else {
-            0
+        // (The schedule unrolls only a sum of a fixed number of terms.)
+        let whole = match size.constant() {
+            Some(size) if unroll > 1 => size / unroll * unroll,
+            _ => 0,
         };
         if unroll > 1 {
             // Four terms per pass over the row, added in the order r, r + 1,
             // ...: the same sums as one term per pass, a quarter of the
             // loads and stores of the output row.
+            let size = size.constant().expect("an unrolled sum has a fixed size");
             let (variants, taken) = self.unrolled(body, names, index.index(), size, unroll);
             self.scatter_row(body, v, inner, &variants, out, &taken);
         }
-        if whole < size {
+        if size.constant().is_none_or(|size| whole < size) {
             if unroll > 1 {
                 body.code.open_rest(r, size, unroll);
             } else {
@@ -1038,12 +1192,12 @@ impl Generator<'_> {
         let last = v.rank() - 1;
         let mut own: Vec<Sub> = (0..v.rank() as u32).map(|i| Sub::Var(IndexId(i))).collect();
         own[last] = Sub::Lit(0);
-        let n = v.shape[last].size;
+        let n = self.extent(&v.shape[last]);
         let row = self.fresh_name(body, &format!("{out}_row"), taken);
         let key = Row {
             array: out.to_string(),
             start: self.flat_index(v, &own, names),
-            len: n,
+            len: n.clone(),
         };
         body.code.push(Stmt::Slice {
             name: row.clone(),
@@ -1052,7 +1206,7 @@ impl Generator<'_> {
         });
         body.rows.push((key, row.clone()));
         for vn in variants {
-            self.slice_rows(body, inner, IndexId(last as u32), n, vn);
+            self.slice_rows(body, inner, IndexId(last as u32), &n, vn);
         }
         let j = &names[last];
         let at = Place::Elem(Access {
@@ -1111,6 +1265,7 @@ impl Generator<'_> {
         lanes: usize,
     ) {
         let size = owner.indices[index.index()].extent.size;
+        debug_assert!(!self.p.is_runtime(&owner.indices[index.index()].extent));
         let names = &variants[0].0;
         let i = &names[index.index()];
         let whole = size / lanes * lanes;
@@ -1122,7 +1277,7 @@ impl Generator<'_> {
                     lanes,
                 },
             });
-            self.slice_rows(body, inner, index, size, names);
+            self.slice_rows(body, inner, index, &size.into(), names);
         }
         let every: Vec<String> = variants.iter().flat_map(|(n, _)| n.clone()).collect();
         let chunk = self.fresh_name(body, &format!("{i}_chunk"), &every);
@@ -1132,7 +1287,7 @@ impl Generator<'_> {
         body.code.push(Stmt::Index {
             name: i.clone(),
             value: Affine {
-                terms: vec![(chunk.clone(), lanes as isize), (lane.clone(), 1)],
+                terms: vec![(chunk.clone(), lanes.into()), (lane.clone(), 1.into())],
                 constant: 0,
             },
         });
@@ -1155,7 +1310,7 @@ impl Generator<'_> {
             for (names, acc) in variants {
                 let x = self.scalar(body, inner, owner, names);
                 let offset = Affine {
-                    terms: vec![(i.clone(), 1)],
+                    terms: vec![(i.clone(), 1.into())],
                     constant: -(whole as isize),
                 };
                 body.code.push(term(acc, offset, x));
@@ -1172,8 +1327,8 @@ impl Generator<'_> {
     /// to that row, before the loop over `index`, so the loop indexes a slice
     /// of known length and keeps no bounds check. Reads of the same row
     /// share one slice.
-    fn slice_rows(&self, body: &mut Body, e: &Expr, index: IndexId, n: usize, names: &[String]) {
-        body.row_index = Some((index, n));
+    fn slice_rows(&self, body: &mut Body, e: &Expr, index: IndexId, n: &Size, names: &[String]) {
+        body.row_index = Some((index, n.clone()));
         let mut reads = Vec::new();
         e.for_each_read(&mut |u, subs| {
             if self.p.value(u).rank() > 0 && schedule::row(subs, index) {
@@ -1197,13 +1352,13 @@ impl Generator<'_> {
     }
 
     /// The row a read walks (`x[n * 784..n * 784 + 784]`).
-    fn row_key(&self, u: ValueId, subs: &[Sub], n: usize, names: &[String]) -> Row {
+    fn row_key(&self, u: ValueId, subs: &[Sub], n: &Size, names: &[String]) -> Row {
         let mut start = subs.to_vec();
         *start.last_mut().expect("a row has a subscript") = Sub::Lit(0);
         Row {
             array: self.idents[u.index()].clone(),
             start: self.flat_index(self.p.value(u), &start, names),
-            len: n,
+            len: n.clone(),
         }
     }
 
@@ -1225,7 +1380,7 @@ impl Generator<'_> {
 }
 
 /// The value of a finished `sum` or `mean` accumulator `acc` over `size` terms.
-fn summed(op: Reduction, acc: String, size: usize) -> Scalar {
+fn summed(op: Reduction, acc: String, size: Size) -> Scalar {
     if op == Reduction::Mean {
         Scalar::binary(Binary::Div, Scalar::Var(acc), Scalar::Count(size))
     } else {

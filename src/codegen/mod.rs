@@ -14,6 +14,7 @@ pub mod kernels;
 mod loops;
 mod lower;
 mod ops;
+mod runtime;
 mod scalar;
 mod schedule;
 mod softmax;
@@ -114,9 +115,33 @@ fn beyond_f32(g: &Gradient) -> Option<f64> {
     found
 }
 
+/// A number of the program computed from run-time sizes (`1 / N`, a
+/// mean's partial, constants folded with them): `value` where the program
+/// was instantiated, `factor · Π dim^power` at every size. The generated
+/// code computes it from `Dims` (`lib::derive_symbolic` finds them).
+#[derive(Debug, Clone, PartialEq)]
+pub struct SizeNumber {
+    pub value: f64,
+    pub factor: f64,
+    /// Run-time dims by name, each with its power (never 0).
+    pub powers: Vec<(String, i32)>,
+}
+
 /// Generates the module for a gradient. The gradient must be taken with
 /// respect to params only: the flat API returns dE/dparams.
 pub fn generate(g: &Gradient, options: &Options) -> Result<String, String> {
+    generate_sized(g, options, &[])
+}
+
+/// Generates the module for a gradient whose program may have run-time
+/// dims: `numbers` says which of its numbers come from their sizes (see
+/// `lib::derive_symbolic`). Every extent of a run-time dim is read from
+/// `Dims` at run time, whatever size the program was instantiated at.
+pub fn generate_sized(
+    g: &Gradient,
+    options: &Options,
+    numbers: &[SizeNumber],
+) -> Result<String, String> {
     let p = &g.dag.program;
     if let Some((w, _)) = g
         .wrt
@@ -157,6 +182,7 @@ pub fn generate(g: &Gradient, options: &Options) -> Result<String, String> {
             .map(|(w, a)| (remap[w.index()], remap[a.index()]))
             .collect();
         let mut generator = Generator::new(g, &program, wrt, original, options);
+        generator.numbers = numbers.to_vec();
         generator.is_residual = vec![false; program.values.len()];
         for r in residual.iter().flatten() {
             generator.is_residual[r.index()] = true;
@@ -240,6 +266,9 @@ enum Store {
     Local,
     /// A large tensor in the caller's scratch buffer (`no_std`).
     Scratch,
+    /// A tensor of a run-time size, or one too large for the stack, in the
+    /// caller's `Workspace` (a module with run-time dims).
+    Work,
     /// A param's gradient, written straight into the caller's slice.
     Grad(ValueId),
     /// A tensor output, written straight into the caller's slice.
@@ -289,13 +318,30 @@ struct Generator<'a> {
     /// The schedule of each value's loop nest (`schedule.rs`), by id.
     schedule: Vec<schedule::Nest>,
     /// For each core function (by `Core as usize`), the tensors that do not
-    /// fit its stack budget and so live in a `Vec` or the scratch buffer.
+    /// fit its stack budget and so live in a `Vec` or the scratch buffer
+    /// (with run-time dims: in the `Workspace`).
     off_stack: [Vec<bool>; 3],
+    /// Whether the program has run-time dims: the module takes `Dims`, and
+    /// what does not fit the stack lives in a `Workspace`.
+    runtime: bool,
+    /// The numbers computed from run-time sizes.
+    numbers: Vec<SizeNumber>,
     /// Per value: the residual a logsumexp keeps (`crate::lse`), computed in
     /// its own loops; and whether a value is such a residual.
     residual: Vec<Option<ValueId>>,
     is_residual: Vec<bool>,
 }
+
+/// Names the module of a program with run-time dims adds to its scope.
+const RUNTIME_NAMES: &[&str] = &[
+    "Dims",
+    "Workspace",
+    "gradient_flat_in",
+    "n_inputs",
+    "n_outputs",
+    "dims",
+    "ws",
+];
 
 fn sanitize(name: &str) -> String {
     let mut s: String = name
@@ -365,7 +411,7 @@ struct Body<'a> {
     /// (`x[n * 784..n * 784 + 784]`) and the slice's name.
     rows: Vec<(affine::Row, String)>,
     /// The index of the innermost loop whose reads are sliced to rows.
-    row_index: Option<(crate::ir::IndexId, usize)>,
+    row_index: Option<(crate::ir::IndexId, affine::Size)>,
     /// A sum already computed (by a blocked nest): its index and the
     /// accumulator that holds it.
     done: Option<(crate::ir::IndexId, String)>,
@@ -381,6 +427,10 @@ struct Body<'a> {
     /// A value lowered after the definitions (the loss as the tail
     /// expression), whose reads fusion must leave in their arrays.
     tail: Option<crate::ir::ValueId>,
+    /// While a mean over a run-time size builds its rescue: the number
+    /// that stands for 1 / 2^ceil(log2 n) (by its bits) and the local that
+    /// holds it.
+    pow2_inv: Option<(u64, String)>,
 }
 
 impl<'w> Body<'w> {
@@ -397,6 +447,7 @@ impl<'w> Body<'w> {
             residual: None,
             residuals: Vec::new(),
             tail: None,
+            pow2_inv: None,
         }
     }
 }
@@ -409,9 +460,12 @@ impl<'a> Generator<'a> {
         original: Vec<Option<ValueId>>,
         options: &Options,
     ) -> Generator<'a> {
+        let runtime = p.runtime_dims().next().is_some();
+        let extra: &[&str] = if runtime { RUNTIME_NAMES } else { &[] };
         let mut taken: HashSet<String> = OWN_NAMES
             .iter()
             .chain(ITEM_NAMES)
+            .chain(extra)
             .map(|s| s.to_string())
             .collect();
         let mut dim_idents = Vec::with_capacity(p.dims.len());
@@ -489,9 +543,91 @@ impl<'a> Generator<'a> {
             features: options.features,
             schedule: schedule::program(p, options.float),
             off_stack: Default::default(),
+            runtime,
+            numbers: Vec::new(),
             residual: vec![None; p.values.len()],
             is_residual: vec![false; p.values.len()],
         }
+    }
+
+    /// The size of an extent: its number, or the run-time dim's local.
+    fn extent(&self, e: &crate::ir::Extent) -> affine::Size {
+        match e.dim.as_deref() {
+            Some(d) if self.p.is_runtime(e) => affine::Size {
+                factor: 1,
+                dims: vec![self.dim_ident(d).expect("a dim of the program").to_string()],
+            },
+            _ => e.size.into(),
+        }
+    }
+
+    /// The number of scalars of a value, as a size.
+    fn len_of(&self, v: &Value) -> affine::Size {
+        v.shape
+            .iter()
+            .fold(1.into(), |acc: affine::Size, e| acc.times(&self.extent(e)))
+    }
+
+    /// Whether the reduction of a value (a logsumexp's) runs over a
+    /// run-time number of terms.
+    fn sized_at_run_time_sum(&self, id: ValueId) -> bool {
+        let v = self.p.value(id);
+        v.indices[v.rank()..]
+            .iter()
+            .any(|var| self.p.is_runtime(&var.extent))
+    }
+
+    /// Whether a value's size depends on a run-time dim.
+    fn sized_at_run_time(&self, v: &Value) -> bool {
+        v.shape.iter().any(|e| self.p.is_runtime(e))
+    }
+
+    /// The row-major strides of a value's dimensions, as sizes.
+    fn strides(&self, v: &Value) -> Vec<affine::Size> {
+        let mut strides = vec![affine::Size::from(1); v.rank()];
+        for m in (0..v.rank().saturating_sub(1)).rev() {
+            strides[m] = strides[m + 1].times(&self.extent(&v.shape[m + 1]));
+        }
+        strides
+    }
+
+    /// The code of a number of the program: its literal, or, for a number
+    /// computed from run-time sizes, that computation (`1.0_f64 / N as f64`).
+    fn number(&self, x: f64) -> scalar::Scalar {
+        use scalar::{Binary, Scalar};
+        let Some(n) = self
+            .numbers
+            .iter()
+            .find(|n| n.value.to_bits() == x.to_bits())
+        else {
+            return Scalar::Num(x);
+        };
+        let count = |positive: bool| {
+            let mut dims = Vec::new();
+            for (d, k) in &n.powers {
+                if (*k > 0) == positive {
+                    let ident = self.dim_ident(d).expect("a dim of the program");
+                    dims.extend(std::iter::repeat_n(
+                        ident.to_string(),
+                        k.unsigned_abs() as usize,
+                    ));
+                }
+            }
+            (!dims.is_empty()).then_some(Scalar::Count(affine::Size { factor: 1, dims }))
+        };
+        let mut e = Scalar::Num(n.factor);
+        if let Some(up) = count(true) {
+            e = Scalar::binary(Binary::Mul, e, up);
+        }
+        if let Some(down) = count(false) {
+            e = Scalar::binary(Binary::Div, e, down);
+        }
+        e
+    }
+
+    /// Whether a number is computed from run-time sizes.
+    fn is_size_number(&self, e: &crate::ir::Expr) -> bool {
+        matches!(e, crate::ir::Expr::Num(x) if self.numbers.iter().any(|n| n.value.to_bits() == x.to_bits()))
     }
 
     /// The local tensors of a core function that stay off its stack: those
@@ -510,7 +646,9 @@ impl<'a> Generator<'a> {
             if !need[id.index()] || v.rank() == 0 || self.home(id, core) != Store::Local {
                 continue;
             }
-            if v.len() <= STACK_LIMIT && used + v.len() * bytes <= STACK_BUDGET {
+            if self.sized_at_run_time(v) {
+                off[id.index()] = true;
+            } else if v.len() <= STACK_LIMIT && used + v.len() * bytes <= STACK_BUDGET {
                 used += v.len() * bytes;
             } else {
                 off[id.index()] = true;

@@ -263,7 +263,12 @@ impl Generator<'_> {
     pub(super) fn uses_ops(&self) -> HashSet<&'static str> {
         fn walk(e: &Expr, out: &mut HashSet<&'static str>) {
             match e {
-                Expr::Num(_) | Expr::Read { .. } => {}
+                Expr::Num(_) | Expr::Read { .. } | Expr::Index(_) => {}
+                Expr::Where { cond, then, els } => {
+                    walk(cond, out);
+                    walk(then, out);
+                    walk(els, out);
+                }
                 Expr::Delta(..) => {
                     out.insert("delta");
                 }

@@ -4,15 +4,16 @@
 //! with the fewest parentheses (`emit.rs`); lowering splits long ones into
 //! `let` temporaries first.
 
-use super::affine::{Access, Affine};
+use super::affine::{Access, Affine, Size};
 
 /// A scalar expression.
 #[derive(Debug, Clone, PartialEq)]
 pub(super) enum Scalar {
     /// A literal of the code's float type (`0.5_f64`, `f64::INFINITY`).
     Num(f64),
-    /// A count as a float literal without suffix (`16.0`): a mean's divisor.
-    Count(usize),
+    /// A count as a float literal without suffix (`16.0`): a mean's
+    /// divisor; a run-time one converted (`N as f64`).
+    Count(Size),
     /// A scalar local or parameter: a value of rank 0, an accumulator, a
     /// temporary.
     Var(String),
@@ -27,6 +28,11 @@ pub(super) enum Scalar {
     Binary(Binary, Box<Scalar>, Box<Scalar>),
     /// `x.powi(n)`: a power with a small integer exponent.
     Powi(Box<Scalar>, i32),
+    /// An index variable as a number: `(i as f64)`.
+    Index(Affine),
+    /// `if cond { then } else { otherwise }`: the condition a comparison,
+    /// `&&`, `||` or `!` (a `bool`), only the branch taken computed.
+    Select(Box<Scalar>, Box<Scalar>, Box<Scalar>),
     /// The operand of a logsumexp's shift (`x - max`), parenthesised unless
     /// it binds at least as tightly as a product.
     Shifted(Box<Scalar>),
@@ -41,6 +47,8 @@ pub(super) enum Unary {
     Math(&'static str),
     /// A helper of the module's `ops` (`sigmoid`, `relu`, `step`, ...).
     Ops(&'static str),
+    /// `!c`, of a condition bound to a local (`!t1`).
+    Not,
 }
 
 /// An operation of two arguments.
@@ -57,6 +65,16 @@ pub(super) enum Binary {
     Min,
     /// `ops::xlogy(x, y)`: x · ln y, 0 where x is 0.
     XLogY,
+    /// Conditions (`bool`): the comparisons of two numbers, and `&&`, `||`
+    /// of two conditions.
+    Lt,
+    Le,
+    Gt,
+    Ge,
+    Eq,
+    Ne,
+    And,
+    Or,
 }
 
 impl Scalar {

@@ -26,6 +26,14 @@
 //!   remainder into the first lanes, then a fixed pairwise combine), so that
 //!   LLVM vectorises it without fast-math; reads with the summed index last
 //!   are sliced to their row first, so no bounds check stays in the loop.
+//!
+//! With run-time dims (`dim N`), each decision that needs a size takes it
+//! only where it is fixed: a sum over a run-time extent is sequential and
+//! not unrolled, a nest is blocked only over a fixed index, and a product
+//! with a run-time stride stays a loop nest. A run-time size of a matrix
+//! product counts as [`GEMM_RUNTIME_SIDE`] towards `GEMM_MIN_WORK` (and
+//! as enough terms): a batch of 1 may call the kernel, which is exact,
+//! only slower by the call's fixed cost.
 
 use super::Float;
 use crate::ir::{BinOp, Expr, IndexId, Program, Reduction, Sub, Value, ValueId};
@@ -66,7 +74,20 @@ pub(super) struct Gemm {
     pub(super) b: (ValueId, usize, usize),
     /// Whether the right-hand side is more than the sum.
     pub(super) epilogue: bool,
+    /// The run-time dim of `m`, `n` and `k`, where it is one (its size
+    /// above is then [`RUNTIME_BOUND`], for the packing buffer's length).
+    pub(super) runtime: [Option<String>; 3],
 }
+
+/// What a run-time size counts as towards [`GEMM_MIN_WORK`]: the side of
+/// its cube, so that a product whose fixed sizes alone make a square of
+/// 16 × 16 (`a2[n, k] = Σ_j w2[k, j] z1[n, j]`, 10 × 128) calls the kernel
+/// as it would at N = 16 with N fixed.
+pub(super) const GEMM_RUNTIME_SIDE: usize = 16;
+
+/// The size a run-time dim stands at in the packing buffer's length: more
+/// than any of the kernel's blocks, so the length holds at every size.
+pub(super) const RUNTIME_BOUND: usize = 1 << 20;
 
 /// Multiply-adds below which a matrix product stays a loop nest: a call of
 /// the kernel costs 130 to 180 ns before any work (packing, dispatch), so it
@@ -127,6 +148,7 @@ fn nest(p: &Program, v: &Value, float: Float) -> Nest {
             block: None,
         };
     };
+    let fixed = |e: &crate::ir::Extent| !p.is_runtime(e);
     if let Some(gemm) = gemm(p, v, rhs) {
         return Nest {
             order: Order::Gemm(gemm),
@@ -136,9 +158,14 @@ fn nest(p: &Program, v: &Value, float: Float) -> Nest {
     }
     if let Some(index) = scatter(v, rhs) {
         // Several terms per pass where the row is long enough to vectorise.
-        let long = v.shape[v.rank() - 1].size >= 8;
-        let size = v.indices[index.index()].extent.size;
-        let unroll = if long && size >= UNROLL { UNROLL } else { 1 };
+        let last = &v.shape[v.rank() - 1];
+        let long = fixed(last) && last.size >= 8;
+        let extent = &v.indices[index.index()].extent;
+        let unroll = if long && fixed(extent) && extent.size >= UNROLL {
+            UNROLL
+        } else {
+            1
+        };
         return Nest {
             order: Order::Scatter { index, unroll },
             lanes,
@@ -147,7 +174,8 @@ fn nest(p: &Program, v: &Value, float: Float) -> Nest {
     }
     let width = self::lanes(float);
     reductions(rhs, &mut |op, index, body| {
-        let size = v.indices[index.index()].extent.size;
+        let extent = &v.indices[index.index()].extent;
+        let size = if fixed(extent) { extent.size } else { 0 };
         let summed = matches!(op, Reduction::Sum | Reduction::Mean);
         if summed && size >= width && innermost(body) && mentions(body, index) {
             lanes[index.index()] = width;
@@ -195,7 +223,8 @@ fn blocked(p: &Program, v: &Value, rhs: &Expr, lanes: &[usize]) -> Option<IndexI
                 shared = true;
             }
         });
-        let fits = v.shape[c.index()].size >= BLOCK && shared && weight > 0;
+        let extent = &v.shape[c.index()];
+        let fits = !p.is_runtime(extent) && extent.size >= BLOCK && shared && weight > 0;
         if fits && best.is_none_or(|(w, _)| weight > w) {
             best = Some((weight, c));
         }
@@ -233,7 +262,12 @@ fn gemm(p: &Program, v: &Value, rhs: &Expr) -> Option<Gemm> {
     // Each operand: its value, and its strides along `p` or `q` and along
     // the summed index.
     let operand = |value: ValueId, subs: &[Sub], other: IndexId| {
-        let strides = crate::eval::strides(p.value(value));
+        let u = p.value(value);
+        // A run-time dim other than the outermost makes a stride run-time.
+        if u.shape[1..].iter().any(|e| p.is_runtime(e)) {
+            return None;
+        }
+        let strides = crate::eval::strides(u);
         match subs {
             [Sub::Var(a), Sub::Var(b)] if (*a, *b) == (other, *index) => {
                 Some((value, strides[0], strides[1]))
@@ -249,11 +283,30 @@ fn gemm(p: &Program, v: &Value, rhs: &Expr) -> Option<Gemm> {
         (Some(a), Some(b)) => (a, b),
         _ => (operand(*y, sy, row)?, operand(*x, sx, col)?),
     };
-    let (m, n) = (v.shape[0].size, v.shape[1].size);
-    let k = v.indices[index.index()].extent.size;
+    let extents = [&v.shape[0], &v.shape[1], &v.indices[index.index()].extent];
+    // The product's row stride is n: it must be fixed.
+    if p.is_runtime(extents[1]) {
+        return None;
+    }
+    let runtime = extents.map(|e| p.is_runtime(e).then(|| e.dim.clone()).flatten());
+    let [m, n, k] = extents.map(|e| {
+        if p.is_runtime(e) {
+            GEMM_RUNTIME_SIDE
+        } else {
+            e.size
+        }
+    });
+    let enough = m * n * k >= GEMM_MIN_WORK && (runtime[2].is_some() || k >= GEMM_MIN_TERMS);
+    let [m, n, k] = extents.map(|e| {
+        if p.is_runtime(e) {
+            RUNTIME_BOUND
+        } else {
+            e.size
+        }
+    });
     // The kernel's B is indexed (summed, column): swap its strides.
     let b = (b.0, b.2, b.1);
-    (m * n * k >= GEMM_MIN_WORK && k >= GEMM_MIN_TERMS).then_some(Gemm {
+    enough.then_some(Gemm {
         index: *index,
         m,
         n,
@@ -261,6 +314,7 @@ fn gemm(p: &Program, v: &Value, rhs: &Expr) -> Option<Gemm> {
         a,
         b,
         epilogue: !matches!(rhs, Expr::Reduce { .. }),
+        runtime,
     })
 }
 
@@ -319,7 +373,13 @@ fn sub_mentions(s: &Sub, index: IndexId) -> bool {
 /// Calls `f` on every reduction of `e`, outermost first.
 fn reductions(e: &Expr, f: &mut impl FnMut(Reduction, IndexId, &Expr)) {
     match e {
-        Expr::Num(_) | Expr::Read { .. } | Expr::Delta(..) => {}
+        // A reduction inside a branch of a `where` runs as a plain loop,
+        // inside the branch: no schedule of the nest is built around it.
+        Expr::Num(_)
+        | Expr::Read { .. }
+        | Expr::Delta(..)
+        | Expr::Index(_)
+        | Expr::Where { .. } => {}
         Expr::Unary { arg, .. } => reductions(arg, f),
         Expr::Binary { lhs, rhs, .. } => {
             reductions(lhs, f);
@@ -339,7 +399,8 @@ fn reductions(e: &Expr, f: &mut impl FnMut(Reduction, IndexId, &Expr)) {
 /// Whether `e` holds no sum of its own: the body of an innermost loop.
 fn innermost(e: &Expr) -> bool {
     match e {
-        Expr::Num(_) | Expr::Read { .. } | Expr::Delta(..) => true,
+        Expr::Num(_) | Expr::Read { .. } | Expr::Delta(..) | Expr::Index(_) => true,
+        Expr::Where { cond, then, els } => innermost(cond) && innermost(then) && innermost(els),
         Expr::Unary { arg, .. } => innermost(arg),
         Expr::Binary { lhs, rhs, .. } => innermost(lhs) && innermost(rhs),
         Expr::Reduce { .. } => false,
@@ -354,6 +415,10 @@ pub(super) fn mentions(e: &Expr, index: IndexId) -> bool {
     let sub = |s: &Sub| sub_mentions(s, index);
     match e {
         Expr::Num(_) => false,
+        Expr::Index(i) => *i == index,
+        Expr::Where { cond, then, els } => {
+            mentions(cond, index) || mentions(then, index) || mentions(els, index)
+        }
         Expr::Read { subs, .. } => subs.iter().any(sub),
         Expr::Delta(a, b) => sub(a) || sub(b),
         Expr::Unary { arg, .. } => mentions(arg, index),
@@ -410,11 +475,12 @@ pub(super) fn describe(nest: &Nest, v: &Value, output: &str, names: &[String]) -
             } else {
                 String::new()
             };
+            let size = |i: usize, n: usize| g.runtime[i].clone().unwrap_or_else(|| n.to_string());
             format!(
                 "matrix product ({} × {}, {} terms each, sum over {}) by the packed kernel of mod gemm{then}",
-                g.m,
-                g.n,
-                g.k,
+                size(0, g.m),
+                size(1, g.n),
+                size(2, g.k),
                 name(g.index.index())
             )
         }

@@ -58,8 +58,14 @@ impl Writer {
     /// line when the arguments take at most 60 columns; else, when no argument is longer than 10 characters, packed into
     /// lines of at most 100 columns; else one argument a line.
     pub(super) fn simple_call(&mut self, callee: &str, args: &[String]) {
+        self.packed_call(callee, args, ";");
+    }
+
+    /// A call as [`Writer::simple_call`] lays it out, ending in `end` (`;`
+    /// for a statement, nothing for a tail expression).
+    pub(super) fn packed_call(&mut self, callee: &str, args: &[String], end: &str) {
         let joined = args.join(", ");
-        let one = format!("{callee}({joined});");
+        let one = format!("{callee}({joined}){end}");
         if joined.len() <= 60 && 4 * self.level + one.len() <= 100 {
             self.line(&one);
             return;
@@ -86,7 +92,7 @@ impl Writer {
             }
         }
         self.level -= 1;
-        self.line(");");
+        self.line(&format!("){end}"));
     }
 
     /// A call as a tail expression: on one line, or one argument a line.

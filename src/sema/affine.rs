@@ -326,7 +326,16 @@ impl Sema {
                 }
             }
             ExprKind::Call { .. } => Err(not_affine("a function call", "a call")),
-            ExprKind::Compare { .. } => Err(not_affine("a comparison", "a comparison")),
+            // A condition where a number belongs, as anywhere outside the
+            // condition of a `where`.
+            ExprKind::Compare { .. } | ExprKind::Logic { .. } | ExprKind::Not(_) => Err(Some(
+                Diagnostic::error(
+                    Code::ConditionOutsideWhere,
+                    e.span,
+                    "a condition is allowed only in the condition of a `where`, not in a subscript",
+                )
+                .label("a condition, where a number belongs"),
+            )),
         }
     }
 

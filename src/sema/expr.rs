@@ -20,6 +20,9 @@ struct IndexInfo {
     /// (presumably this one, misspelt): then a missing range is the echo of
     /// another error, not a mistake of its own.
     mentioned: bool,
+    /// Whether it is used as a number in a condition (`where(k < 2, ...)`),
+    /// which gives it no range: a mention that does not excuse a missing one.
+    as_number: bool,
     /// The reduction that binds it (`sum`, `max`, ...), for hints.
     reduction: &'static str,
     /// The affine subscripts it appears in, which give it no range.
@@ -40,6 +43,9 @@ pub(super) struct Ctx {
     bad_subscripts: usize,
     /// Reads at affine subscripts, checked once the ranges are known.
     affine_reads: Vec<AffineRead>,
+    /// Inside the condition of a `where` (not in its branches): comparisons,
+    /// `and`, `or` and `not` are allowed, and index variables are numbers.
+    in_condition: bool,
 }
 
 impl Ctx {
@@ -106,7 +112,8 @@ impl Sema {
         self.suggest_unused_lhs_index(def, &lhs, &cx, first_diag);
         for id in &lhs {
             let info = &mut cx.indices[id.index()];
-            info.mentioned = mentions(&def.rhs, &info.name) || cx.bad_subscripts > 0;
+            info.mentioned =
+                (mentions(&def.rhs, &info.name) && !info.as_number) || cx.bad_subscripts > 0;
         }
 
         let extents: Vec<Extent> = (0..cx.indices.len())
@@ -196,6 +203,7 @@ impl Sema {
             explicit,
             uses: Vec::new(),
             mentioned: false,
+            as_number: false,
             reduction: "sum",
             affine_uses: Vec::new(),
         });
@@ -330,10 +338,17 @@ impl Sema {
             Diagnostic::error(
                 Code::BroadcastWithoutRange,
                 info.span,
-                format!(
-                    "index `{}` is not used on the right-hand side, so its range is unknown",
-                    info.name
-                ),
+                if info.as_number {
+                    format!(
+                        "index `{}` is only compared on the right-hand side, not used as a subscript, so its range is unknown",
+                        info.name
+                    )
+                } else {
+                    format!(
+                        "index `{}` is not used on the right-hand side, so its range is unknown",
+                        info.name
+                    )
+                },
             )
             .label("range unknown")
             .help(self.range_help(&format!("{} in", info.name), ""))
@@ -341,10 +356,17 @@ impl Sema {
             Diagnostic::error(
                 Code::IndexNeedsRange,
                 info.span,
-                format!(
-                    "index `{}` subscripts nothing, so its range is unknown",
-                    info.name
-                ),
+                if info.as_number {
+                    format!(
+                        "index `{}` is only compared, and subscripts nothing, so its range is unknown",
+                        info.name
+                    )
+                } else {
+                    format!(
+                        "index `{}` subscripts nothing, so its range is unknown",
+                        info.name
+                    )
+                },
             )
             .label("range unknown")
             .help(self.range_help(&format!("{}({} in", info.reduction, info.name), ", ...)"))
@@ -408,20 +430,142 @@ impl Sema {
             }
             ExprKind::Call { func, args } => self.call(func, args, e.span, cx),
             ExprKind::Compare { op, lhs, rhs } => {
-                self.lower(lhs, cx);
-                self.lower(rhs, cx);
-                self.error(
-                    Diagnostic::error(
-                        Code::Comparison,
-                        e.span,
-                        format!("comparisons (`{op}`) are not supported yet"),
-                    )
-                    .label("a comparison")
-                    .help("for a maximum use max(a, b); for a positive part, relu(x)"),
-                );
-                placeholder()
+                let outside = !cx.in_condition;
+                if outside {
+                    self.outside_condition(&format!("a comparison (`{op}`)"), e.span);
+                    // Its operands are checked as in a condition all the same.
+                    cx.in_condition = true;
+                }
+                let a = self.lower(lhs, cx);
+                let b = self.lower(rhs, cx);
+                if outside {
+                    cx.in_condition = false;
+                    return placeholder();
+                }
+                let op = match op.as_str() {
+                    "<" => BinOp::Lt,
+                    "<=" => BinOp::Le,
+                    ">" => BinOp::Gt,
+                    ">=" => BinOp::Ge,
+                    "==" => BinOp::Eq,
+                    _ => BinOp::Ne,
+                };
+                self.fold_binary(op, a, b, e.span)
+            }
+            ExprKind::Logic { and, lhs, rhs } => {
+                if !cx.in_condition {
+                    let word = if *and { "`and`" } else { "`or`" };
+                    self.outside_condition(word, e.span);
+                    return placeholder();
+                }
+                let a = self.condition(lhs, cx);
+                let b = self.condition(rhs, cx);
+                let op = if *and { BinOp::And } else { BinOp::Or };
+                self.fold_binary(op, a, b, e.span)
+            }
+            ExprKind::Not(a) => {
+                if !cx.in_condition {
+                    self.outside_condition("`not`", e.span);
+                    return placeholder();
+                }
+                let a = self.condition(a, cx);
+                self.fold_unary(Func::Not, a, e.span)
             }
         }
+    }
+
+    /// E0600: a comparison, `and`, `or` or `not` where a number belongs.
+    fn outside_condition(&mut self, what: &str, span: Span) {
+        self.error(
+            Diagnostic::error(
+                Code::ConditionOutsideWhere,
+                span,
+                format!("{what} is allowed only in the condition of a `where`"),
+            )
+            .label("a condition, where a number belongs")
+            .help("choose between two values with it: `where(a < b, THEN, ELSE)`"),
+        );
+    }
+
+    /// An operand of `and`, `or` or `not`, or the condition of a `where`:
+    /// a comparison, or `and`, `or`, `not` of conditions (E0601 otherwise).
+    fn condition(&mut self, e: &ast::Expr, cx: &mut Ctx) -> Lowered {
+        let saved = std::mem::replace(&mut cx.in_condition, true);
+        let lowered = self.lower(e, cx);
+        cx.in_condition = saved;
+        let is_condition = matches!(
+            e.kind,
+            ExprKind::Compare { .. } | ExprKind::Logic { .. } | ExprKind::Not(_)
+        );
+        let failed = matches!(lowered.0, Expr::Num(x) if x.is_nan());
+        if !is_condition && !failed {
+            self.error(
+                Diagnostic::error(
+                    Code::NotACondition,
+                    e.span,
+                    "a condition must be a comparison, or `and`, `or`, `not` of comparisons",
+                )
+                .label("a number, not a condition")
+                .help("compare it: `x > 0`, `x != 0`"),
+            );
+            return placeholder();
+        }
+        lowered
+    }
+
+    /// `where(COND, A, B)`: A where COND holds, else B.
+    fn select(&mut self, args: &[Arg], span: Span, cx: &mut Ctx) -> Lowered {
+        let exprs: Vec<&ast::Expr> = args
+            .iter()
+            .filter_map(|a| match a {
+                Arg::Expr(e) => Some(e),
+                Arg::Binder(..) => None,
+            })
+            .collect();
+        let [cond, then, els] = exprs.as_slice() else {
+            let binder = args.iter().find_map(|a| match a {
+                Arg::Binder(_, s) => Some(*s),
+                Arg::Expr(_) => None,
+            });
+            let d = match binder {
+                Some(s) => {
+                    Diagnostic::error(Code::WrongArity, s, "`where` does not bind index variables")
+                        .label("an index binder")
+                        .help("only sum, mean, logsumexp, max and min bind index variables")
+                }
+                None => Diagnostic::error(
+                    Code::WrongArity,
+                    span,
+                    format!(
+                        "`where` takes 3 arguments but {} {} given",
+                        args.len(),
+                        if args.len() == 1 { "is" } else { "are" }
+                    ),
+                )
+                .label("expected `where(COND, THEN, ELSE)`"),
+            };
+            self.error(d);
+            return placeholder();
+        };
+        let (c, known) = self.condition(cond, cx);
+        // The branches are values: no comparison there, and index
+        // variables are not numbers (unless in a `where` of their own).
+        let saved = std::mem::replace(&mut cx.in_condition, false);
+        let (a, ka) = self.lower(then, cx);
+        let (b, kb) = self.lower(els, cx);
+        cx.in_condition = saved;
+        if [&c, &a, &b]
+            .iter()
+            .any(|x| matches!(x, Expr::Num(v) if v.is_nan()))
+        {
+            return placeholder();
+        }
+        let value = match known {
+            Some(k) if k != 0.0 => ka,
+            Some(_) => kb,
+            None => None,
+        };
+        (Expr::select(c, a, b), value)
     }
 
     fn fold_unary(&mut self, func: Func, (x, c): Lowered, span: Span) -> Lowered {
@@ -485,6 +629,11 @@ impl Sema {
         span: Span,
         cx: &mut Ctx,
     ) -> Lowered {
+        if let (Some(id), None, true) = (cx.lookup(&name.name), subs, cx.in_condition) {
+            // In a condition, an index variable is its value as a number.
+            cx.indices[id.index()].as_number = true;
+            return (Expr::Index(id), None);
+        }
         if cx.lookup(&name.name).is_some() {
             let d = if subs.is_some() {
                 Diagnostic::error(
@@ -496,7 +645,7 @@ impl Sema {
             } else {
                 Diagnostic::error(Code::IndexAsValue, name.span, format!("index variable `{}` cannot be used as a number", name.name))
                     .label("an index variable")
-                    .help("index variables appear only in subscripts; a dim name used as a number is its size")
+                    .help("index variables appear only in subscripts, and as numbers in the condition of a `where` (`where(j <= i, ...)`); a dim name used as a number is its size")
             };
             self.error(d);
             return placeholder();
@@ -576,6 +725,11 @@ impl Sema {
             d = if rank == 0 {
                 d.help(format!(
                     "`{}` is a scalar: write it without brackets",
+                    name.name
+                ))
+            } else if given == 0 && cx.in_condition {
+                d.help(format!(
+                    "a comparison is between numbers: compare one element of `{declared}` at a time, through an index (`where({}[i] > 0, ...)`)",
                     name.name
                 ))
             } else {
@@ -755,9 +909,12 @@ impl Sema {
                     || subs.iter().flatten().any(|s| self.mentions_index(s, cx))
             }
             ExprKind::Neg(a) => self.mentions_index(a, cx),
-            ExprKind::Binary { lhs, rhs, .. } | ExprKind::Compare { lhs, rhs, .. } => {
+            ExprKind::Binary { lhs, rhs, .. }
+            | ExprKind::Compare { lhs, rhs, .. }
+            | ExprKind::Logic { lhs, rhs, .. } => {
                 self.mentions_index(lhs, cx) || self.mentions_index(rhs, cx)
             }
+            ExprKind::Not(a) => self.mentions_index(a, cx),
             ExprKind::Call { args, .. } => args.iter().any(|a| match a {
                 Arg::Expr(e) => self.mentions_index(e, cx),
                 Arg::Binder(..) => false,
@@ -774,6 +931,9 @@ impl Sema {
         };
         if let Some(op) = reduction {
             return self.reduction(op, args, span, cx);
+        }
+        if func.name == "where" {
+            return self.select(args, span, cx);
         }
         let max_min = match func.name.as_str() {
             "max" => Some(BinOp::Max),
@@ -993,7 +1153,8 @@ impl Sema {
                 let lowered = self.lower(e, cx).0;
                 for id in &ids {
                     let info = &mut cx.indices[id.index()];
-                    info.mentioned = mentions(e, &info.name) || cx.bad_subscripts > bad_before;
+                    info.mentioned = (mentions(e, &info.name) && !info.as_number)
+                        || cx.bad_subscripts > bad_before;
                 }
                 lowered
             }
@@ -1042,9 +1203,10 @@ fn mentions(e: &ast::Expr, name: &str) -> bool {
             n.name == name || subs.iter().flatten().any(|s| mentions(s, name))
         }
         ExprKind::Neg(a) => mentions(a, name),
-        ExprKind::Binary { lhs, rhs, .. } | ExprKind::Compare { lhs, rhs, .. } => {
-            mentions(lhs, name) || mentions(rhs, name)
-        }
+        ExprKind::Binary { lhs, rhs, .. }
+        | ExprKind::Compare { lhs, rhs, .. }
+        | ExprKind::Logic { lhs, rhs, .. } => mentions(lhs, name) || mentions(rhs, name),
+        ExprKind::Not(a) => mentions(a, name),
         ExprKind::Call { args, .. } => args.iter().any(|a| match a {
             Arg::Expr(e) => mentions(e, name),
             Arg::Binder(..) => false,

@@ -37,6 +37,10 @@ pub const RESERVED: &[&str] = &[
     "pow",
     "max",
     "min",
+    "where",
+    "and",
+    "or",
+    "not",
 ];
 
 /// The most scalars one value, or one dimension, may hold (2^26, 512 MiB of f64).
@@ -443,8 +447,12 @@ impl Sema {
                 self.error(not_size("a subscripted name").label("not a dim"));
                 return None;
             }
-            ast::ExprKind::Call { .. } | ast::ExprKind::Compare { .. } => {
+            ast::ExprKind::Call { .. } => {
                 self.error(not_size("a function").label("not + - * /"));
+                return None;
+            }
+            ast::ExprKind::Compare { .. } | ast::ExprKind::Logic { .. } | ast::ExprKind::Not(_) => {
+                self.error(not_size("a condition").label("not + - * /"));
                 return None;
             }
         };

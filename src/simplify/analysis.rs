@@ -6,11 +6,16 @@ use std::collections::BTreeSet;
 use egg::{Analysis, DidMerge, EGraph, Id, Language};
 
 use super::lang::{Leaf, Node, Number};
+use crate::ir::BinOp;
 
 /// The analysis, with the trip count of each index variable of the definition.
 #[derive(Debug, Clone, Default)]
 pub struct Facts {
     pub extents: Vec<usize>,
+    /// For each index variable, whether its range is fixed (not a run-time
+    /// dim): only then does a comparison of it fold (`i < N` is true for
+    /// every i of a fixed range 0..N).
+    pub fixed: Vec<bool>,
 }
 
 /// The data of one class.
@@ -39,6 +44,42 @@ fn leaf(egraph: &Graph, id: Id) -> Option<Leaf> {
         Node::Leaf(l) => Some(*l),
         _ => None,
     })
+}
+
+/// The values a class may take, when known: a constant's, or an index
+/// variable's range `0..=n-1` (a fixed one).
+fn interval(egraph: &Graph, id: Id) -> Option<(f64, f64)> {
+    if let Some(c) = egraph[id].data.constant {
+        return Some((c, c));
+    }
+    egraph[id].nodes.iter().find_map(|n| match n {
+        Node::Index(i) => {
+            let v = index_var(egraph, *i)? as usize;
+            let n = *egraph.analysis.extents.get(v)?;
+            (n > 0 && *egraph.analysis.fixed.get(v)?).then(|| (0.0, (n - 1) as f64))
+        }
+        _ => None,
+    })
+}
+
+/// A comparison decided by the ranges of its operands: 1 or 0, or `None`
+/// when the ranges overlap so that both outcomes occur.
+fn decide(op: BinOp, (a0, a1): (f64, f64), (b0, b1): (f64, f64)) -> Option<f64> {
+    let yes = Some(1.0);
+    let no = Some(0.0);
+    match op {
+        BinOp::Lt if a1 < b0 => yes,
+        BinOp::Lt if a0 >= b1 => no,
+        BinOp::Le if a1 <= b0 => yes,
+        BinOp::Le if a0 > b1 => no,
+        BinOp::Gt if a0 > b1 => yes,
+        BinOp::Gt if a1 <= b0 => no,
+        BinOp::Ge if a0 >= b1 => yes,
+        BinOp::Ge if a1 < b0 => no,
+        BinOp::Eq if a1 < b0 || b1 < a0 => no,
+        BinOp::Ne if a1 < b0 || b1 < a0 => yes,
+        _ => None,
+    }
 }
 
 /// Keeps a folded constant only when it is a finite number.
@@ -76,6 +117,13 @@ impl Analysis<Node> for Facts {
             Node::Size(i) => index_var(egraph, *i)
                 .and_then(|v| egraph.analysis.extents.get(v as usize))
                 .map(|n| *n as f64),
+            // A `where` whose condition is known is its branch (`modify`
+            // merges the two); with the same constant in both branches, that.
+            Node::Where([cond, t, e]) => match c(cond) {
+                Some(x) if x != 0.0 => c(t),
+                Some(_) => c(e),
+                None => c(t).filter(|x| c(e) == Some(*x)),
+            },
             Node::Delta([a, b]) => match (leaf(egraph, *a), leaf(egraph, *b)) {
                 (Some(x), Some(y)) if x == y => Some(1.0),
                 (Some(Leaf::Lit(x)), Some(Leaf::Lit(y))) => Some(f64::from(u8::from(x == y))),
@@ -92,6 +140,12 @@ impl Analysis<Node> for Facts {
                 } else if let Some((op, a, b)) = node.binary() {
                     match (c(&a), c(&b)) {
                         (Some(x), Some(y)) => finite(op.apply(x, y)),
+                        _ if op.is_condition() => {
+                            match (interval(egraph, a), interval(egraph, b)) {
+                                (Some(x), Some(y)) => decide(op, x, y),
+                                _ => None,
+                            }
+                        }
                         _ => None,
                     }
                 } else {
@@ -120,6 +174,22 @@ impl Analysis<Node> for Facts {
     }
 
     fn modify(egraph: &mut Graph, id: Id) {
+        // A `where` whose condition is known is the branch it takes.
+        let taken = egraph[id].nodes.iter().find_map(|n| match n {
+            Node::Where([cond, t, e]) => {
+                egraph[*cond]
+                    .data
+                    .constant
+                    .map(|x| if x != 0.0 { *t } else { *e })
+            }
+            _ => None,
+        });
+        if let Some(branch) = taken {
+            if egraph.find(branch) != egraph.find(id) {
+                egraph.union_trusted(id, branch, "where-known");
+            }
+        }
+        let id = egraph.find(id);
         if let Some(c) = egraph[id].data.constant {
             let folded = egraph.add(Node::Num(Number::new(c)));
             // Named, so that explanations say where the number came from.

@@ -12,7 +12,7 @@ use crate::ir::{BinOp, Expr, Func, Reduction};
 /// A function's weight: transcendental functions cost more than arithmetic.
 pub fn func_weight(f: Func) -> f64 {
     match f {
-        Func::Neg | Func::Abs | Func::Relu | Func::Step | Func::Sign => 1.0,
+        Func::Neg | Func::Abs | Func::Relu | Func::Step | Func::Sign | Func::Not => 1.0,
         Func::Exp
         | Func::Log
         | Func::Sqrt
@@ -27,10 +27,13 @@ pub fn func_weight(f: Func) -> f64 {
 pub fn binary_weight(op: BinOp) -> f64 {
     match op {
         BinOp::Add | BinOp::Sub | BinOp::Mul | BinOp::Max | BinOp::Min => 1.0,
+        // A comparison, `and`, `or`.
+        op if op.is_condition() => 1.0,
         BinOp::Div => 4.0,
         BinOp::Pow => 8.0,
         // A log and a multiplication.
         BinOp::XLogY => 11.0,
+        _ => 1.0,
     }
 }
 
@@ -60,7 +63,12 @@ pub fn reduction_cost(op: Reduction, n: f64, body: f64) -> f64 {
 /// count of each index variable of its definition.
 pub fn of(e: &Expr, extents: &[usize]) -> f64 {
     match e {
-        Expr::Num(_) => 0.0,
+        Expr::Num(_) | Expr::Index(_) => 0.0,
+        // A branch: priced as both branches, so that `where(c, x, 0)` is
+        // cheaper than `x * where(c, 1, 0)`.
+        Expr::Where { cond, then, els } => {
+            1.0 + of(cond, extents) + of(then, extents) + of(els, extents)
+        }
         Expr::Read { .. } | Expr::Delta(..) => READ,
         Expr::Unary { func, arg } => func_weight(*func) + of(arg, extents),
         Expr::Binary { op, lhs, rhs } => binary_weight(*op) + of(lhs, extents) + of(rhs, extents),
@@ -104,6 +112,8 @@ impl CostFunction<Node> for Weighted<'_> {
             Node::Read(_) | Node::Delta(_) => READ,
             Node::At([_, p]) => READ + costs(*p),
             Node::Solve([_, _, _, b]) => READ + costs(*b),
+            Node::Index(_) => 0.0,
+            Node::Where([c, t, e]) => 1.0 + costs(*c) + costs(*t) + costs(*e),
             // Always folded to a number; never worth extracting.
             _ => 1e9,
         }

@@ -148,6 +148,20 @@ define_language! {
         "max" = Max([Id; 2]),
         "min" = Min([Id; 2]),
         "xlogy" = XLogY([Id; 2]),
+        // Conditions: comparisons, `and`, `or` and `not`, valued 1 or 0.
+        "<" = Lt([Id; 2]),
+        "<=" = Le([Id; 2]),
+        ">" = Gt([Id; 2]),
+        ">=" = Ge([Id; 2]),
+        "==" = Eq([Id; 2]),
+        "!=" = Ne([Id; 2]),
+        "and" = And([Id; 2]),
+        "or" = Or([Id; 2]),
+        "not" = Not(Id),
+        // `where(cond, then, else)`.
+        "where" = Where([Id; 3]),
+        // `Expr::Index`: an index variable as a number.
+        "index" = Index(Id),
         "neg" = Neg(Id),
         "exp" = Exp(Id),
         "log" = Log(Id),
@@ -200,6 +214,7 @@ impl Node {
             Node::Abs(a) => (Func::Abs, *a),
             Node::Step(a) => (Func::Step, *a),
             Node::Sign(a) => (Func::Sign, *a),
+            Node::Not(a) => (Func::Not, *a),
             _ => return None,
         })
     }
@@ -215,6 +230,14 @@ impl Node {
             Node::Max([a, b]) => (BinOp::Max, *a, *b),
             Node::Min([a, b]) => (BinOp::Min, *a, *b),
             Node::XLogY([a, b]) => (BinOp::XLogY, *a, *b),
+            Node::Lt([a, b]) => (BinOp::Lt, *a, *b),
+            Node::Le([a, b]) => (BinOp::Le, *a, *b),
+            Node::Gt([a, b]) => (BinOp::Gt, *a, *b),
+            Node::Ge([a, b]) => (BinOp::Ge, *a, *b),
+            Node::Eq([a, b]) => (BinOp::Eq, *a, *b),
+            Node::Ne([a, b]) => (BinOp::Ne, *a, *b),
+            Node::And([a, b]) => (BinOp::And, *a, *b),
+            Node::Or([a, b]) => (BinOp::Or, *a, *b),
             _ => return None,
         })
     }
@@ -249,6 +272,7 @@ fn func_node(func: Func, a: Id) -> Node {
         Func::Abs => Node::Abs(a),
         Func::Step => Node::Step(a),
         Func::Sign => Node::Sign(a),
+        Func::Not => Node::Not(a),
     }
 }
 
@@ -296,6 +320,14 @@ fn add(e: &Expr, rec: &mut RecExpr<Node>) -> Id {
                 BinOp::Max => Node::Max([a, b]),
                 BinOp::Min => Node::Min([a, b]),
                 BinOp::XLogY => Node::XLogY([a, b]),
+                BinOp::Lt => Node::Lt([a, b]),
+                BinOp::Le => Node::Le([a, b]),
+                BinOp::Gt => Node::Gt([a, b]),
+                BinOp::Ge => Node::Ge([a, b]),
+                BinOp::Eq => Node::Eq([a, b]),
+                BinOp::Ne => Node::Ne([a, b]),
+                BinOp::And => Node::And([a, b]),
+                BinOp::Or => Node::Or([a, b]),
             })
         }
         Expr::Reduce { op, index, body } => {
@@ -327,6 +359,16 @@ fn add(e: &Expr, rec: &mut RecExpr<Node>) -> Id {
             let v = rec.add(Node::Leaf(sub_leaf(value)));
             let b = add(body, rec);
             rec.add(Node::Solve([i, s, v, b]))
+        }
+        Expr::Where { cond, then, els } => {
+            let c = add(cond, rec);
+            let t = add(then, rec);
+            let e = add(els, rec);
+            rec.add(Node::Where([c, t, e]))
+        }
+        Expr::Index(v) => {
+            let i = rec.add(Node::Leaf(Leaf::Var(v.0)));
+            rec.add(Node::Index(i))
         }
     }
 }
@@ -368,6 +410,13 @@ fn back(rec: &RecExpr<Node>, id: Id) -> Option<Expr> {
     match node {
         Node::Num(x) => Some(Expr::Num(x.value())),
         Node::Delta([a, b]) => Some(Expr::Delta(sub_of(rec, *a)?, sub_of(rec, *b)?)),
+        Node::Where([c, t, e]) => {
+            Some(Expr::select(back(rec, *c)?, back(rec, *t)?, back(rec, *e)?))
+        }
+        Node::Index(i) => match sub_of(rec, *i)? {
+            Sub::Var(v) => Some(Expr::Index(v)),
+            Sub::Lit(_) | Sub::Affine(_) => None,
+        },
         Node::At([i, p]) => {
             let Some(Sub::Var(index)) = sub_of(rec, *i) else {
                 return None;

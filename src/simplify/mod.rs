@@ -11,7 +11,7 @@ use std::time::Duration;
 use egg::{Extractor, Runner};
 
 use crate::autodiff::Gradient;
-use crate::ir::{Expr, Value, ValueId, ValueKind};
+use crate::ir::{Expr, Program, Value, ValueId, ValueKind};
 
 /// The bounds of one definition's saturation. The node and iteration limits
 /// stop it first, so the result does not depend on timing; the time limit is
@@ -21,21 +21,45 @@ pub const NODES: usize = 20_000;
 pub const TIME_LIMIT: Duration = Duration::from_secs(5);
 
 /// A bounded runner for one right-hand side of a definition with these index extents.
-fn runner(extents: &[usize]) -> Runner<lang::Node, analysis::Facts> {
+fn runner(extents: &[usize], fixed: &[bool]) -> Runner<lang::Node, analysis::Facts> {
     Runner::new(analysis::Facts {
         extents: extents.to_vec(),
+        fixed: fixed.to_vec(),
     })
     .with_iter_limit(ITERATIONS)
     .with_node_limit(NODES)
     .with_time_limit(TIME_LIMIT)
 }
 
-/// Simplifies one right-hand side of `owner`, never making it more expensive.
+/// Simplifies one right-hand side of `owner`, never making it more
+/// expensive. Comparisons of index variables do not fold, since it is not
+/// known which ranges are fixed: see `expression_in`.
 pub fn expression(e: &Expr, owner: &Value) -> Expr {
+    simplify_with(e, owner, &vec![false; owner.indices.len()])
+}
+
+/// For each index variable of `owner`, whether its range is fixed (not a
+/// run-time dim, whose size the program is only instantiated at).
+fn fixed_ranges(program: &Program, owner: &Value) -> Vec<bool> {
+    owner
+        .indices
+        .iter()
+        .map(|v| !program.is_runtime(&v.extent))
+        .collect()
+}
+
+/// `expression`, for a value of `program`: comparisons of an index
+/// variable of a fixed range with a constant fold where the range decides
+/// them (`i < N` over `i in N`).
+pub fn expression_in(program: &Program, e: &Expr, owner: &Value) -> Expr {
+    simplify_with(e, owner, &fixed_ranges(program, owner))
+}
+
+fn simplify_with(e: &Expr, owner: &Value, fixed: &[bool]) -> Expr {
     let extents: Vec<usize> = owner.indices.iter().map(|v| v.extent.size).collect();
     let before = cost::of(e, &extents);
     let rec = lang::to_rec(e);
-    let runner = runner(&extents).with_expr(&rec).run(&rules::rules());
+    let runner = runner(&extents, fixed).with_expr(&rec).run(&rules::rules());
     let extractor = Extractor::new(
         &runner.egraph,
         cost::Weighted {
@@ -83,7 +107,7 @@ pub fn gradient(mut g: Gradient) -> (Gradient, Stats) {
             let v = g.dag.program.value(id);
             let Some(rhs) = v.rhs.clone() else { continue };
             let known = substitute(&rhs, &constants);
-            let simpler = expression(&known, v);
+            let simpler = expression_in(&g.dag.program, &known, v);
             if let Expr::Num(c) = simpler {
                 constants[id.index()] = Some(c);
             }
@@ -108,8 +132,13 @@ fn substitute(e: &Expr, constants: &[Option<f64>]) -> Expr {
             Some(c) => Expr::Num(c),
             None => e.clone(),
         },
-        Expr::Num(_) | Expr::Delta(..) => e.clone(),
+        Expr::Num(_) | Expr::Delta(..) | Expr::Index(_) => e.clone(),
         Expr::Unary { func, arg } => Expr::unary(*func, substitute(arg, constants)),
+        Expr::Where { cond, then, els } => Expr::select(
+            substitute(cond, constants),
+            substitute(then, constants),
+            substitute(els, constants),
+        ),
         Expr::Binary { op, lhs, rhs } => {
             Expr::binary(*op, substitute(lhs, constants), substitute(rhs, constants))
         }
@@ -238,7 +267,7 @@ pub fn steps(g: &Gradient, id: ValueId) -> Option<Vec<Step>> {
         // for cheaper forms, which, with explanations on, is the expensive
         // part (and 20x slower under a fuzzer's instrumentation).
         let reached = goal.clone();
-        let mut runner = runner(&extents)
+        let mut runner = runner(&extents, &fixed_ranges(p, v))
             .with_explanations_enabled()
             .with_expr(&start)
             .with_hook(move |r| match r.egraph.lookup_expr(&reached) {

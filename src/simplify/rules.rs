@@ -58,6 +58,7 @@ pub fn rules() -> Vec<Rule> {
     rules.extend(like_terms());
     rules.extend(reductions());
     rules.extend(stable_forms());
+    rules.extend(conditions());
     rules
 }
 
@@ -192,5 +193,32 @@ pub fn stable_forms() -> Vec<Rule> {
         rw!("softplus-right-grad"; "(* (/ 1.0 (+ (exp ?x) 1.0)) (exp ?x))" => "(sigmoid ?x)"),
         // exp(x) / (1 + exp(x)) = sigmoid(x) (inf / inf once exp overflows)
         rw!("sigmoid-exp"; "(/ (exp ?x) (+ 1.0 (exp ?x)))" => "(sigmoid ?x)"),
+    ]
+}
+
+/// Conditions: the chain rule's `where(c, 1, 0)` factors become branches.
+/// (A `where` whose condition folds, to a constant or by the range of an
+/// index variable, is its branch: `analysis.rs`, "where-known".)
+pub fn conditions() -> Vec<Rule> {
+    vec![
+        // x * where(c, 1, 0) = where(c, x, 0)
+        rw!("mul-where-one"; "(* ?a (where ?b 1.0 0.0))" => "(where ?b ?a 0.0)"),
+        // where(c, 1, 0) * x = where(c, x, 0)
+        rw!("where-one-mul"; "(* (where ?b 1.0 0.0) ?a)" => "(where ?b ?a 0.0)"),
+        // x * where(c, 0, 1) = where(c, 0, x)
+        rw!("mul-where-zero"; "(* ?a (where ?b 0.0 1.0))" => "(where ?b 0.0 ?a)"),
+        // where(c, 0, 1) * x = where(c, 0, x)
+        rw!("where-zero-mul"; "(* (where ?b 0.0 1.0) ?a)" => "(where ?b 0.0 ?a)"),
+        // x * where(c, y, 0) = where(c, x * y, 0): the upstream adjoint
+        // into the branch
+        rw!("mul-into-where"; "(* ?a (where ?b ?d 0.0))" => "(where ?b (* ?a ?d) 0.0)"),
+        // x * where(c, 0, y) = where(c, 0, x * y)
+        rw!("mul-into-where-else"; "(* ?a (where ?b 0.0 ?d))" => "(where ?b 0.0 (* ?a ?d))"),
+        // where(c, a, 0) + where(c, 0, b) = where(c, a, b): both branches' terms
+        rw!("add-where"; "(+ (where ?b ?a 0.0) (where ?b 0.0 ?d))" => "(where ?b ?a ?d)"),
+        // where(c, a, a) = a
+        rw!("where-same"; "(where ?b ?a ?a)" => "?a"),
+        // where(not c, a, b) = where(c, b, a)
+        rw!("where-not"; "(where (not ?b) ?a ?d)" => "(where ?b ?d ?a)"),
     ]
 }

@@ -121,12 +121,21 @@ pub enum ExprKind {
     },
     /// `f(args)`: a function or a reduction; sema decides which.
     Call { func: Ident, args: Vec<Arg> },
-    /// `a < b` and the like: reserved, rejected by sema.
+    /// `a < b` and the like (`<`, `<=`, `>`, `>=`, `==`, `!=`): only in
+    /// the condition of a `where` (sema).
     Compare {
         op: String,
         lhs: Box<Expr>,
         rhs: Box<Expr>,
     },
+    /// `a and b` (`and` true), `a or b`: only in a condition.
+    Logic {
+        and: bool,
+        lhs: Box<Expr>,
+        rhs: Box<Expr>,
+    },
+    /// `not a`: only in a condition.
+    Not(Box<Expr>),
 }
 
 /// A call argument: an expression, or a binder with a range (`i in D`).

@@ -208,6 +208,7 @@ fn describe(positives: &[Rule]) -> String {
             Rule::extent => "a size (a dim name or an integer)",
             Rule::binder | Rule::binder_arg => "an index variable",
             Rule::kw_in => "`in`",
+            Rule::kw_and | Rule::kw_or => "an operator",
             Rule::add_op => "an operator",
             Rule::mul_op | Rule::pow_op | Rule::cmp_op => "an operator",
             Rule::neg => "`-`",
@@ -220,6 +221,10 @@ fn describe(positives: &[Rule]) -> String {
             Rule::rbracket => "`]`",
             Rule::EOI => "end of file",
             Rule::expr
+            | Rule::conj
+            | Rule::negation
+            | Rule::compare
+            | Rule::kw_not
             | Rule::sum
             | Rule::product
             | Rule::unary
@@ -381,8 +386,10 @@ impl Builder {
                 // Point at the piece that went one level too deep, not at
                 // the whole (possibly enormous) expression.
                 let blame = match &kind {
-                    ExprKind::Binary { rhs, .. } | ExprKind::Compare { rhs, .. } => rhs.span,
-                    ExprKind::Neg(_) => Span::new(span.start, span.start + 1),
+                    ExprKind::Binary { rhs, .. }
+                    | ExprKind::Compare { rhs, .. }
+                    | ExprKind::Logic { rhs, .. } => rhs.span,
+                    ExprKind::Neg(_) | ExprKind::Not(_) => Span::new(span.start, span.start + 1),
                     ExprKind::Read { name, .. } | ExprKind::Call { func: name, .. } => name.span,
                     ExprKind::Number { .. } => span,
                 };
@@ -416,9 +423,42 @@ impl Builder {
     fn expr(&mut self, p: Pair<Rule>) -> (Expr, usize) {
         let span = self.span(&p);
         match p.as_rule() {
-            Rule::expr => {
+            Rule::expr | Rule::conj => {
                 let mut inner = p.into_inner();
-                let (lhs, dl) = self.expr(inner.next().expect("grammar: expr has a sum"));
+                let (mut acc, mut depth) =
+                    self.expr(inner.next().expect("grammar: a chain has an operand"));
+                while let (Some(op), Some(rhs)) = (inner.next(), inner.next()) {
+                    let and = op.as_rule() == Rule::kw_and;
+                    let (rhs, dr) = self.expr(rhs);
+                    let span = acc.span.to(rhs.span);
+                    let kind = ExprKind::Logic {
+                        and,
+                        lhs: Box::new(acc),
+                        rhs: Box::new(rhs),
+                    };
+                    (acc, depth) = self.node(kind, span, depth.max(dr) + 1);
+                }
+                (acc, depth)
+            }
+            Rule::negation => {
+                let mut nots = Vec::new();
+                for q in p.into_inner() {
+                    if q.as_rule() == Rule::kw_not {
+                        nots.push(self.span(&q));
+                    } else {
+                        let (mut e, mut d) = self.expr(q);
+                        for s in nots.into_iter().rev() {
+                            let span = s.to(e.span);
+                            (e, d) = self.node(ExprKind::Not(Box::new(e)), span, d + 1);
+                        }
+                        return (e, d);
+                    }
+                }
+                unreachable!("grammar: negation ends with a comparison")
+            }
+            Rule::compare => {
+                let mut inner = p.into_inner();
+                let (lhs, dl) = self.expr(inner.next().expect("grammar: compare has a sum"));
                 match (inner.next(), inner.next()) {
                     (Some(op), Some(rhs)) => {
                         let (rhs, dr) = self.expr(rhs);
