@@ -37,6 +37,15 @@ const REVERSED: &str = "dim N = 5\ndim N1 = N - 1\nparam x[N], w[N, N1], u[N1]\n
                         s[i in N1] = w[i + 1, i] * u[i]\n\
                         loss E = sum(i, r[i]^2) + sum(i, s[i]^2)\n";
 
+/// Affine subscripts with `where`: a value whose definition compares its
+/// index, read at an affine subscript (`h[o + 1]`: in the adjoint, the
+/// compared index is the subscript's value), and affine reads in a branch
+/// and in a condition's operand.
+const WHERE: &str = "dim N = 6\ndim M = 5\nparam w[N], x[N]\n\
+                     h[i] = where(i < 3 and i >= 1, w[i]^2, 2 * w[i] + x[N - 1 - i])\n\
+                     y[o in M] = h[o + 1] * where(o + 1 > 2 and x[o + 1] < 0.5, x[o + 1], 1)\n\
+                     loss E = sum(o, y[o]^2)\n";
+
 fn worst(text: &str, simplified: bool) -> f64 {
     let g = if simplified {
         common::simplified(text)
@@ -61,6 +70,7 @@ fn gradients_agree_with_central_differences() {
         ("strided", STRIDED),
         ("shifted", SHIFTED),
         ("reversed", REVERSED),
+        ("where", WHERE),
     ] {
         for simplified in [false, true] {
             let w = worst(text, simplified);
@@ -135,6 +145,15 @@ fn run_time_dims_are_proved_at_every_size() {
     // `x[N - 1 - i]` needs a fixed N: a run-time dim in a subscript is reserved.
     let runtime = "dim T\ninput x[T]\nparam a\ny[t] = a * x[T - 1 - t]\nloss E = sum(t, y[t])\n";
     assert!(errors(runtime).contains("error[E0506]"));
+}
+
+#[test]
+fn a_condition_in_a_subscript_is_a_condition_where_a_number_belongs() {
+    for sub in ["i < 2", "i < 2 and i > 0", "not i < 2", "i + (i < 2)"] {
+        let text = format!("dim N = 5\nparam x[N]\nd[i] = x[{sub}]\nloss E = sum(i, d[i])\n");
+        let e = errors(&text);
+        assert!(e.contains("error[E0600]"), "{sub}: {e}");
+    }
 }
 
 #[test]

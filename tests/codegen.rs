@@ -824,7 +824,17 @@ fn affine_subscripts_agree_with_the_interpreter() {
                   y[o in O] = sum(dw, w[dw] * x[S * o + dw])\n\
                   d[i in L1] = x[i + 1] * u[i] + x[L - 1 - i] * m[i + 1, i]\n\
                   loss E = sum(o, y[o]^2) + sum(i, tanh(d[i]))\n";
-    for (name, text) in [("conv2d", conv2d), ("others", others)] {
+    // With `where`: an index compared in a definition read at an affine
+    // subscript, affine reads in a branch and in a condition.
+    let conditions = "dim N = 6\ndim M = 5\nparam w[N], x[N]\n\
+                      h[i] = where(i < 3 and i >= 1, w[i]^2, 2 * w[i] + x[N - 1 - i])\n\
+                      y[o in M] = h[o + 1] * where(o + 1 > 2 and x[o + 1] < 0.5, x[o + 1], 1)\n\
+                      loss E = sum(o, y[o]^2)\n";
+    for (name, text) in [
+        ("conv2d", conv2d),
+        ("others", others),
+        ("conditions", conditions),
+    ] {
         for float in [Float::F64, Float::F32] {
             let dir = std::env::temp_dir().join(format!(
                 "netgrad-codegen-{}-affine-{name}-{float:?}",

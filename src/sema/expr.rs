@@ -875,50 +875,11 @@ impl Sema {
             ExprKind::Neg(_)
             | ExprKind::Binary { .. }
             | ExprKind::Read { subs: Some(_), .. }
-            | ExprKind::Call { .. } => self.affine_subscript(s, extent, owner, pos, cx),
-            _ if self.mentions_index(s, cx) => {
-                self.error(
-                    Diagnostic::error(Code::NonAffineSubscript, s.span, "a subscript that is not an affine form of index variables is not supported yet")
-                        .label("not an affine form")
-                        .help("a subscript is an integer affine form of index variables: `i`, `i + 1`, `2 * i + di`"),
-                );
-                None
-            }
-            _ => {
-                self.error(
-                    Diagnostic::error(
-                        Code::BadSubscript,
-                        s.span,
-                        "a subscript must be an index variable or a non-negative integer literal",
-                    )
-                    .label("not an index variable or an integer"),
-                );
-                None
-            }
-        }
-    }
-
-    /// Whether an expression reads an index variable in scope, or an unknown
-    /// name that is presumably one.
-    fn mentions_index(&self, e: &ast::Expr, cx: &Ctx) -> bool {
-        match &e.kind {
-            ExprKind::Number { .. } => false,
-            ExprKind::Read { name, subs } => {
-                (subs.is_none()
-                    && (cx.lookup(&name.name).is_some() || !self.declared.contains_key(&name.name)))
-                    || subs.iter().flatten().any(|s| self.mentions_index(s, cx))
-            }
-            ExprKind::Neg(a) => self.mentions_index(a, cx),
-            ExprKind::Binary { lhs, rhs, .. }
-            | ExprKind::Compare { lhs, rhs, .. }
-            | ExprKind::Logic { lhs, rhs, .. } => {
-                self.mentions_index(lhs, cx) || self.mentions_index(rhs, cx)
-            }
-            ExprKind::Not(a) => self.mentions_index(a, cx),
-            ExprKind::Call { args, .. } => args.iter().any(|a| match a {
-                Arg::Expr(e) => self.mentions_index(e, cx),
-                Arg::Binder(..) => false,
-            }),
+            | ExprKind::Call { .. }
+            // A condition where a number belongs: E0600, as elsewhere.
+            | ExprKind::Compare { .. }
+            | ExprKind::Logic { .. }
+            | ExprKind::Not(_) => self.affine_subscript(s, extent, owner, pos, cx),
         }
     }
 
