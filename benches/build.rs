@@ -4,6 +4,7 @@
 const EXAMPLES: &[&str] = &[
     "batch_mlp",
     "bishop",
+    "conv1d",
     "fanout",
     "huber_regression",
     "maxpool",

@@ -11,6 +11,13 @@
 //! A summed index equal to some `s_m` is substituted by `J_m` and its sum
 //! removed; what remains is a `Delta` (a literal or a repeated subscript) or a
 //! sum over indices `u` does not carry (PRML 5.56).
+//!
+//! An affine subscript (`x[S * i + di]`) leaves the constraint
+//! `S * i + di = J_m`. It is solved for one summed index (the one of the
+//! largest range, so that the sums left are the short ones): that sum
+//! becomes an `Expr::Solve`, which visits the at most one value of the index
+//! the constraint allows, so the adjoint costs what the forward read costs
+//! (a convolution's input adjoint: outputs × taps, not outputs × inputs).
 
 use crate::graph::{self, Dag, Use};
 use crate::ir::{
@@ -331,6 +338,8 @@ impl<'a> Builder<'a> {
         for (m, extent) in u.shape.iter().enumerate() {
             let from_use = uses.first().and_then(|(r, x)| match x.subs.get(m) {
                 Some(Sub::Var(v)) => Some(self.program.value(*r).indices[v.index()].name.clone()),
+                // The position an affine subscript reads: `∂E/∂x[p]`.
+                Some(Sub::Affine(_)) => Some("p".to_string()),
                 _ => None,
             });
             let name = from_use.unwrap_or_else(|| default_name(m));
@@ -364,6 +373,7 @@ impl<'a> Builder<'a> {
         // Kronecker deltas: each subscript of the read is set equal to J_m.
         let mut map: Vec<Option<Sub>> = vec![None; r.indices.len()];
         let mut deltas = Vec::new();
+        let mut affine = Vec::new();
         for (m, s) in u_use.subs.iter().enumerate() {
             let j = Sub::Var(IndexId(m as u32));
             match s {
@@ -372,6 +382,8 @@ impl<'a> Builder<'a> {
                     Some(earlier) => deltas.push(Expr::Delta(j, earlier)),
                 },
                 Sub::Lit(c) => deltas.push(Expr::Delta(j, Sub::Lit(*c))),
+                // Once every variable is mapped.
+                Sub::Affine(_) => affine.push((j, *s)),
             }
         }
         // The indices in scope that no subscript fixed are summed over.
@@ -385,6 +397,32 @@ impl<'a> Builder<'a> {
                 let id = self.fresh(&var.name, var.extent.clone());
                 map[x.index()] = Some(Sub::Var(id));
                 summed.push(id);
+            }
+        }
+        // Each affine subscript's constraint `A = J_m`, solved for a summed
+        // index where one remains, else a delta.
+        let mut solves = Vec::new();
+        let mut product_deltas = deltas.clone();
+        let mut left = summed.clone();
+        for (j, s) in affine {
+            let a = s
+                .substitute(|x| map[x.index()].expect("every subscript is mapped"))
+                .affine();
+            deltas.push(Expr::Delta(a.sub(), j));
+            let pick = a
+                .terms()
+                .into_iter()
+                .filter(|(v, _)| left.contains(v))
+                .max_by_key(|(v, _)| (self.table[v.index()].extent.size, std::cmp::Reverse(*v)));
+            match pick {
+                Some((x, c)) => {
+                    // c·x + rest = J  ⇔  |c|·x = ±(J - rest).
+                    let rest = a.add(&Sub::Var(x).affine().scale(-c));
+                    let value = j.affine().add(&rest.scale(-1)).scale(c.signum());
+                    left.retain(|v| *v != x);
+                    solves.push((x, c.abs(), value.sub()));
+                }
+                None => product_deltas.push(Expr::Delta(a.sub(), j)),
             }
         }
 
@@ -409,19 +447,25 @@ impl<'a> Builder<'a> {
             read_subs: u_use
                 .subs
                 .iter()
-                .map(|s| match s {
-                    Sub::Var(x) => map[x.index()].expect("every subscript is mapped"),
-                    lit => *lit,
-                })
+                .map(|s| s.substitute(|x| map[x.index()].expect("every subscript is mapped")))
                 .collect(),
             partial: partial.clone(),
-            deltas: deltas.clone(),
+            deltas,
         };
         let mut product = mul(upstream, partial);
-        for d in deltas {
+        for d in product_deltas {
             product = mul(product, d);
         }
-        let expr = summed
+        let product = solves
+            .into_iter()
+            .rev()
+            .fold(product, |body, (index, scale, value)| Expr::Solve {
+                index,
+                scale,
+                value,
+                body: Box::new(body),
+            });
+        let expr = left
             .into_iter()
             .rev()
             .fold(product, |body, index| Expr::Reduce {
@@ -435,9 +479,8 @@ impl<'a> Builder<'a> {
     /// Rewrites an expression of `r`'s index variables into the adjoint's.
     /// A reduction inside gets a fresh variable, bound only in its body.
     fn translate(&mut self, e: &Expr, map: &mut Vec<Option<Sub>>, r: &Value) -> Expr {
-        let sub = |s: &Sub, map: &[Option<Sub>]| match s {
-            Sub::Var(x) => map[x.index()].expect("every free index of a partial is mapped"),
-            lit => *lit,
+        let sub = |s: &Sub, map: &[Option<Sub>]| {
+            s.substitute(|x| map[x.index()].expect("every free index of a partial is mapped"))
         };
         match e {
             Expr::Num(x) => Expr::Num(*x),
@@ -451,6 +494,9 @@ impl<'a> Builder<'a> {
                 match map[x.index()].expect("every free index of a partial is mapped") {
                     Sub::Var(v) => Expr::Index(v),
                     Sub::Lit(n) => Expr::Num(n as f64),
+                    // An index fixed by an affine subscript (`h[i + 1]`) is
+                    // that form's value: `i + 1`.
+                    Sub::Affine(a) => affine_number(&a),
                 }
             }
             Expr::Where { cond, then, els } => {
@@ -487,6 +533,27 @@ impl<'a> Builder<'a> {
                     pos: Box::new(self.translate(pos, map, r)),
                 }
             }
+            // Only adjoints hold a `Solve`, and they are not differentiated;
+            // translated all the same, as a reduction is.
+            Expr::Solve {
+                index,
+                scale,
+                value,
+                body,
+            } => {
+                let var = &r.indices[index.index()];
+                let fresh = self.fresh(&var.name, var.extent.clone());
+                let value = sub(value, map);
+                let saved = map[index.index()].replace(Sub::Var(fresh));
+                let body = self.translate(body, map, r);
+                map[index.index()] = saved;
+                Expr::Solve {
+                    index: fresh,
+                    scale: *scale,
+                    value,
+                    body: Box::new(body),
+                }
+            }
         }
     }
 }
@@ -517,6 +584,9 @@ impl Partial<'_> {
     fn of(&self, e: &Expr, next: &mut u32, target: u32, root: bool) -> Option<Expr> {
         match e {
             Expr::Num(_) | Expr::Delta(..) | Expr::Index(_) => None,
+            Expr::Solve { .. } => {
+                unreachable!("only adjoints hold a Solve, and adjoints are not differentiated")
+            }
             // The branch taken: the partial of `then` is `where(cond, 1, 0)`,
             // of `els` `where(cond, 0, 1)`. The condition has no derivative:
             // its reads are counted, and give no chain-rule term
@@ -708,6 +778,7 @@ pub fn condition_reads(e: &Expr) -> Vec<bool> {
             }
             Expr::Reduce { body, .. } => walk(body, inside, out),
             Expr::At { pos, .. } => walk(pos, inside, out),
+            Expr::Solve { body, .. } => walk(body, inside, out),
             Expr::Where { cond, then, els } => {
                 walk(cond, true, out);
                 walk(then, inside, out);
@@ -718,6 +789,24 @@ pub fn condition_reads(e: &Expr) -> Vec<bool> {
     let mut out = Vec::new();
     walk(e, false, &mut out);
     out
+}
+
+/// The value of an affine form of index variables as a number, for a
+/// condition: `i + 1`, `2 * o + dw - 1`.
+fn affine_number(a: &crate::ir::Affine) -> Expr {
+    let mut e: Option<Expr> = None;
+    for (v, c) in a.terms() {
+        let term = mul(Expr::Num(c as f64), Expr::Index(v));
+        e = Some(match e {
+            Some(e) => Expr::binary(BinOp::Add, e, term),
+            None => term,
+        });
+    }
+    match (e, a.constant()) {
+        (Some(e), 0) => e,
+        (Some(e), c) => Expr::binary(BinOp::Add, e, Expr::Num(c as f64)),
+        (None, c) => Expr::Num(c as f64),
+    }
 }
 
 /// A product, without the factors of 1 that the chain rule leaves.

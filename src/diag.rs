@@ -76,6 +76,7 @@ codes! {
     IndexNeedsRange = "E0206", "a reduction index subscripts nothing and has no explicit range";
     BadSubscript = "E0207", "a subscript is neither an index variable nor an integer literal";
     IndexAsValue = "E0208", "an index variable is used as a number";
+    AffineOutOfBounds = "E0209", "an affine subscript reads outside its dimension at some point of its indices' ranges";
     // The loss and the outputs.
     NoLoss = "E0300", "the file defines no loss";
     TwoLosses = "E0301", "the file defines more than one loss";
@@ -90,11 +91,12 @@ codes! {
     RuntimeParam = "E0405", "a param's shape uses a run-time dim";
     // Reserved for later versions.
     RuntimeDim = "E0500", "not supported yet: generated code for a file with run-time dims";
-    AffineSubscript = "E0501", "not supported yet: an affine subscript such as x[i + 1]";
+    AffineSubscript = "E0501", "retired: affine subscripts such as x[i + 1], reserved until they became part of the language (no longer reported)";
     Comparison = "E0502", "retired: comparisons, reserved until `where` became part of the language (no longer reported)";
     UserFunction = "E0503", "not supported yet: user-defined functions";
     MaxReduction = "E0504", "retired: max and min reductions, reserved until they became part of the language (no longer reported)";
     Recurrence = "E0505", "not supported yet: a definition that reads itself (recurrences)";
+    NonAffineSubscript = "E0506", "not supported yet: a subscript that is not an integer affine form of index variables (i * j, i / 2, x[k])";
     // Conditions and `where`.
     ConditionOutsideWhere = "E0600", "a comparison, `and`, `or` or `not` outside the condition of a `where`";
     NotACondition = "E0601", "the condition of a `where`, or an operand of `and`, `or`, `not`, is not a comparison";
@@ -103,7 +105,8 @@ codes! {
 impl Code {
     /// Codes no longer reported: what they rejected is part of the language
     /// now. A code is never reused, so each keeps its place in the catalogue.
-    pub const RETIRED: &'static [Code] = &[Code::MaxReduction, Code::Comparison];
+    pub const RETIRED: &'static [Code] =
+        &[Code::MaxReduction, Code::AffineSubscript, Code::Comparison];
 }
 
 /// How serious a diagnostic is.

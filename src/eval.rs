@@ -83,10 +83,13 @@ struct Access {
 }
 
 impl Access {
+    /// A negative coefficient (`x[N - 1 - i]`, `x[i - 1]`) is its two's
+    /// complement stride: the wrapping sum is the offset, which sema proved
+    /// in bounds.
     fn offset(&self, env: &[usize]) -> usize {
-        self.terms
-            .iter()
-            .fold(self.base, |o, &(var, stride)| o + env[var] * stride)
+        self.terms.iter().fold(self.base, |o, &(var, stride)| {
+            o.wrapping_add(env[var].wrapping_mul(stride))
+        })
     }
 
     /// How far the offset moves when `var` grows by one.
@@ -102,13 +105,15 @@ impl Access {
 enum Idx {
     Var(usize),
     Lit(usize),
+    Affine(crate::ir::Affine),
 }
 
 impl Idx {
-    fn get(self, env: &[usize]) -> usize {
+    fn get(self, env: &[usize]) -> i64 {
         match self {
-            Idx::Var(v) => env[v],
-            Idx::Lit(n) => n,
+            Idx::Var(v) => env[v] as i64,
+            Idx::Lit(n) => n as i64,
+            Idx::Affine(a) => a.eval(env),
         }
     }
 }
@@ -121,6 +126,14 @@ enum Node {
     Delta(Idx, Idx),
     /// `Expr::At`: the index variable, and the position.
     At(usize, Box<Node>),
+    /// `Expr::Solve`: the index variable, its range, the scale, the value and the body.
+    Solve {
+        index: usize,
+        n: usize,
+        scale: i64,
+        value: Idx,
+        body: Box<Node>,
+    },
     /// `Expr::Where`: only the branch taken is evaluated.
     Where(Box<Node>, Box<Node>, Box<Node>),
     /// `Expr::Index`: an index variable as a number.
@@ -334,12 +347,25 @@ fn compile(owner: &Value, e: &Expr, at: &Slots) -> Node {
     let idx = |s: &Sub| match s {
         Sub::Var(v) => Idx::Var(v.index()),
         Sub::Lit(n) => Idx::Lit(*n),
+        Sub::Affine(a) => Idx::Affine(*a),
     };
     match e {
         Expr::Num(x) => Node::Num(*x),
         Expr::Read { value, subs } => Node::Read(access(*value, subs, strides)),
         Expr::Delta(a, b) => Node::Delta(idx(a), idx(b)),
         Expr::At { index, pos } => Node::At(index.index(), Box::new(compile(owner, pos, at))),
+        Expr::Solve {
+            index,
+            scale,
+            value,
+            body,
+        } => Node::Solve {
+            index: index.index(),
+            n: owner.indices[index.index()].extent.size,
+            scale: *scale,
+            value: idx(value),
+            body: Box::new(compile(owner, body, at)),
+        },
         Expr::Index(v) => Node::Index(v.index()),
         Expr::Where { cond, then, els } => Node::Where(
             Box::new(compile(owner, cond, at)),
@@ -402,7 +428,8 @@ fn compile(owner: &Value, e: &Expr, at: &Slots) -> Node {
 /// Collects the reads of `e`, left to right, if it is a product of reads.
 fn product_of_reads<'e>(e: &'e Expr, reads: &mut Vec<(ValueId, &'e [Sub])>) -> bool {
     match e {
-        Expr::Read { value, subs } => {
+        // An affine subscript's stride may be negative: not for `dot`.
+        Expr::Read { value, subs } if !subs.iter().any(|s| matches!(s, Sub::Affine(_))) => {
             reads.push((*value, subs));
             true
         }
@@ -416,15 +443,26 @@ fn product_of_reads<'e>(e: &'e Expr, reads: &mut Vec<(ValueId, &'e [Sub])>) -> b
 }
 
 fn access(value: ValueId, subs: &[Sub], strides: &[Vec<usize>]) -> Access {
-    let mut base = 0;
+    let mut base = 0usize;
     let mut terms: Vec<(usize, usize)> = Vec::new();
     for (s, stride) in subs.iter().zip(&strides[value.index()]) {
         match s {
-            Sub::Lit(n) => base += n * stride,
+            Sub::Lit(n) => base = base.wrapping_add(n * stride),
             Sub::Var(v) => match terms.iter_mut().find(|(var, _)| *var == v.index()) {
-                Some((_, st)) => *st += stride,
+                Some((_, st)) => *st = st.wrapping_add(*stride),
                 None => terms.push((v.index(), *stride)),
             },
+            // Negative parts wrap: see `Access::offset`.
+            Sub::Affine(a) => {
+                base = base.wrapping_add((a.constant() as usize).wrapping_mul(*stride));
+                for (v, c) in a.terms() {
+                    let st = (c as usize).wrapping_mul(*stride);
+                    match terms.iter_mut().find(|(var, _)| *var == v.index()) {
+                        Some((_, s)) => *s = s.wrapping_add(st),
+                        None => terms.push((v.index(), st)),
+                    }
+                }
+            }
         }
     }
     Access {
@@ -503,6 +541,20 @@ impl Node {
             Node::Read(a) => data[a.value][a.offset(env)],
             Node::Delta(a, b) => f64::from(u8::from(a.get(env) == b.get(env))),
             Node::At(index, pos) => f64::from(u8::from(env[*index] as f64 == pos.eval(data, env))),
+            Node::Solve {
+                index,
+                n,
+                scale,
+                value,
+                body,
+            } => {
+                let v = value.get(env);
+                if v < 0 || v % scale != 0 || v / scale >= *n as i64 {
+                    return 0.0;
+                }
+                env[*index] = (v / scale) as usize;
+                body.eval(data, env)
+            }
             Node::Index(index) => env[*index] as f64,
             Node::Where(cond, then, els) => {
                 if cond.eval(data, env) != 0.0 {

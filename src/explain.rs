@@ -383,7 +383,7 @@ impl Writer<'_> {
                 self.brackets(a, lhs, out);
                 self.brackets(a, rhs, out);
             }
-            Expr::Reduce { body, .. } => self.brackets(a, body, out),
+            Expr::Reduce { body, .. } | Expr::Solve { body, .. } => self.brackets(a, body, out),
         }
     }
 
@@ -520,16 +520,37 @@ impl Writer<'_> {
         let p = self.p;
         let latex = self.notation() == Notation::Latex;
         let mut s = String::new();
+        // An affine subscript's delta is the sum's constraint:
+        // `Σ_{i, di : i + di = p}`.
+        let (constraints, deltas): (Vec<&Expr>, Vec<&Expr>) = t
+            .deltas
+            .iter()
+            .partition(|d| matches!(d, Expr::Delta(Sub::Affine(_), _)) && !t.summed.is_empty());
         if !t.summed.is_empty() {
             let names: Vec<String> = t
                 .summed
                 .iter()
                 .map(|i| index_in(self.notation(), a, &Sub::Var(*i)))
                 .collect();
-            s.push_str(&if latex {
-                format!("\\sum_{{{}}} ", names.join(","))
-            } else {
-                format!("Σ_{} ", names.join(","))
+            let mut under = names.join(if constraints.is_empty() { "," } else { ", " });
+            let such: Vec<String> = constraints
+                .iter()
+                .map(|d| match d {
+                    Expr::Delta(x, y) => format!(
+                        "{} = {}",
+                        index_in(self.notation(), a, x),
+                        index_in(self.notation(), a, y)
+                    ),
+                    _ => unreachable!("partitioned on deltas"),
+                })
+                .collect();
+            if !such.is_empty() {
+                under = format!("{under} : {}", such.join(", "));
+            }
+            s.push_str(&match (latex, constraints.is_empty()) {
+                (true, _) => format!("\\sum_{{{under}}} "),
+                (false, true) => format!("Σ_{under} "),
+                (false, false) => format!("Σ_{{{under}}} "),
             });
         }
         let partial = self.partial_symbol(a, u, t, terms);
@@ -548,7 +569,7 @@ impl Writer<'_> {
             s.push_str(if latex { " \\cdot " } else { " · " });
             s.push_str(&partial);
         }
-        for d in &t.deltas {
+        for d in deltas {
             s.push_str(if latex { " \\cdot " } else { " · " });
             s.push_str(&expr_brief(self.notation(), p, a, d));
         }

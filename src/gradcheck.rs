@@ -450,7 +450,8 @@ fn read_region(rank: usize, subs: &[Sub], changed: &[Option<usize>]) -> Option<V
                 Some(p) if p != *at => return None,
                 _ => region[i.index()] = Some(*at),
             },
-            Sub::Var(_) => {}
+            // A reduction index, or an affine subscript: every position, a superset.
+            Sub::Var(_) | Sub::Affine(_) => {}
         }
     }
     Some(region)
@@ -480,6 +481,8 @@ fn term_region(
                     _ => pins[slot] = Some(*at),
                 }
             }
+            // Not pinned: every position, a superset.
+            Sub::Affine(_) => {}
         }
     }
     Some(pins)

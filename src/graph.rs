@@ -115,6 +115,8 @@ fn add_edges(
             enclosing.pop();
         }
         Expr::At { pos, .. } => add_edges(pos, reader, occurrence, enclosing, g),
+        // The solved index is fixed, not summed: no enclosing reduction.
+        Expr::Solve { body, .. } => add_edges(body, reader, occurrence, enclosing, g),
         Expr::Where { cond, then, els } => {
             add_edges(cond, reader, occurrence, enclosing, g);
             add_edges(then, reader, occurrence, enclosing, g);
@@ -144,6 +146,10 @@ enum Node {
     /// `At`: the index variable, and the position's node; the position's
     /// free variable `k` is the node's variable `map[k]`.
     At(KeySub, u32, Box<[u32]>),
+    /// `Solve`: the scale, the solved index's range, the value, the body's
+    /// node, the number of the index among the body's free variables
+    /// (`u32::MAX` if unused), and the body's other free variables' numbers.
+    Solve(i64, usize, KeySub, u32, u32, Box<[u32]>),
     /// `Where`: the three operands' nodes; the branches' free variables map
     /// to the node's as for `Binary` (the condition's keep their numbers).
     Where(u32, u32, u32, Box<[u32]>, Box<[u32]>),
@@ -155,7 +161,14 @@ enum Node {
 enum KeySub {
     Var(u32, usize),
     Lit(usize),
+    /// An affine subscript: its constant and (variable number, range,
+    /// coefficient) terms; boxed, so that keys stay as small as before.
+    Affine(Box<AffineKey>),
 }
+
+/// An affine subscript's key: its constant, and (variable number, range,
+/// coefficient) per term.
+type AffineKey = (i64, Vec<(u32, usize, i64)>);
 
 /// The interned subterms: a node's id is its index, and children come before
 /// their parents, so decreasing ids are a topological order.
@@ -223,18 +236,23 @@ impl Interner {
     fn walk(&mut self, e: &Expr, owner: &Value, occ: &mut Occurrences, root: bool) -> usize {
         let size_of = |v: IndexId| owner.indices[v.index()].extent.size;
         let mut free: Vec<IndexId> = Vec::new();
-        let key_sub = |s: &Sub, free: &mut Vec<IndexId>| match s {
-            Sub::Var(v) => {
-                let k = match free.iter().position(|f| f == v) {
-                    Some(k) => k,
-                    None => {
-                        free.push(*v);
-                        free.len() - 1
-                    }
-                };
-                KeySub::Var(k as u32, size_of(*v))
+        let number = |v: IndexId, free: &mut Vec<IndexId>| match free.iter().position(|f| *f == v) {
+            Some(k) => k as u32,
+            None => {
+                free.push(v);
+                (free.len() - 1) as u32
             }
+        };
+        let key_sub = |s: &Sub, free: &mut Vec<IndexId>| match s {
+            Sub::Var(v) => KeySub::Var(number(*v, free), size_of(*v)),
             Sub::Lit(n) => KeySub::Lit(*n),
+            Sub::Affine(a) => KeySub::Affine(Box::new((
+                a.constant(),
+                a.terms()
+                    .into_iter()
+                    .map(|(v, c)| (number(v, free), size_of(v), c))
+                    .collect(),
+            ))),
         };
         let (node, children) = match e {
             Expr::Num(x) => (Node::Num(x.to_bits()), [None, None, None]),
@@ -327,6 +345,28 @@ impl Interner {
                 let (c, t, e) = (occ.node[c], occ.node[t], occ.node[e]);
                 (Node::Where(c, t, e, mt, me), [Some(c), Some(t), Some(e)])
             }
+            Expr::Solve {
+                index,
+                scale,
+                value,
+                body,
+            } => {
+                let k = key_sub(value, &mut free);
+                let b = self.walk(body, owner, occ, false);
+                let inner = occ.free(b);
+                let at = inner.iter().position(|f| f == index);
+                let map = inner
+                    .iter()
+                    .filter(|f| *f != index)
+                    .map(|v| number(*v, &mut free))
+                    .collect();
+                let at = at.map_or(u32::MAX, |k| k as u32);
+                let b = occ.node[b];
+                (
+                    Node::Solve(*scale, size_of(*index), k, b, at, map),
+                    [Some(b), None, None],
+                )
+            }
         };
         let leaf = children[0].is_none();
         let id = match self.ids.get(&node) {
@@ -375,7 +415,9 @@ impl Interner {
                 let r_size = occ.size[last];
                 1 + r_size + occ.size[last - r_size as usize]
             }
-            Expr::Unary { .. } | Expr::Reduce { .. } | Expr::At { .. } => 1 + occ.size[last],
+            Expr::Unary { .. } | Expr::Reduce { .. } | Expr::At { .. } | Expr::Solve { .. } => {
+                1 + occ.size[last]
+            }
             Expr::Where { .. } => {
                 let e_size = occ.size[last];
                 let t_last = last - e_size as usize;
@@ -630,6 +672,17 @@ impl Hoister {
                 index,
                 pos: Box::new(self.rewrite(*pos, p - 1, owner, occ)),
             },
+            Expr::Solve {
+                index,
+                scale,
+                value,
+                body,
+            } => Expr::Solve {
+                index,
+                scale,
+                value,
+                body: Box::new(self.rewrite(*body, p - 1, owner, occ)),
+            },
         }
     }
 
@@ -655,19 +708,24 @@ impl Hoister {
                 value,
                 subs: subs
                     .into_iter()
-                    .map(|s| match s {
-                        Sub::Var(v) => Sub::Var(renumber(v)),
-                        lit => lit,
-                    })
+                    .map(|s| s.substitute(|v| Sub::Var(renumber(v))))
                     .collect(),
             },
             Expr::Delta(a, b) => {
-                let sub = |s| match s {
-                    Sub::Var(v) => Sub::Var(renumber(v)),
-                    lit => lit,
-                };
+                let sub = |s: Sub| s.substitute(|v| Sub::Var(renumber(v)));
                 Expr::Delta(sub(a), sub(b))
             }
+            Expr::Solve {
+                index,
+                scale,
+                value,
+                body,
+            } => Expr::Solve {
+                index: renumber(index),
+                scale,
+                value: value.substitute(|v| Sub::Var(renumber(v))),
+                body,
+            },
             Expr::Reduce { op, index, body } => Expr::Reduce {
                 op,
                 index: renumber(index),
@@ -736,6 +794,10 @@ fn collect_binders(e: &Expr, out: &mut Vec<IndexId>) {
             collect_binders(body, out);
         }
         Expr::At { pos, .. } => collect_binders(pos, out),
+        Expr::Solve { index, body, .. } => {
+            out.push(*index);
+            collect_binders(body, out);
+        }
     }
 }
 
@@ -756,6 +818,17 @@ fn map_expr(e: Expr, f: &mut impl FnMut(Expr) -> Expr) -> Expr {
         Expr::At { index, pos } => Expr::At {
             index,
             pos: Box::new(map_expr(*pos, f)),
+        },
+        Expr::Solve {
+            index,
+            scale,
+            value,
+            body,
+        } => Expr::Solve {
+            index,
+            scale,
+            value,
+            body: Box::new(map_expr(*body, f)),
         },
         Expr::Where { cond, then, els } => {
             let c = map_expr(*cond, f);

@@ -53,11 +53,230 @@ pub struct IndexVar {
     pub extent: Extent,
 }
 
-/// One subscript of a read: an index variable, or a constant position.
+/// One subscript of a read: an index variable, a constant position, or an
+/// integer affine form of index variables (`S * i + di`, `t - 1`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Sub {
     Var(IndexId),
     Lit(usize),
+    /// Never a lone variable with coefficient 1 and no offset (that is a
+    /// `Var`), nor a constant at least 0 (a `Lit`): see [`Affine::sub`].
+    Affine(Affine),
+}
+
+impl Sub {
+    /// The subscript as an affine form.
+    pub fn affine(self) -> Affine {
+        match self {
+            Sub::Var(v) => Affine::new(0, &[(v, 1)]).expect("one term"),
+            Sub::Lit(n) => Affine::new(n as i64, &[]).expect("no terms"),
+            Sub::Affine(a) => a,
+        }
+    }
+
+    /// Calls `f` on every index variable the subscript reads.
+    pub fn for_each_var(&self, mut f: impl FnMut(IndexId)) {
+        match self {
+            Sub::Var(v) => f(*v),
+            Sub::Lit(_) => {}
+            Sub::Affine(a) => a.terms().iter().for_each(|(v, _)| f(*v)),
+        }
+    }
+
+    /// The same subscript with each index variable replaced by a subscript.
+    pub fn substitute(self, f: impl Fn(IndexId) -> Sub) -> Sub {
+        match self {
+            Sub::Var(v) => f(v),
+            Sub::Lit(_) => self,
+            Sub::Affine(a) => {
+                let mut out = Affine::new(a.constant(), &[]).expect("no terms");
+                for (v, c) in a.terms() {
+                    out = out.add(&f(v).affine().scale(c));
+                }
+                out.sub()
+            }
+        }
+    }
+}
+
+/// The most index variables one affine subscript may combine.
+pub const MAX_AFFINE_TERMS: usize = 2;
+
+/// `constant + Σ coefficient · index`: an integer affine form of index
+/// variables, in canonical form (terms sorted by index, no zero
+/// coefficient, unused slots zeroed) so that equal forms compare equal.
+/// Packed into 12 bytes, so that `Sub` stays `Copy` and as small as a
+/// literal subscript (reads hold many): at most [`MAX_AFFINE_TERMS`]
+/// variables, coefficients within ±[`MAX_COEFFICIENT`], the constant within
+/// ±`i32::MAX`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Affine {
+    constant: i32,
+    vars: [u16; MAX_AFFINE_TERMS],
+    coefficients: [i16; MAX_AFFINE_TERMS],
+}
+
+/// The largest coefficient of an affine subscript, in magnitude.
+pub const MAX_COEFFICIENT: i64 = i16::MAX as i64;
+
+/// The terms of an affine form, as a slice.
+#[derive(Debug, Clone, Copy)]
+pub struct Terms {
+    items: [(IndexId, i64); MAX_AFFINE_TERMS],
+    len: usize,
+}
+
+impl std::ops::Deref for Terms {
+    type Target = [(IndexId, i64)];
+    fn deref(&self) -> &[(IndexId, i64)] {
+        &self.items[..self.len]
+    }
+}
+
+impl IntoIterator for Terms {
+    type Item = (IndexId, i64);
+    type IntoIter = std::iter::Take<std::array::IntoIter<(IndexId, i64), MAX_AFFINE_TERMS>>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.items.into_iter().take(self.len)
+    }
+}
+
+impl Affine {
+    /// The canonical form of `constant + Σ terms`; `None` when it does not
+    /// fit (more than [`MAX_AFFINE_TERMS`] variables, a coefficient beyond
+    /// [`MAX_COEFFICIENT`], a constant beyond `i32::MAX`): see
+    /// [`Affine::distinct_vars`] for which.
+    pub fn new(constant: i64, terms: &[(IndexId, i64)]) -> Option<Affine> {
+        let merged = Affine::merged(terms);
+        let fits = merged.len() <= MAX_AFFINE_TERMS
+            && merged
+                .iter()
+                .all(|(v, c)| c.abs() <= MAX_COEFFICIENT && v.0 < u32::from(u16::MAX))
+            && constant.abs() <= i64::from(i32::MAX);
+        if !fits {
+            return None;
+        }
+        let mut out = Affine {
+            constant: constant as i32,
+            vars: [0; MAX_AFFINE_TERMS],
+            coefficients: [0; MAX_AFFINE_TERMS],
+        };
+        for (k, (v, c)) in merged.into_iter().enumerate() {
+            out.vars[k] = v.0 as u16;
+            out.coefficients[k] = c as i16;
+        }
+        Some(out)
+    }
+
+    /// The terms with each variable once, zero coefficients dropped, sorted.
+    fn merged(terms: &[(IndexId, i64)]) -> Vec<(IndexId, i64)> {
+        let mut merged: Vec<(IndexId, i64)> = Vec::new();
+        for &(v, c) in terms {
+            match merged.iter_mut().find(|(w, _)| *w == v) {
+                // Saturates: such a coefficient does not fit.
+                Some((_, d)) => *d = d.saturating_add(c),
+                None => merged.push((v, c)),
+            }
+        }
+        merged.retain(|(_, c)| *c != 0);
+        merged.sort();
+        merged
+    }
+
+    /// How many distinct variables `terms` combine (after merging), to tell
+    /// why [`Affine::new`] refused them.
+    pub fn distinct_vars(terms: &[(IndexId, i64)]) -> usize {
+        Affine::merged(terms).len()
+    }
+
+    pub fn constant(&self) -> i64 {
+        i64::from(self.constant)
+    }
+
+    /// The terms, sorted by index variable, every coefficient nonzero.
+    pub fn terms(&self) -> Terms {
+        let mut t = Terms {
+            items: [(IndexId(0), 0); MAX_AFFINE_TERMS],
+            len: 0,
+        };
+        for k in 0..MAX_AFFINE_TERMS {
+            if self.coefficients[k] != 0 {
+                t.items[t.len] = (
+                    IndexId(u32::from(self.vars[k])),
+                    i64::from(self.coefficients[k]),
+                );
+                t.len += 1;
+            }
+        }
+        t
+    }
+
+    /// The coefficient of `v` (0 when it does not appear).
+    pub fn coefficient(&self, v: IndexId) -> i64 {
+        self.terms()
+            .iter()
+            .find(|(w, _)| *w == v)
+            .map_or(0, |(_, c)| *c)
+    }
+
+    /// The sum of two forms. Sums made by autodiff stay within
+    /// [`MAX_AFFINE_TERMS`] variables: a solved subscript has no more
+    /// variables than the read it comes from.
+    pub fn add(&self, other: &Affine) -> Affine {
+        let terms: Vec<(IndexId, i64)> = self.terms().into_iter().chain(other.terms()).collect();
+        Affine::new(self.constant() + other.constant(), &terms)
+            .expect("a sum of subscripts made by autodiff fits: see Affine::add")
+    }
+
+    /// The form times an integer.
+    pub fn scale(&self, k: i64) -> Affine {
+        let terms: Vec<(IndexId, i64)> = self.terms().iter().map(|&(v, c)| (v, c * k)).collect();
+        Affine::new(self.constant() * k, &terms).expect("a scaled subscript made by autodiff fits")
+    }
+
+    /// Its value at the index variables' values `env`.
+    pub fn eval(&self, env: &[usize]) -> i64 {
+        self.terms()
+            .into_iter()
+            .fold(self.constant(), |acc, (v, c)| {
+                acc + c * env[v.index()] as i64
+            })
+    }
+
+    /// The subscript it is: a `Var` or a `Lit` where it is one.
+    pub fn sub(self) -> Sub {
+        match *self.terms() {
+            [] if self.constant >= 0 => Sub::Lit(self.constant as usize),
+            [(v, 1)] if self.constant == 0 => Sub::Var(v),
+            _ => Sub::Affine(self),
+        }
+    }
+
+    /// `2·i + di - 1`, `t - 1`, `-i + 3`, with `name` naming each variable
+    /// and `times` the multiplication sign.
+    pub fn show(&self, name: impl Fn(IndexId) -> String, times: &str, minus: &str) -> String {
+        let mut out = String::new();
+        for (k, &(v, c)) in self.terms().iter().enumerate() {
+            let (sign, mag) = (c < 0, c.unsigned_abs());
+            match (k, sign) {
+                (0, true) => out.push('-'),
+                (0, false) => {}
+                (_, true) => out.push_str(&format!(" {minus} ")),
+                (_, false) => out.push_str(" + "),
+            }
+            if mag != 1 {
+                out.push_str(&format!("{mag}{times}"));
+            }
+            out.push_str(&name(v));
+        }
+        match (out.is_empty(), self.constant()) {
+            (true, c) => out = c.to_string(),
+            (false, 0) => {}
+            (false, c) if c < 0 => out.push_str(&format!(" {minus} {}", c.unsigned_abs())),
+            (false, c) => out.push_str(&format!(" + {c}")),
+        }
+        out
+    }
 }
 
 /// Elementwise functions of one argument.
@@ -396,6 +615,17 @@ pub enum Expr {
         index: IndexId,
         pos: Box<Expr>,
     },
+    /// `sum(index, body * delta(scale * index, value))` computed without
+    /// the loop: `body` with `index` set to `value / scale` where that is a
+    /// whole number in `index`'s range, else 0. `scale` is at least 1 and
+    /// `value` does not read `index`. Made by autodiff for a read at an
+    /// affine subscript (`x[i + di]`), solving the subscript for one index.
+    Solve {
+        index: IndexId,
+        scale: i64,
+        value: Sub,
+        body: Box<Expr>,
+    },
     /// `where(cond, then, els)`: `then` where `cond` (an expression of
     /// comparisons, `and`, `or` and `not`, valued 1 or 0) is not 0, else
     /// `els`. Only the branch taken is computed; the condition has no derivative.
@@ -446,6 +676,7 @@ impl Expr {
             }
             Expr::Reduce { body, .. } => body.for_each_read(f),
             Expr::At { pos, .. } => pos.for_each_read(f),
+            Expr::Solve { body, .. } => body.for_each_read(f),
             Expr::Where { cond, then, els } => {
                 cond.for_each_read(f);
                 then.for_each_read(f);
@@ -466,6 +697,7 @@ impl Expr {
             }
             Expr::Reduce { body, .. } => body.for_each_num(f),
             Expr::At { pos, .. } => pos.for_each_num(f),
+            Expr::Solve { body, .. } => body.for_each_num(f),
             Expr::Where { cond, then, els } => {
                 cond.for_each_num(f);
                 then.for_each_num(f);

@@ -76,6 +76,7 @@ fn mark(e: &Expr, is_lse: &[bool], carries: &mut [bool]) {
         }
         Expr::Reduce { body, .. } => mark(body, is_lse, carries),
         Expr::At { pos, .. } => mark(pos, is_lse, carries),
+        Expr::Solve { body, .. } => mark(body, is_lse, carries),
     }
 }
 
@@ -241,6 +242,17 @@ fn rewrite(e: Expr, remap: &[ValueId], residual_of: &[Option<ValueId>]) -> Expr 
         Expr::At { index, pos } => Expr::At {
             index,
             pos: Box::new(rewrite(*pos, remap, residual_of)),
+        },
+        Expr::Solve {
+            index,
+            scale,
+            value,
+            body,
+        } => Expr::Solve {
+            index,
+            scale,
+            value,
+            body: Box::new(rewrite(*body, remap, residual_of)),
         },
     }
 }

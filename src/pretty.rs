@@ -117,13 +117,40 @@ pub fn read_in(
     p.read_named(value, subs)
 }
 
-/// An index variable or literal subscript of `owner`, in a notation.
+/// An index variable, literal or affine subscript of `owner`, in a notation.
 pub fn index_in(notation: Notation, owner: &Value, s: &Sub) -> String {
     match (s, notation) {
         (Sub::Var(v), Notation::Latex) => latex_name(&owner.indices[v.index()].name),
         (Sub::Var(v), _) => owner.indices[v.index()].name.clone(),
         (Sub::Lit(n), _) => n.to_string(),
+        (Sub::Affine(a), _) => affine_in(notation, a, |v| index_in(notation, owner, &Sub::Var(v))),
     }
+}
+
+/// `2 * i + di - 1` in source, `2·i + di − 1` in Unicode, `2 i + di - 1`
+/// in LaTeX; a variable's name in parentheses where it is itself a sum.
+fn affine_in(
+    notation: Notation,
+    a: &crate::ir::Affine,
+    name: impl Fn(IndexId) -> String,
+) -> String {
+    let (times, minus) = match notation {
+        Notation::Source => (" * ", "-"),
+        Notation::Unicode => ("·", "−"),
+        Notation::Latex => (" ", "-"),
+    };
+    a.show(
+        |v| {
+            let n = name(v);
+            if n.contains(' ') {
+                format!("({n})")
+            } else {
+                n
+            }
+        },
+        times,
+        minus,
+    )
 }
 
 /// Binding strength: higher binds tighter.
@@ -205,6 +232,7 @@ impl<'a> Printer<'a> {
         match s {
             Sub::Var(v) => self.names[v.index()].clone(),
             Sub::Lit(n) => n.to_string(),
+            Sub::Affine(a) => affine_in(self.notation, a, |v| self.names[v.index()].clone()),
         }
     }
 
@@ -303,6 +331,7 @@ impl<'a> Printer<'a> {
                 }
                 Expr::Reduce { body, .. } => count(p, body, left),
                 Expr::At { pos, .. } => count(p, pos, left),
+                Expr::Solve { body, .. } => count(p, body, left),
             }
         }
         let mut left = SHOWN_NESTED + 1;
@@ -649,6 +678,44 @@ impl<'a> Printer<'a> {
                 self.scope.borrow_mut().truncate(depth);
                 out.push_str(if latex { "\\right]" } else { "]" });
             }
+            // The one term of a sum that a constraint leaves:
+            // `Σ_{i : i = p − di} body`.
+            Expr::Solve {
+                index,
+                scale,
+                value,
+                body,
+            } => {
+                let name = self.index(&Sub::Var(*index));
+                let lhs = if *scale == 1 {
+                    name.clone()
+                } else {
+                    let times = match self.notation {
+                        Notation::Source => " * ",
+                        Notation::Unicode => "·",
+                        Notation::Latex => " ",
+                    };
+                    format!("{scale}{times}{name}")
+                };
+                let constraint = format!("{name} : {lhs} = {}", self.index(value));
+                match self.notation {
+                    Notation::Source => out.push_str(&format!("sum({constraint}, ")),
+                    Notation::Unicode => out.push_str(&format!("Σ_{{{constraint}}} ")),
+                    Notation::Latex => out.push_str(&format!("\\sum_{{{constraint}}} ")),
+                }
+                let depth = self.scope.borrow().len();
+                self.scope.borrow_mut().push(name);
+                let strength = if self.notation == Notation::Source {
+                    0
+                } else {
+                    MUL
+                };
+                self.write(body, strength, out);
+                self.scope.borrow_mut().truncate(depth);
+                if self.notation == Notation::Source {
+                    out.push(')');
+                }
+            }
         }
     }
 
@@ -736,6 +803,7 @@ impl Printer<'_> {
     fn ends_with_sum(&self, e: &Expr) -> bool {
         match e {
             Expr::Reduce { op, .. } => matches!(op, Reduction::Sum | Reduction::Mean),
+            Expr::Solve { .. } => self.notation != Notation::Source,
             Expr::Read { value, subs } => self
                 .inlined(self.program.value(*value), subs)
                 .is_some_and(|(p, rhs)| p.ends_with_sum(rhs)),

@@ -2,7 +2,8 @@
 //! when the condition holds, the bounds it puts on index variables hold
 //! (`where(i >= P and i < H + P, x[c, i - P], 0)` reads x only at rows
 //! 0..H), and inside the other branch those of its negation. The bounds
-//! check of affine subscripts reads a branch's reads over these ranges.
+//! check of affine subscripts is meant to read a branch's reads over these
+//! ranges; it does not yet (docs/language.md, "Affine subscripts").
 //!
 //! Only what is sure is derived: a comparison of an index variable plus or
 //! minus a constant with a constant, or with another such index variable

@@ -810,6 +810,45 @@ fn max_and_min_reductions_agree_with_the_interpreter() {
 }
 
 #[test]
+fn affine_subscripts_agree_with_the_interpreter() {
+    // A 2-D convolution (two solved indices in the input's adjoint), a
+    // stride (a divisibility check), an offset, a reversal (a negative
+    // coefficient) and an affine subscript beside a plain one (a delta).
+    let conv2d = "dim C = 2\ndim H = 6\ndim W = 5\ndim KH = 3\ndim KW = 2\n\
+                  dim OH = H - KH + 1\ndim OW = W - KW + 1\n\
+                  param x[C, H, W], f[C, KH, KW]\n\
+                  y[i in OH, j in OW] = sum(c, di, dj, f[c, di, dj] * x[c, i + di, j + dj])\n\
+                  loss E = sum(i, j, sigmoid(y[i, j]))\noutput y\n";
+    let others = "dim L = 11\ndim W = 3\ndim S = 2\ndim O = (L - W) / S + 1\ndim L1 = L - 1\n\
+                  param x[L], w[W], m[L, L1], u[L1]\n\
+                  y[o in O] = sum(dw, w[dw] * x[S * o + dw])\n\
+                  d[i in L1] = x[i + 1] * u[i] + x[L - 1 - i] * m[i + 1, i]\n\
+                  loss E = sum(o, y[o]^2) + sum(i, tanh(d[i]))\n";
+    // With `where`: an index compared in a definition read at an affine
+    // subscript, affine reads in a branch and in a condition.
+    let conditions = "dim N = 6\ndim M = 5\nparam w[N], x[N]\n\
+                      h[i] = where(i < 3 and i >= 1, w[i]^2, 2 * w[i] + x[N - 1 - i])\n\
+                      y[o in M] = h[o + 1] * where(o + 1 > 2 and x[o + 1] < 0.5, x[o + 1], 1)\n\
+                      loss E = sum(o, y[o]^2)\n";
+    for (name, text) in [
+        ("conv2d", conv2d),
+        ("others", others),
+        ("conditions", conditions),
+    ] {
+        for float in [Float::F64, Float::F32] {
+            let dir = std::env::temp_dir().join(format!(
+                "netgrad-codegen-{}-affine-{name}-{float:?}",
+                std::process::id()
+            ));
+            let err = check_source(&format!("{name}.net"), text, float, false, &dir);
+            let _ = std::fs::remove_dir_all(&dir);
+            let tolerance = if float == Float::F64 { 1e-12 } else { 1e-4 };
+            assert!(err <= tolerance, "{name}, {float:?}: off by {err:e}");
+        }
+    }
+}
+
+#[test]
 fn where_agrees_with_the_interpreter() {
     // A causal mask before a softmax; `and`, `or`, `not`, nested `where`s
     // and an index compared with a literal; reductions in a branch and in a

@@ -159,6 +159,7 @@ fn depth(e: &Expr) -> usize {
         Expr::Binary { lhs, rhs, .. } => depth(lhs).max(depth(rhs)),
         Expr::Reduce { body, .. } => 1 + depth(body),
         Expr::At { pos, .. } => depth(pos),
+        Expr::Solve { body, .. } => depth(body),
     }
 }
 

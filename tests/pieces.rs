@@ -16,6 +16,7 @@ fn nodes(e: &Expr) -> usize {
         Expr::Binary { lhs, rhs, .. } => 1 + nodes(lhs) + nodes(rhs),
         Expr::Reduce { body, .. } => 1 + nodes(body),
         Expr::At { pos, .. } => 1 + nodes(pos),
+        Expr::Solve { body, .. } => 1 + nodes(body),
     }
 }
 

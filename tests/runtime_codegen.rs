@@ -426,6 +426,23 @@ a[n, k] = sum(i, w[k, i] * x[n, i]) + b[k]
 loss E = mean(n, logsumexp(k, a[n, k]) - sum(k, t[n, k] * a[n, k]))
 ";
 
+/// Affine subscripts over a run-time batch: the window axis is outer, so
+/// its stride is N, scaled by a negative coefficient in the reversal
+/// (`z[L - 1 - o, n]`), and the adjoint of z solves `o + dk = p`.
+const AFFINE: &str = "\
+dim N
+dim L = 6
+dim K = 2
+dim O = L - K + 1
+input x[L, N]
+param w[K], c
+
+z[l, n] = c * x[l, n]
+y[o in O, n] = sum(dk, w[dk] * z[o + dk, n]) + z[L - 1 - o, n]
+loss E = mean(n, sum(o, tanh(y[o, n])))
+output y
+";
+
 #[test]
 fn generated_code_for_run_time_sizes_agrees_with_the_interpreter() {
     let cases = [
@@ -483,6 +500,14 @@ fn generated_code_for_run_time_sizes_agrees_with_the_interpreter() {
             dims: "net::Dims { N: sizes[0], T: sizes[1] }",
             typed: "",
             sizes: &[&[1, 1], &[2, 7], &[7, 3]],
+            central: true,
+        },
+        Case {
+            name: "affine",
+            text: AFFINE,
+            dims: "net::Dims { N: sizes[0] }",
+            typed: "",
+            sizes: &[&[1], &[2], &[7]],
             central: true,
         },
     ];

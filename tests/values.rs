@@ -97,8 +97,9 @@ fn a_nan_is_reported_without_an_element_for_a_scalar() {
 fn reference(p: &Program, given: &[Option<Vec<f64>>]) -> Vec<Vec<f64>> {
     fn walk(p: &Program, owner: usize, data: &[Vec<f64>], e: &Expr, env: &mut Vec<usize>) -> f64 {
         let sub = |s: &Sub, env: &[usize]| match s {
-            Sub::Var(v) => env[v.index()],
-            Sub::Lit(n) => *n,
+            Sub::Var(v) => env[v.index()] as i64,
+            Sub::Lit(n) => *n as i64,
+            Sub::Affine(a) => a.eval(env),
         };
         match e {
             Expr::Num(x) => *x,
@@ -107,7 +108,7 @@ fn reference(p: &Program, given: &[Option<Vec<f64>>]) -> Vec<Vec<f64>> {
                 let at: usize = subs
                     .iter()
                     .zip(&strides)
-                    .map(|(s, st)| sub(s, env) * st)
+                    .map(|(s, st)| usize::try_from(sub(s, env)).expect("in bounds") * st)
                     .sum();
                 data[value.index()][at]
             }
@@ -115,6 +116,25 @@ fn reference(p: &Program, given: &[Option<Vec<f64>>]) -> Vec<Vec<f64>> {
             Expr::At { index, pos } => {
                 let k = env[index.index()] as f64;
                 f64::from(u8::from(k == walk(p, owner, data, pos, env)))
+            }
+            // By its definition: the sum over the index of the body where
+            // `scale * index = value`, every term visited.
+            Expr::Solve {
+                index,
+                scale,
+                value,
+                body,
+            } => {
+                let n = p.values[owner].indices[index.index()].extent.size;
+                let target = sub(value, env);
+                let mut total = 0.0;
+                for k in 0..n {
+                    env[index.index()] = k;
+                    if *scale * k as i64 == target {
+                        total += walk(p, owner, data, body, env);
+                    }
+                }
+                total
             }
             Expr::Index(i) => env[i.index()] as f64,
             Expr::Where { cond, then, els } => {

@@ -101,6 +101,7 @@ mod hand_written {
     small! {
         batch_mlp: batch_mlp_loss, batch_mlp_gradient;
         bishop: bishop_loss, bishop_gradient;
+        conv1d: conv1d_loss, conv1d_gradient;
         fanout: fanout_loss, fanout_gradient;
         huber_regression: huber_regression_loss, huber_regression_gradient;
         maxpool: maxpool_loss, maxpool_gradient;

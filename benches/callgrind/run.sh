@@ -13,7 +13,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 netgrad=${1:-$root/target/release/netgrad}
 out=${2:-$root/target/callgrind}
-nets="softmax_regression xor weight_decay tied_autoencoder bishop fanout batch_mlp maxpool huber_regression"
+nets="softmax_regression xor weight_decay tied_autoencoder bishop fanout batch_mlp maxpool huber_regression conv1d"
 mkdir -p "$out"
 for net in $nets; do
     "$netgrad" compile "$root/examples/$net.net" -o "$out/$net.rs"

@@ -1,6 +1,6 @@
 //! Hand-written references for the small examples: the loss and gradient of
 //! `bishop`, `xor`, `fanout`, `softmax_regression`, `tied_autoencoder`,
-//! `weight_decay`, `batch_mlp`, `maxpool` and `huber_regression`, written as a competent engineer would for
+//! `weight_decay`, `batch_mlp`, `maxpool`, `huber_regression` and `conv1d`, written as a competent engineer would for
 //! these fixed sizes: the flat slices checked once and split into fixed-size
 //! arrays (so every index is in bounds by construction and every loop has a
 //! constant trip count the compiler can unroll), intermediates on the stack,
@@ -778,4 +778,118 @@ pub fn huber_regression_gradient(inputs: &[f64], params: &[f64], grad: &mut [f64
     }
     grad.copy_from_slice(&g);
     loss / 8.0
+}
+
+/// The sizes of `conv1d.net`.
+mod conv {
+    /// Channels, signal length, filters, taps, stride, output positions.
+    pub const C: usize = 2;
+    pub const L: usize = 11;
+    pub const K: usize = 3;
+    pub const W: usize = 3;
+    pub const S: usize = 2;
+    pub const O: usize = (L - W) / S + 1;
+}
+
+/// `conv1d.net`: the flat inputs `x[2, 11], t[3, 5]` and params
+/// `g[2], f[3, 2, 3], b[3]`, split.
+#[allow(clippy::type_complexity)]
+fn conv_split<'a>(
+    inputs: &'a [f64],
+    params: &'a [f64],
+) -> (
+    &'a [f64; 22],
+    &'a [f64; 15],
+    &'a [f64; 2],
+    &'a [f64; 18],
+    &'a [f64; 3],
+) {
+    assert_eq!(inputs.len(), 37, "conv1d: 37 inputs");
+    assert_eq!(params.len(), 23, "conv1d: 23 params");
+    let (mut i, mut p) = (inputs, params);
+    (
+        take(&mut i),
+        take(&mut i),
+        take(&mut p),
+        take(&mut p),
+        take(&mut p),
+    )
+}
+
+/// `conv1d.net`'s forward pass: the scaled signal `z`, the outputs `h`
+/// and the loss.
+#[inline]
+fn conv_forward(
+    x: &[f64; 22],
+    t: &[f64; 15],
+    g: &[f64; 2],
+    f: &[f64; 18],
+    b: &[f64; 3],
+) -> ([f64; 22], [f64; 15], f64) {
+    use conv::{C, K, L, O, S, W};
+    let mut z = [0.0; C * L];
+    for c in 0..C {
+        for l in 0..L {
+            z[c * L + l] = g[c] * x[c * L + l];
+        }
+    }
+    let mut h = [0.0; K * O];
+    let mut loss = 0.0;
+    for k in 0..K {
+        for o in 0..O {
+            let mut a = b[k];
+            for c in 0..C {
+                for dw in 0..W {
+                    a += f[(k * C + c) * W + dw] * z[c * L + S * o + dw];
+                }
+            }
+            let y = a.tanh();
+            h[k * O + o] = y;
+            let d = y - t[k * O + o];
+            loss += d * d;
+        }
+    }
+    (z, h, 0.5 * loss)
+}
+
+/// The loss of `conv1d.net`: a per-channel gain, a strided convolution,
+/// tanh and half the squared error.
+pub fn conv1d_loss(inputs: &[f64], params: &[f64]) -> f64 {
+    let (x, t, g, f, b) = conv_split(inputs, params);
+    conv_forward(x, t, g, f, b).2
+}
+
+/// The loss of `conv1d.net` and its gradient: each output's adjoint
+/// `(h - t)(1 - h²)` goes to its bias, to each tap by the signal it read,
+/// and to each channel's gain by the tap times the raw signal it read.
+pub fn conv1d_gradient(inputs: &[f64], params: &[f64], grad: &mut [f64]) -> f64 {
+    use conv::{C, K, L, O, S, W};
+    let (x, t, g, f, b) = conv_split(inputs, params);
+    assert_eq!(grad.len(), 23, "conv1d: 23 gradient values");
+    let (z, h, loss) = conv_forward(x, t, g, f, b);
+    let mut rest = grad;
+    let (g_g, g_f, g_b) = (
+        take_mut::<2>(&mut rest),
+        take_mut::<18>(&mut rest),
+        take_mut::<3>(&mut rest),
+    );
+    g_g.fill(0.0);
+    g_f.fill(0.0);
+    g_b.fill(0.0);
+    for k in 0..K {
+        for o in 0..O {
+            let y = h[k * O + o];
+            let da = (y - t[k * O + o]) * (1.0 - y * y);
+            g_b[k] += da;
+            for (c, g_c) in g_g.iter_mut().enumerate() {
+                for dw in 0..W {
+                    let p = c * L + S * o + dw;
+                    let tap = (k * C + c) * W + dw;
+                    g_f[tap] += da * z[p];
+                    *g_c += da * f[tap] * x[p];
+                }
+            }
+        }
+    }
+    loss
 }

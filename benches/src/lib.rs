@@ -21,6 +21,7 @@ macro_rules! for_each_example {
         $m!(
             batch_mlp,
             bishop,
+            conv1d,
             fanout,
             huber_regression,
             maxpool,

@@ -180,4 +180,6 @@ small! {
         maxpool, maxpool_loss, maxpool_gradient;
     the_hand_written_huber_regression_agrees_with_the_generated_code:
         huber_regression, huber_regression_loss, huber_regression_gradient;
+    the_hand_written_conv1d_agrees_with_the_generated_code:
+        conv1d, conv1d_loss, conv1d_gradient;
 }

@@ -10,10 +10,11 @@
 
 /// A size known at compile time, or a product of run-time dims (as the
 /// code names them, locals bound from `Dims`) and a number: `784`, `N`,
-/// `N * 3`.
+/// `N * 3`. As a stride of an affine subscript (`x[N - 1 - i]`) the factor
+/// may be negative; a size, an extent or a length never is.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) struct Size {
-    pub(super) factor: usize,
+    pub(super) factor: isize,
     /// Run-time dims, in the order of the shape they come from.
     pub(super) dims: Vec<String>,
 }
@@ -21,7 +22,22 @@ pub(super) struct Size {
 impl Size {
     /// The size when it is known at compile time.
     pub(super) fn constant(&self) -> Option<usize> {
-        self.dims.is_empty().then_some(self.factor)
+        self.dims
+            .is_empty()
+            .then(|| usize::try_from(self.factor).expect("a size, not a negative stride"))
+    }
+
+    /// The stride times an affine subscript's coefficient.
+    pub(super) fn scaled(&self, c: isize) -> Size {
+        Size {
+            factor: self.factor * c,
+            dims: self.dims.clone(),
+        }
+    }
+
+    /// The stride without its sign.
+    pub(super) fn abs(&self) -> Size {
+        self.scaled(self.factor.signum())
     }
 
     /// The product of two sizes.
@@ -42,7 +58,7 @@ impl Size {
 impl From<usize> for Size {
     fn from(factor: usize) -> Size {
         Size {
-            factor,
+            factor: factor as isize,
             dims: Vec::new(),
         }
     }
@@ -58,7 +74,9 @@ impl PartialEq<usize> for Size {
 /// order (the printer keeps it: `n * 784 + i`, not `i + n * 784`).
 #[derive(Debug, Clone, PartialEq)]
 pub(super) struct Affine {
-    /// Loop variables (as the code names them) and their strides.
+    /// Loop variables (as the code names them) and their strides; a stride
+    /// is negative only for an affine subscript (`x[N - 1 - i]`), whose
+    /// value sema proved at least 0.
     pub(super) terms: Vec<(String, Size)>,
     /// The constant part: literal subscripts times their strides, or a
     /// negative offset (`i - 16`, a remainder loop's lane).
@@ -80,6 +98,39 @@ impl Affine {
             terms: Vec::new(),
             constant: c as isize,
         }
+    }
+}
+
+impl Affine {
+    /// The form in signed arithmetic, for a value that may be negative:
+    /// `p as isize - di as isize`.
+    pub(super) fn signed(&self) -> String {
+        let mut out = String::new();
+        for (name, stride) in &self.terms {
+            let mag = stride.abs();
+            let term = if mag.is_one() {
+                format!("{name} as isize")
+            } else if mag.dims.is_empty() {
+                format!("{name} as isize * {mag}")
+            } else if mag.dims.len() == 1 && mag.factor == 1 {
+                format!("{name} as isize * {mag} as isize")
+            } else {
+                format!("{name} as isize * ({mag}) as isize")
+            };
+            match (out.is_empty(), stride.factor < 0) {
+                (true, false) => out.push_str(&term),
+                (true, true) => out.push_str(&format!("-({term})")),
+                (false, false) => out.push_str(&format!(" + {term}")),
+                (false, true) => out.push_str(&format!(" - {term}")),
+            }
+        }
+        match (out.is_empty(), self.constant) {
+            (true, c) => out = c.to_string(),
+            (false, 0) => {}
+            (false, c) if c < 0 => out.push_str(&format!(" - {}", c.unsigned_abs())),
+            (false, c) => out.push_str(&format!(" + {c}")),
+        }
+        out
     }
 }
 

@@ -40,21 +40,33 @@ impl Operand {
 impl std::fmt::Display for Affine {
     /// `n * 784 + i`, `i_block * 4 + 1`, `i - 16`, `0`.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let term = |name: &str, stride: &Size| {
+            if stride.is_one() {
+                name.to_string()
+            } else {
+                format!("{name} * {stride}")
+            }
+        };
+        // Additions first, then subtractions: in `usize` every partial
+        // result is at least the final value, itself at least 0.
         let mut terms: Vec<String> = self
             .terms
             .iter()
-            .map(|(name, stride)| {
-                if stride.is_one() {
-                    name.clone()
-                } else {
-                    format!("{name} * {stride}")
-                }
-            })
+            .filter(|(_, stride)| stride.factor > 0)
+            .map(|(name, stride)| term(name, stride))
             .collect();
         if self.constant > 0 || terms.is_empty() {
-            terms.push(self.constant.to_string());
+            let c = if self.terms.is_empty() {
+                self.constant
+            } else {
+                self.constant.max(0)
+            };
+            terms.push(c.to_string());
         }
         write!(f, "{}", terms.join(" + "))?;
+        for (name, stride) in self.terms.iter().filter(|(_, s)| s.factor < 0) {
+            write!(f, " - {}", term(name, &stride.abs()))?;
+        }
         if self.constant < 0 && !self.terms.is_empty() {
             write!(f, " - {}", self.constant.unsigned_abs())?;
         }
@@ -324,6 +336,20 @@ impl Generator<'_> {
                     };
                     w.line(&format!("{place} {sign} {value};"));
                 }
+                Stmt::Loop(l) if l.solve.is_some() => {
+                    let n = match &l.end {
+                        Extent::Const(n) => n.to_string(),
+                        Extent::Run(n) => n.to_string(),
+                    };
+                    let (value, scale) = l.solve.as_ref().expect("a solved loop");
+                    w.open(&format!(
+                        "if let Some({}) = ops::solve({}, {scale}, {n}) {{",
+                        l.var,
+                        value.signed()
+                    ));
+                    self.emit(w, &l.body);
+                    w.close();
+                }
                 Stmt::Loop(l) => {
                     let (start, end) = match &l.end {
                         Extent::Const(n) => (
@@ -421,13 +447,13 @@ fn gemm(w: &mut Writer, g: &Gemm) {
 
 #[cfg(test)]
 mod tests {
-    use super::super::affine::{Affine, Row};
+    use super::super::affine::{Affine, Row, Size};
 
-    fn affine(terms: &[(&str, usize)], constant: isize) -> Affine {
+    fn affine(terms: &[(&str, isize)], constant: isize) -> Affine {
         Affine {
             terms: terms
                 .iter()
-                .map(|(n, s)| (n.to_string(), (*s).into()))
+                .map(|(n, s)| (n.to_string(), Size::from(1).scaled(*s)))
                 .collect(),
             constant,
         }
@@ -444,11 +470,19 @@ mod tests {
         );
         assert_eq!(affine(&[("i_block", 4)], 3).to_string(), "i_block * 4 + 3");
         assert_eq!(affine(&[("i", 1)], -16).to_string(), "i - 16");
+        // Affine subscripts: additions first, so no `usize` step goes below 0.
+        assert_eq!(affine(&[("j", -1), ("i", 1)], 4).to_string(), "i + 4 - j");
+        assert_eq!(affine(&[("i", 1), ("di", 1)], -1).to_string(), "i + di - 1");
+        assert_eq!(affine(&[("j", -2)], 9).to_string(), "9 - j * 2");
+        assert_eq!(
+            affine(&[("p", 1), ("di", -1)], 0).signed(),
+            "p as isize - di as isize"
+        );
+        assert_eq!(affine(&[("i", -2)], 3).signed(), "-(i as isize * 2) + 3");
     }
 
     #[test]
     fn run_time_sizes_print_as_expressions() {
-        use super::super::affine::Size;
         let size = |factor, dims: &[&str]| Size {
             factor,
             dims: dims.iter().map(|d| d.to_string()).collect(),
@@ -461,6 +495,20 @@ mod tests {
             constant: 0,
         };
         assert_eq!(strided.to_string(), "t * N * 3 + d");
+        // An affine subscript's negative coefficient times a run-time
+        // stride: subtracted last, in `usize`; signed in `ops::solve`.
+        let reversed = Affine {
+            terms: vec![
+                ("i".into(), size(1, &["T"])),
+                ("j".into(), size(-2, &["T"])),
+            ],
+            constant: 5,
+        };
+        assert_eq!(reversed.to_string(), "i * T + 5 - j * T * 2");
+        assert_eq!(
+            reversed.signed(),
+            "i as isize * T as isize - j as isize * (T * 2) as isize + 5"
+        );
     }
 
     #[test]

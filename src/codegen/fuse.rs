@@ -182,7 +182,7 @@ fn split(stmts: Vec<Stmt>) -> Result<Nest, Vec<Stmt>> {
         Stmt::Store { place, .. } => !matches!(place, Place::Elem(_)),
         _ => false,
     });
-    let plain = matches!(&stmts[at], Stmt::Loop(l) if l.block == 1 && l.start == Start::Zero);
+    let plain = matches!(&stmts[at], Stmt::Loop(l) if l.block == 1 && l.start == Start::Zero && l.solve.is_none());
     if !(prelude_ok && after_ok && plain) {
         return Err(stmts);
     }
@@ -648,6 +648,7 @@ mod tests {
             start: Start::Zero,
             end: Extent::Const(4),
             block: 1,
+            solve: None,
             body,
         }));
         Definition {

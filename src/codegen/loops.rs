@@ -77,6 +77,10 @@ pub(super) struct Loop {
     pub(super) start: Start,
     pub(super) end: Extent,
     pub(super) block: usize,
+    /// A loop of at most one iteration, over the solution of a constraint
+    /// (`Expr::Solve`): `var = value / scale` where that is a whole number
+    /// in `0..end` (`if let Some(i) = ops::solve(p as isize - di as isize, 1, 27)`).
+    pub(super) solve: Option<(Affine, usize)>,
     pub(super) body: Vec<Stmt>,
 }
 
@@ -302,6 +306,18 @@ impl Builder {
         self.open_loop(var, Start::AfterBlocks(block), end.into(), 1);
     }
 
+    /// Opens the loop over the solution of `scale * var = value` in `0..end`.
+    pub(super) fn open_solve(
+        &mut self,
+        var: &str,
+        value: Affine,
+        scale: usize,
+        end: impl Into<Extent>,
+    ) {
+        self.open_loop(var, Start::Zero, end.into(), 1);
+        self.open.last_mut().expect("just opened").solve = Some((value, scale));
+    }
+
     fn open_loop(&mut self, var: &str, start: Start, end: Extent, block: usize) {
         if self.blocks.is_empty() {
             self.blocks.push(Vec::new());
@@ -311,6 +327,7 @@ impl Builder {
             start,
             end,
             block,
+            solve: None,
             body: Vec::new(),
         });
         self.blocks.push(Vec::new());

@@ -512,19 +512,55 @@ impl Generator<'_> {
     pub(super) fn flat_index(&self, value: &Value, subs: &[Sub], names: &[String]) -> Affine {
         let strides = self.strides(value);
         let mut constant = 0;
-        let mut terms = Vec::new();
+        let mut terms: Vec<(String, Size)> = Vec::new();
+        // Terms of one loop variable with strides of the same run-time dims
+        // add up (`x[i, i + 1]`'s `i * 4 + i`), so that `i - i` cancels.
+        let add = |terms: &mut Vec<(String, Size)>, name: &str, stride: Size| match terms
+            .iter_mut()
+            .find(|(n, s)| n == name && s.dims == stride.dims)
+        {
+            Some((_, s)) => s.factor += stride.factor,
+            None => terms.push((name.to_string(), stride)),
+        };
         for (s, stride) in subs.iter().zip(strides) {
             match (s, stride.constant()) {
-                (Sub::Lit(n), Some(stride)) => constant += n * stride,
+                (Sub::Lit(n), Some(stride)) => constant += (n * stride) as isize,
                 (Sub::Lit(0), None) => {}
                 // A literal times a run-time stride: a term of its own (`1 * N`).
                 (Sub::Lit(n), None) => terms.push((n.to_string(), stride)),
-                (Sub::Var(v), _) => terms.push((names[v.index()].clone(), stride)),
+                (Sub::Var(v), _) => add(&mut terms, &names[v.index()], stride),
+                (Sub::Affine(a), c) => {
+                    match c {
+                        Some(stride) => constant += a.constant() as isize * stride as isize,
+                        // A constant times a run-time stride: a term of its own.
+                        None if a.constant() > 0 => {
+                            terms.push((a.constant().to_string(), stride.clone()))
+                        }
+                        None if a.constant() < 0 => {
+                            terms.push((a.constant().unsigned_abs().to_string(), stride.scaled(-1)))
+                        }
+                        None => {}
+                    }
+                    for (v, c) in a.terms() {
+                        add(&mut terms, &names[v.index()], stride.scaled(c as isize));
+                    }
+                }
             }
         }
+        terms.retain(|(_, s)| s.factor != 0);
+        Affine { terms, constant }
+    }
+
+    /// An affine subscript of `owner` in the reader's names.
+    pub(super) fn sub_affine(s: &Sub, names: &[String]) -> Affine {
+        let a = s.affine();
         Affine {
-            terms,
-            constant: constant as isize,
+            terms: a
+                .terms()
+                .iter()
+                .map(|&(v, c)| (names[v.index()].clone(), Size::from(1).scaled(c as isize)))
+                .collect(),
+            constant: a.constant() as isize,
         }
     }
 
@@ -619,11 +655,33 @@ impl Generator<'_> {
                 }
             }
             Expr::Delta(a, b) => {
-                let s = |s: &Sub| match s {
-                    Sub::Var(v) => Affine::var(&names[v.index()]),
-                    Sub::Lit(n) => Affine::constant(*n),
-                };
-                Scalar::Delta(s(a), s(b))
+                Scalar::Delta(Self::sub_affine(a, names), Self::sub_affine(b, names))
+            }
+            // A sum over the at most one index a constraint leaves.
+            Expr::Solve {
+                index,
+                scale,
+                value,
+                body: inner,
+            } => {
+                let size = self.extent(&owner.indices[index.index()].extent);
+                body.fresh += 1;
+                let acc = self.internal(&format!("acc{}", body.fresh));
+                body.code.push(Stmt::scalar_acc(&acc, Reduce::Sum));
+                body.code.open_solve(
+                    &names[index.index()],
+                    Self::sub_affine(value, names),
+                    *scale as usize,
+                    size,
+                );
+                let x = self.scalar(body, inner, owner, names);
+                body.code.push(Stmt::Store {
+                    place: Place::Var(acc.clone()),
+                    op: AssignOp::Add,
+                    value: x,
+                });
+                body.code.close();
+                Scalar::Var(acc)
             }
             Expr::At { index, pos } => {
                 let pos = self.scalar(body, pos, owner, names);

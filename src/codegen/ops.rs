@@ -201,6 +201,21 @@ impl Generator<'_> {
                 &["if i == pos as usize {", "    1.0", "} else {", "    0.0", "}"],
             );
         }
+        if uses.contains("solve") {
+            sep(w);
+            f(
+                w,
+                "The one index a constraint `scale * i = value` leaves in `0..n`: `value / scale` where that is a whole number in range.",
+                "solve(value: isize, scale: isize, n: usize) -> Option<usize>",
+                &[
+                    "if value >= 0 && value % scale == 0 && ((value / scale) as usize) < n {",
+                    "    Some((value / scale) as usize)",
+                    "} else {",
+                    "    None",
+                    "}",
+                ],
+            );
+        }
         if uses.contains("delta") {
             sep(w);
             f(
@@ -289,6 +304,10 @@ impl Generator<'_> {
                 Expr::At { pos, .. } => {
                     out.insert("at");
                     walk(pos, out);
+                }
+                Expr::Solve { body, .. } => {
+                    out.insert("solve");
+                    walk(body, out);
                 }
             }
         }

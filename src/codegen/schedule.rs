@@ -360,7 +360,14 @@ fn strided(e: &Expr, index: IndexId) -> usize {
 /// that row before the loop.
 pub(super) fn row(subs: &[Sub], index: IndexId) -> bool {
     let var = Sub::Var(index);
-    subs.last() == Some(&var) && subs.iter().filter(|s| **s == var).count() == 1
+    subs.last() == Some(&var) && subs.iter().filter(|s| sub_mentions(s, index)).count() == 1
+}
+
+/// Whether a subscript reads the index variable `index`.
+fn sub_mentions(s: &Sub, index: IndexId) -> bool {
+    let mut found = false;
+    s.for_each_var(|v| found |= v == index);
+    found
 }
 
 /// Calls `f` on every reduction of `e`, outermost first.
@@ -383,6 +390,9 @@ fn reductions(e: &Expr, f: &mut impl FnMut(Reduction, IndexId, &Expr)) {
             reductions(body, f);
         }
         Expr::At { pos, .. } => reductions(pos, f),
+        // A sum inside a `Solve` runs in its loop of at most one
+        // iteration: sequential, never blocked, laned or packed.
+        Expr::Solve { .. } => {}
     }
 }
 
@@ -395,12 +405,14 @@ fn innermost(e: &Expr) -> bool {
         Expr::Binary { lhs, rhs, .. } => innermost(lhs) && innermost(rhs),
         Expr::Reduce { .. } => false,
         Expr::At { pos, .. } => innermost(pos),
+        // A loop of its own, if of at most one iteration.
+        Expr::Solve { .. } => false,
     }
 }
 
 /// Whether `e` uses the index variable `index`.
 pub(super) fn mentions(e: &Expr, index: IndexId) -> bool {
-    let sub = |s: &Sub| *s == Sub::Var(index);
+    let sub = |s: &Sub| sub_mentions(s, index);
     match e {
         Expr::Num(_) => false,
         Expr::Index(i) => *i == index,
@@ -413,6 +425,7 @@ pub(super) fn mentions(e: &Expr, index: IndexId) -> bool {
         Expr::Binary { lhs, rhs, .. } => mentions(lhs, index) || mentions(rhs, index),
         Expr::Reduce { body, .. } => mentions(body, index),
         Expr::At { index: i, pos } => *i == index || mentions(pos, index),
+        Expr::Solve { value, body, .. } => sub(value) || mentions(body, index),
     }
 }
 

@@ -176,6 +176,7 @@ impl Generator<'_> {
         let offset = match c {
             Sub::Var(i) => Affine::var(&names[i.index()]),
             Sub::Lit(n) => Affine::constant(n),
+            Sub::Affine(_) => Self::sub_affine(&c, names),
         };
         Some(Scalar::binary(
             Binary::Mul,

@@ -1,5 +1,6 @@
 //! Checking and lowering of right-hand sides: names, subscripts, calls, and index ranges.
 
+use super::affine::{AffineRead, Range};
 use super::{consts, suggest, unknown, Sema, Symbol, RESERVED};
 use crate::diag::{Code, Diagnostic, Span};
 use crate::ir::{
@@ -24,11 +25,13 @@ struct IndexInfo {
     as_number: bool,
     /// The reduction that binds it (`sum`, `max`, ...), for hints.
     reduction: &'static str,
+    /// The affine subscripts it appears in, which give it no range.
+    affine_uses: Vec<Span>,
 }
 
 /// The state of one right-hand side: its index variables and those in scope.
 #[derive(Default)]
-struct Ctx {
+pub(super) struct Ctx {
     indices: Vec<IndexInfo>,
     scope: Vec<IndexId>,
     /// In a `const`, only numbers, dims, consts and functions are allowed.
@@ -38,13 +41,36 @@ struct Ctx {
     /// Subscripts in error so far: a left-hand or reduction index that its
     /// scope does not use was probably meant in one of them.
     bad_subscripts: usize,
+    /// Reads at affine subscripts, checked once the ranges are known.
+    affine_reads: Vec<AffineRead>,
     /// Inside the condition of a `where` (not in its branches): comparisons,
     /// `and`, `or` and `not` are allowed, and index variables are numbers.
     in_condition: bool,
 }
 
 impl Ctx {
-    fn lookup(&self, name: &str) -> Option<IndexId> {
+    /// Records that `v` appears in an affine subscript.
+    pub(super) fn affine_use(&mut self, v: IndexId, span: Span) {
+        self.indices[v.index()].affine_uses.push(span);
+    }
+
+    /// Records a plain use of `v`, which must range over `extent`.
+    pub(super) fn plain_use(&mut self, v: IndexId, extent: &Extent, span: Span, what: String) {
+        self.indices[v.index()]
+            .uses
+            .push((extent.clone(), span, what));
+    }
+
+    /// Notes an unbound index name; whether it is its first occurrence.
+    pub(super) fn note_unbound(&mut self, name: &str) -> bool {
+        if self.unbound.iter().any(|n| n == name) {
+            return false;
+        }
+        self.unbound.push(name.to_string());
+        true
+    }
+
+    pub(super) fn lookup(&self, name: &str) -> Option<IndexId> {
         self.scope
             .iter()
             .rev()
@@ -93,6 +119,14 @@ impl Sema {
         let extents: Vec<Extent> = (0..cx.indices.len())
             .map(|k| self.range_of(&cx.indices[k]))
             .collect();
+        let ranges: Vec<Range> = extents.iter().map(|e| Range::whole(self, e)).collect();
+        let names: Vec<(String, Extent)> = cx
+            .indices
+            .iter()
+            .zip(&extents)
+            .map(|(info, e)| (info.name.clone(), e.clone()))
+            .collect();
+        self.check_affine_reads(&cx.affine_reads, &ranges, &names);
         let shape: Vec<Extent> = lhs.iter().map(|id| extents[id.index()].clone()).collect();
         if shape.iter().all(|e| e.size > 0) {
             self.check_size(&shape, def.span);
@@ -171,6 +205,7 @@ impl Sema {
             mentioned: false,
             as_number: false,
             reduction: "sum",
+            affine_uses: Vec::new(),
         });
         id
     }
@@ -188,6 +223,10 @@ impl Sema {
             // Uses of unknown size come from earlier errors: say nothing more.
             if info.explicit.is_none() && info.uses.is_empty() && !info.mentioned {
                 self.missing_range(info);
+            } else if info.explicit.is_none() && info.uses.is_empty() {
+                if let Some(span) = info.affine_uses.first() {
+                    self.affine_only_range(info, *span);
+                }
             }
             return unknown();
         };
@@ -260,6 +299,38 @@ impl Sema {
                 ));
             }
         }
+    }
+
+    /// `y[i in O] = sum(j, x[i + j])`: `j` appears only in an affine
+    /// subscript, which gives no range.
+    fn affine_only_range(&mut self, info: &IndexInfo, span: Span) {
+        let (code, before, after) = if info.is_lhs {
+            (
+                Code::BroadcastWithoutRange,
+                format!("{} in", info.name),
+                String::new(),
+            )
+        } else {
+            (
+                Code::IndexNeedsRange,
+                format!("{}({} in", info.reduction, info.name),
+                ", ...)".to_string(),
+            )
+        };
+        let help = self.range_help(&before, &after);
+        self.error(
+            Diagnostic::error(
+                code,
+                info.span,
+                format!(
+                    "index `{}` is used only in affine subscripts, which give it no range",
+                    info.name
+                ),
+            )
+            .label("range unknown")
+            .with(span, "an affine subscript does not set a range")
+            .help(help),
+        );
     }
 
     fn missing_range(&mut self, info: &IndexInfo) {
@@ -679,6 +750,20 @@ impl Sema {
         if lowered.len() != given {
             return placeholder();
         }
+        for (pos, (s, extent)) in subs.unwrap_or(&[]).iter().zip(&shape).enumerate() {
+            if let Sub::Affine(a) = lowered[pos] {
+                for (v, _) in a.terms() {
+                    cx.affine_use(v, s.span);
+                }
+                cx.affine_reads.push(AffineRead {
+                    owner: owner.clone(),
+                    subs: lowered.clone(),
+                    pos,
+                    span: s.span,
+                    extent: extent.clone(),
+                });
+            }
+        }
         (
             Expr::Read {
                 value: v,
@@ -787,49 +872,14 @@ impl Sema {
                 }
                 Some(Sub::Lit(n))
             }
-            _ if self.mentions_index(s, cx) => {
-                self.error(
-                    Diagnostic::error(Code::AffineSubscript, s.span, "subscripts computed from an index, such as `x[i + 1]`, are not supported yet")
-                        .label("an expression of an index variable")
-                        .help("subscripts are index variables or integer literals"),
-                );
-                None
-            }
-            _ => {
-                self.error(
-                    Diagnostic::error(
-                        Code::BadSubscript,
-                        s.span,
-                        "a subscript must be an index variable or a non-negative integer literal",
-                    )
-                    .label("not an index variable or an integer"),
-                );
-                None
-            }
-        }
-    }
-
-    /// Whether an expression reads an index variable in scope, or an unknown
-    /// name that is presumably one.
-    fn mentions_index(&self, e: &ast::Expr, cx: &Ctx) -> bool {
-        match &e.kind {
-            ExprKind::Number { .. } => false,
-            ExprKind::Read { name, subs } => {
-                (subs.is_none()
-                    && (cx.lookup(&name.name).is_some() || !self.declared.contains_key(&name.name)))
-                    || subs.iter().flatten().any(|s| self.mentions_index(s, cx))
-            }
-            ExprKind::Neg(a) => self.mentions_index(a, cx),
-            ExprKind::Binary { lhs, rhs, .. }
-            | ExprKind::Compare { lhs, rhs, .. }
-            | ExprKind::Logic { lhs, rhs, .. } => {
-                self.mentions_index(lhs, cx) || self.mentions_index(rhs, cx)
-            }
-            ExprKind::Not(a) => self.mentions_index(a, cx),
-            ExprKind::Call { args, .. } => args.iter().any(|a| match a {
-                Arg::Expr(e) => self.mentions_index(e, cx),
-                Arg::Binder(..) => false,
-            }),
+            ExprKind::Neg(_)
+            | ExprKind::Binary { .. }
+            | ExprKind::Read { subs: Some(_), .. }
+            | ExprKind::Call { .. }
+            // A condition where a number belongs: E0600, as elsewhere.
+            | ExprKind::Compare { .. }
+            | ExprKind::Logic { .. }
+            | ExprKind::Not(_) => self.affine_subscript(s, extent, owner, pos, cx),
         }
     }
 

@@ -2,6 +2,7 @@
 //!
 //! Every semantic error of the language is found here, all of them in one run.
 
+mod affine;
 mod consts;
 mod expr;
 

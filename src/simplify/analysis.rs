@@ -102,6 +102,17 @@ impl Analysis<Node> for Facts {
                 free.insert(*v);
                 None
             }
+            Node::Leaf(Leaf::Affine(a)) => {
+                free.extend(a.terms().iter().map(|(v, _)| v.0));
+                None
+            }
+            // The solved index is bound in the body.
+            Node::Solve([i, _, _, _]) => {
+                if let Some(v) = index_var(egraph, *i) {
+                    free.remove(&v);
+                }
+                None
+            }
             Node::Leaf(_) | Node::Read(_) => None,
             Node::Size(i) => index_var(egraph, *i)
                 .and_then(|v| egraph.analysis.extents.get(v as usize))

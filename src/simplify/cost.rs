@@ -77,6 +77,8 @@ pub fn of(e: &Expr, extents: &[usize]) -> f64 {
         }
         // A comparison, like a delta.
         Expr::At { pos, .. } => READ + of(pos, extents),
+        // A range check, like a delta, then the body once.
+        Expr::Solve { body, .. } => READ + of(body, extents),
     }
 }
 
@@ -109,6 +111,7 @@ impl CostFunction<Node> for Weighted<'_> {
             Node::Num(_) | Node::Leaf(_) => 0.0,
             Node::Read(_) | Node::Delta(_) => READ,
             Node::At([_, p]) => READ + costs(*p),
+            Node::Solve([_, _, _, b]) => READ + costs(*b),
             Node::Index(_) => 0.0,
             Node::Where([c, t, e]) => 1.0 + costs(*c) + costs(*t) + costs(*e),
             // Always folded to a number; never worth extracting.

@@ -5,7 +5,7 @@ use std::str::FromStr;
 
 use egg::{define_language, Id, RecExpr};
 
-use crate::ir::{BinOp, Expr, Func, IndexId, Reduction, Sub, ValueId};
+use crate::ir::{Affine, BinOp, Expr, Func, IndexId, Reduction, Sub, ValueId};
 
 /// A number as an e-graph leaf: ordered and hashed by its bits. Checked
 /// programs never hold a NaN.
@@ -53,6 +53,8 @@ pub enum Leaf {
     Var(u32),
     /// `#4`: a literal subscript.
     Lit(usize),
+    /// `@-1+2i0+1i3`: an affine subscript, its constant then its terms.
+    Affine(Affine),
 }
 
 impl fmt::Display for Leaf {
@@ -61,6 +63,13 @@ impl fmt::Display for Leaf {
             Leaf::Value(v) => write!(f, "v{v}"),
             Leaf::Var(i) => write!(f, "i{i}"),
             Leaf::Lit(n) => write!(f, "#{n}"),
+            Leaf::Affine(a) => {
+                write!(f, "@{}", a.constant())?;
+                for (v, c) in a.terms() {
+                    write!(f, "{c:+}i{}", v.0)?;
+                }
+                Ok(())
+            }
         }
     }
 }
@@ -69,6 +78,9 @@ impl FromStr for Leaf {
     type Err = String;
     fn from_str(s: &str) -> Result<Leaf, String> {
         let bad = || format!("not a leaf: {s}");
+        if let Some(rest) = s.strip_prefix('@') {
+            return affine_leaf(rest).ok_or_else(bad);
+        }
         let (tag, rest) = s.split_at(s.find(|c: char| c.is_ascii_digit()).ok_or_else(bad)?);
         match tag {
             "v" => rest.parse().map(Leaf::Value).map_err(|_| bad()),
@@ -76,6 +88,51 @@ impl FromStr for Leaf {
             "#" => rest.parse().map(Leaf::Lit).map_err(|_| bad()),
             _ => Err(bad()),
         }
+    }
+}
+
+/// `-1+2i0+1i3`: the text of an affine leaf after its `@`.
+fn affine_leaf(s: &str) -> Option<Leaf> {
+    // Split before every sign but a leading one: `-1`, `+2i0`, `+1i3`.
+    let mut parts: Vec<&str> = Vec::new();
+    let mut from = 0;
+    for (k, c) in s.char_indices() {
+        if k > 0 && (c == '+' || c == '-') {
+            parts.push(&s[from..k]);
+            from = k;
+        }
+    }
+    parts.push(&s[from..]);
+    let constant = parts.first()?.parse::<i64>().ok()?;
+    let mut terms = Vec::new();
+    for part in &parts[1..] {
+        let (c, v) = part.split_once('i')?;
+        terms.push((IndexId(v.parse().ok()?), c.parse::<i64>().ok()?));
+    }
+    Affine::new(constant, &terms).map(Leaf::Affine)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn affine_leaves_print_and_parse_back() {
+        for (c, terms) in [
+            (-1, vec![(0, 2), (3, 1)]),
+            (0, vec![(1, -1)]),
+            (7, vec![(1, -3), (2, 4)]),
+        ] {
+            let terms: Vec<(IndexId, i64)> =
+                terms.into_iter().map(|(v, k)| (IndexId(v), k)).collect();
+            let leaf = Leaf::Affine(Affine::new(c, &terms).unwrap());
+            let text = leaf.to_string();
+            assert_eq!(text.parse::<Leaf>(), Ok(leaf), "{text}");
+        }
+        assert_eq!(
+            Leaf::Affine(Affine::new(-1, &[(IndexId(0), 2)]).unwrap()).to_string(),
+            "@-1+2i0"
+        );
     }
 }
 
@@ -129,6 +186,9 @@ define_language! {
         "delta" = Delta([Id; 2]),
         // `Expr::At`: an index variable and a position.
         "at" = At([Id; 2]),
+        // `Expr::Solve`: the index variable, the scale (a number), the
+        // value (a subscript leaf), and the body, in which the index is bound.
+        "solve" = Solve([Id; 4]),
         // The trip count of an index variable: a constant, made by rules only.
         "size" = Size(Id),
         "read" = Read(Box<[Id]>),
@@ -220,6 +280,7 @@ fn sub_leaf(s: &Sub) -> Leaf {
     match s {
         Sub::Var(v) => Leaf::Var(v.0),
         Sub::Lit(n) => Leaf::Lit(*n),
+        Sub::Affine(a) => Leaf::Affine(*a),
     }
 }
 
@@ -287,6 +348,18 @@ fn add(e: &Expr, rec: &mut RecExpr<Node>) -> Id {
             let p = add(pos, rec);
             rec.add(Node::At([i, p]))
         }
+        Expr::Solve {
+            index,
+            scale,
+            value,
+            body,
+        } => {
+            let i = rec.add(Node::Leaf(Leaf::Var(index.0)));
+            let s = rec.add(Node::Num(Number::new(*scale as f64)));
+            let v = rec.add(Node::Leaf(sub_leaf(value)));
+            let b = add(body, rec);
+            rec.add(Node::Solve([i, s, v, b]))
+        }
         Expr::Where { cond, then, els } => {
             let c = add(cond, rec);
             let t = add(then, rec);
@@ -311,6 +384,7 @@ fn sub_of(rec: &RecExpr<Node>, id: Id) -> Option<Sub> {
     match &rec[id] {
         Node::Leaf(Leaf::Var(v)) => Some(Sub::Var(IndexId(*v))),
         Node::Leaf(Leaf::Lit(n)) => Some(Sub::Lit(*n)),
+        Node::Leaf(Leaf::Affine(a)) => Some(Sub::Affine(*a)),
         _ => None,
     }
 }
@@ -341,7 +415,7 @@ fn back(rec: &RecExpr<Node>, id: Id) -> Option<Expr> {
         }
         Node::Index(i) => match sub_of(rec, *i)? {
             Sub::Var(v) => Some(Expr::Index(v)),
-            Sub::Lit(_) => None,
+            Sub::Lit(_) | Sub::Affine(_) => None,
         },
         Node::At([i, p]) => {
             let Some(Sub::Var(index)) = sub_of(rec, *i) else {
@@ -350,6 +424,17 @@ fn back(rec: &RecExpr<Node>, id: Id) -> Option<Expr> {
             Some(Expr::At {
                 index,
                 pos: Box::new(back(rec, *p)?),
+            })
+        }
+        Node::Solve([i, s, v, b]) => {
+            let (Some(Sub::Var(index)), Node::Num(scale)) = (sub_of(rec, *i), &rec[*s]) else {
+                return None;
+            };
+            Some(Expr::Solve {
+                index,
+                scale: scale.value() as i64,
+                value: sub_of(rec, *v)?,
+                body: Box::new(back(rec, *b)?),
             })
         }
         Node::Read(children) => {

@@ -151,6 +151,17 @@ fn substitute(e: &Expr, constants: &[Option<f64>]) -> Expr {
             index: *index,
             pos: Box::new(substitute(pos, constants)),
         },
+        Expr::Solve {
+            index,
+            scale,
+            value,
+            body,
+        } => Expr::Solve {
+            index: *index,
+            scale: *scale,
+            value: *value,
+            body: Box::new(substitute(body, constants)),
+        },
     }
 }
 
