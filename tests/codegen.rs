@@ -360,6 +360,22 @@ fn numerics_at_the_edges_agree_with_the_interpreter() {
 }
 
 #[test]
+fn long_argument_chains_are_laid_out_as_rustfmt_lays_them_out() {
+    // A rank-4 param with a long name: the typed API passes it on as
+    // `params.filter_weights.as_flattened().as_flattened().as_flattened()`,
+    // past rustfmt's chain width of 60, so one link a line (`grad.` keeps
+    // its first link, being no longer than an indent). Printed on one line,
+    // the module failed `rustfmt --check`.
+    let text = "dim A = 2\ndim B = 3\ndim C = 2\ndim D = 2\n\
+                input x[A, B, C, D]\nparam filter_weights[A, B, C, D]\n\
+                loss E = sum(a, b, c, d, filter_weights[a, b, c, d] * x[a, b, c, d])^2\n";
+    let dir = std::env::temp_dir().join(format!("netgrad-codegen-{}-rank4", std::process::id()));
+    let err = check_source("rank4.net", text, Float::F64, false, &dir);
+    assert!(err <= 1e-12, "off by {err:e}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
 fn generated_code_matches_its_snapshot_and_is_deterministic() {
     insta::glob!("../examples", "*.net", |path| {
         let text = std::fs::read_to_string(path).unwrap();

@@ -443,9 +443,30 @@ loss E = mean(n, sum(o, tanh(y[o, n])))
 output y
 ";
 
+/// A run-time batch of rank-4 inputs and a rank-3 param with a long name,
+/// and no tensor in the workspace: the typed arguments' method chains and
+/// `Workspace { dims: *dims }` as rustfmt lays them out.
+const RANK4: &str = "\
+dim N
+dim B = 3
+dim C = 2
+dim D = 2
+input x[N, B, C, D]
+param filter_weights[B, C, D]
+loss E = sum(n, b, c, d, filter_weights[b, c, d] * x[n, b, c, d])^2
+";
+
 #[test]
 fn generated_code_for_run_time_sizes_agrees_with_the_interpreter() {
     let cases = [
+        Case {
+            name: "rank4",
+            text: RANK4,
+            dims: "net::Dims { N: sizes[0] }",
+            typed: "",
+            sizes: &[&[1], &[2], &[7]],
+            central: false,
+        },
         Case {
             name: "batch",
             text: BATCH,

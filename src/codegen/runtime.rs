@@ -284,12 +284,17 @@ impl Generator<'_> {
         w.open("pub fn new(dims: &Dims) -> Workspace {");
         w.line("dims.check();");
         self.bind_dims(w, "dims");
-        w.open("Workspace {");
-        w.line("dims: *dims,");
-        for (name, len) in &fields {
-            w.line(&format!("{name}: vec![0.0; {len}],"));
+        if fields.is_empty() {
+            // Short enough for one line, where rustfmt puts it.
+            w.line("Workspace { dims: *dims }");
+        } else {
+            w.open("Workspace {");
+            w.line("dims: *dims,");
+            for (name, len) in &fields {
+                w.line(&format!("{name}: vec![0.0; {len}],"));
+            }
+            w.close();
         }
-        w.close();
         w.close();
         w.close();
     }

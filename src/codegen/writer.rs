@@ -104,9 +104,45 @@ impl Writer {
         }
         self.open(&format!("{callee}("));
         for a in args {
-            self.line(&format!("{a},"));
+            match chain_links(a) {
+                // A field-and-method chain longer than rustfmt's
+                // `chain_width` (60): one link a line, as rustfmt writes it
+                // (`params.w.as_flattened().as_flattened().as_flattened()`
+                // of a rank-4 param).
+                Some(links) if a.len() > 60 => {
+                    // A root no longer than an indent keeps its first link
+                    // (`grad.w`), as rustfmt does.
+                    let first = if links[0].len() <= 4 { 2 } else { 1 };
+                    self.line(&links[..first].join("."));
+                    self.level += 1;
+                    for (k, link) in links.iter().enumerate().skip(first) {
+                        let comma = if k + 1 == links.len() { "," } else { "" };
+                        self.line(&format!(".{link}{comma}"));
+                    }
+                    self.level -= 1;
+                }
+                _ => self.line(&format!("{a},")),
+            }
         }
         self.level -= 1;
         self.line(")");
     }
+}
+
+/// The links of `a` if it is a chain of identifiers and argument-less
+/// method calls (`grad.w.as_flattened_mut()`), else `None`.
+fn chain_links(a: &str) -> Option<Vec<&str>> {
+    let links: Vec<&str> = a.split('.').collect();
+    let ident = |s: &str| {
+        s.chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+            && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+    };
+    let fits = links.len() > 1
+        && ident(links[0])
+        && links[1..]
+            .iter()
+            .all(|l| ident(l.strip_suffix("()").unwrap_or(l)));
+    fits.then_some(links)
 }
