@@ -96,7 +96,7 @@ codes! {
     UserFunction = "E0503", "not supported yet: user-defined functions";
     MaxReduction = "E0504", "retired: max and min reductions, reserved until they became part of the language (no longer reported)";
     Recurrence = "E0505", "not supported yet: a definition that reads itself (recurrences)";
-    NonAffineSubscript = "E0506", "not supported yet: a subscript that is not an integer affine form of index variables (i * j, i / 2, x[k])";
+    NonAffineSubscript = "E0506", "not supported yet: a subscript that is not an integer affine form of index variables (i * j, i / 2, `x[k]`)";
     // Conditions and `where`.
     ConditionOutsideWhere = "E0600", "a comparison, `and`, `or` or `not` outside the condition of a `where`";
     NotACondition = "E0601", "the condition of a `where`, or an operand of `and`, `or`, `not`, is not a comparison";
