@@ -597,26 +597,47 @@ impl Generator<'_> {
         w.close();
 
         w.blank();
+        self.forward_core(w, &given, &outputs, &mut need, false);
+    }
+
+    /// `name: &mut f64` (or `&mut [f64]` for a tensor): a core's parameter
+    /// for a value it writes.
+    fn out_param(&self, id: ValueId, name: &str) -> String {
+        let real = self.float.name();
+        if self.p.value(id).rank() == 0 {
+            format!("{name}: &mut {real}")
+        } else {
+            format!("{name}: &mut [{real}]")
+        }
+    }
+
+    /// The forward pass's core function: its signature (with the sizes and
+    /// the workspace for `runtime` code), every needed value and the loss.
+    pub(super) fn forward_core(
+        &self,
+        w: &mut Writer,
+        given: &[ValueId],
+        outputs: &[(ValueId, String)],
+        need: &mut [bool],
+        runtime: bool,
+    ) {
         let mut core: Vec<String> = given.iter().map(|id| self.core_param(*id)).collect();
-        core.extend(outputs.iter().map(|(id, name)| {
-            let ty = if self.p.value(*id).rank() == 0 {
-                format!("&mut {real}")
-            } else {
-                format!("&mut [{real}]")
-            };
-            format!("{name}: {ty}")
-        }));
-        self.core_head(w, Core::Forward, "forward_core", core);
+        core.extend(outputs.iter().map(|(id, name)| self.out_param(*id, name)));
+        if runtime {
+            self.rt_core_head(w, Core::Forward, "forward_core", core);
+        } else {
+            self.core_head(w, Core::Forward, "forward_core", core);
+        }
         // The loss is the tail expression when nothing comes after it.
         let last = self.p.ids().rev().find(|id| {
             need[id.index()]
                 && !matches!(self.p.value(*id).kind, ValueKind::Input | ValueKind::Param)
         });
         if last == Some(self.p.loss) && !self.p.outputs.contains(&self.p.loss) {
-            self.body_with_loss_last(w, &mut need, Core::Forward);
+            self.body_with_loss_last(w, need, Core::Forward);
         } else {
             let mut body = Body::new(w);
-            self.values(&mut body, &need, Core::Forward);
+            self.values(&mut body, need, Core::Forward);
             w.line(&self.idents[self.p.loss.index()].clone());
         }
         w.close();
@@ -692,16 +713,12 @@ impl Generator<'_> {
         need: &[bool],
         runtime: bool,
     ) {
-        let real = self.float.name();
         let mut core: Vec<String> = given.iter().map(|id| self.core_param(*id)).collect();
-        core.extend(params.iter().map(|id| {
-            let ty = if self.p.value(*id).rank() == 0 {
-                format!("&mut {real}")
-            } else {
-                format!("&mut [{real}]")
-            };
-            format!("{}: {ty}", self.grad_name(*id))
-        }));
+        core.extend(
+            params
+                .iter()
+                .map(|id| self.out_param(*id, &self.grad_name(*id))),
+        );
         if runtime {
             self.rt_core_head(w, Core::Gradient, "gradient_core", core);
         } else {

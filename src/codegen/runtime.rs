@@ -7,7 +7,7 @@
 //! dims.N;`), so one module runs at every size.
 
 use super::affine::Size;
-use super::{Body, Core, Generator, Store, Writer};
+use super::{Core, Generator, Store, Writer};
 use crate::ir::{Value, ValueId, ValueKind};
 
 /// A sum of sizes as code: `N * 3 + N + 4`, the numbers added up at the end.
@@ -656,28 +656,7 @@ impl Generator<'_> {
         w.close();
 
         w.blank();
-        let mut core: Vec<String> = given.iter().map(|id| self.core_param(*id)).collect();
-        core.extend(outputs.iter().map(|(id, name)| {
-            let ty = if self.p.value(*id).rank() == 0 {
-                format!("&mut {real}")
-            } else {
-                format!("&mut [{real}]")
-            };
-            format!("{name}: {ty}")
-        }));
-        self.rt_core_head(w, Core::Forward, "forward_core", core);
-        let last = self.p.ids().rev().find(|id| {
-            need[id.index()]
-                && !matches!(self.p.value(*id).kind, ValueKind::Input | ValueKind::Param)
-        });
-        if last == Some(self.p.loss) && !self.p.outputs.contains(&self.p.loss) {
-            self.body_with_loss_last(w, &mut need, Core::Forward);
-        } else {
-            let mut body = Body::new(w);
-            self.values(&mut body, &need, Core::Forward);
-            w.line(&self.idents[self.p.loss.index()].clone());
-        }
-        w.close();
+        self.forward_core(w, &given, &outputs, &mut need, true);
     }
 
     fn rt_gradient_fns(&self, w: &mut Writer) {
