@@ -5,35 +5,9 @@
 
 mod common;
 
-use netgrad::autodiff::{differentiate, resolve_wrt, Gradient};
 use netgrad::ir::{Expr, Reduction, ValueKind};
 
-fn gradient(text: &str, wrt: &[&str]) -> Gradient {
-    let dag = netgrad::front_end(text)
-        .unwrap_or_else(|d| panic!("{}", netgrad::diag::render("t.net", text, &d)));
-    let names: Vec<String> = wrt.iter().map(|s| s.to_string()).collect();
-    let ids = resolve_wrt(&dag.program, &names).unwrap();
-    differentiate(dag, &ids)
-}
-
-/// Every given value, by name, in a program's value table.
-fn given(g: &Gradient, values: &[(&str, &[f64])]) -> Vec<Option<Vec<f64>>> {
-    let p = &g.dag.program;
-    let mut given = vec![None; p.values.len()];
-    for (name, x) in values {
-        let id = p.ids().find(|v| p.value(*v).name == *name).unwrap();
-        given[id.index()] = Some(x.to_vec());
-    }
-    given
-}
-
-/// The loss and the gradient of each wrt value, simplified or not.
-fn run(g: &Gradient, given: &[Option<Vec<f64>>]) -> (f64, Vec<Vec<f64>>) {
-    let data = netgrad::eval::run(&g.dag.program, given);
-    let loss = data[g.dag.program.loss.index()][0];
-    let grads = g.wrt.iter().map(|(_, a)| data[a.index()].clone()).collect();
-    (loss, grads)
-}
+use common::{given_by_name as given, gradient_wrt as gradient, loss_and_gradients as run};
 
 /// Pooling over an explicit window axis, a min, several binders, a max
 /// inside a larger expression, and a max of a product of params.

@@ -81,3 +81,38 @@ pub fn on_two_threads<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync)
             .collect()
     })
 }
+
+/// The gradient of `text` with respect to `wrt`, unsimplified; a file with
+/// errors panics with its diagnostics.
+pub fn gradient_wrt(text: &str, wrt: &[&str]) -> netgrad::autodiff::Gradient {
+    let dag = netgrad::front_end(text)
+        .unwrap_or_else(|d| panic!("{}", netgrad::diag::render("t.net", text, &d)));
+    let names: Vec<String> = wrt.iter().map(|s| s.to_string()).collect();
+    let ids = netgrad::autodiff::resolve_wrt(&dag.program, &names).unwrap();
+    netgrad::autodiff::differentiate(dag, &ids)
+}
+
+/// Every given value, by name, in a gradient's value table.
+pub fn given_by_name(
+    g: &netgrad::autodiff::Gradient,
+    values: &[(&str, &[f64])],
+) -> Vec<Option<Vec<f64>>> {
+    let p = &g.dag.program;
+    let mut given = vec![None; p.values.len()];
+    for (name, x) in values {
+        let id = p.ids().find(|v| p.value(*v).name == *name).unwrap();
+        given[id.index()] = Some(x.to_vec());
+    }
+    given
+}
+
+/// The loss and the gradient of each wrt value, by the interpreter.
+pub fn loss_and_gradients(
+    g: &netgrad::autodiff::Gradient,
+    given: &[Option<Vec<f64>>],
+) -> (f64, Vec<Vec<f64>>) {
+    let data = netgrad::eval::run(&g.dag.program, given);
+    let loss = data[g.dag.program.loss.index()][0];
+    let grads = g.wrt.iter().map(|(_, a)| data[a.index()].clone()).collect();
+    (loss, grads)
+}
