@@ -262,8 +262,8 @@ fn forward<const W: usize, const PAD: usize>(x: &[[f64; W]; W], p: &Params, f: &
                     }
                 }
             }
-            for j in 0..H1 {
-                f.z1[c][i][j] = (row[j] + p.b1[c]).tanh();
+            for (z, a) in f.z1[c][i].iter_mut().zip(row) {
+                *z = (a + p.b1[c]).tanh();
             }
         }
     }
@@ -289,8 +289,8 @@ fn forward<const W: usize, const PAD: usize>(x: &[[f64; W]; W], p: &Params, f: &
                     }
                 }
             }
-            for j in 0..H2 {
-                f.z2[d][i][j] = (row[j] + p.b2[d]).tanh();
+            for (z, a) in f.z2[d][i].iter_mut().zip(row) {
+                *z = (a + p.b2[d]).tanh();
             }
         }
     }
@@ -363,36 +363,34 @@ fn backward<const W: usize, const PAD: usize>(
 ) {
     // Dense layer.
     let mut d_p2 = [0.0; F];
-    for m in 0..M {
-        let d = d_a3[m];
+    for (m, &d) in d_a3.iter().enumerate() {
         g.b3[m] += d;
-        for k in 0..F {
-            g.w3[m][k] += d * f.p2[k];
-            d_p2[k] += d * p.w3[m][k];
+        let (g_w, w) = (&mut g.w3[m], &p.w3[m]);
+        for ((g_w, d_p), (w, p2)) in g_w.iter_mut().zip(&mut d_p2).zip(w.iter().zip(&f.p2)) {
+            *g_w += d * p2;
+            *d_p += d * w;
         }
     }
     // Second pooling and tanh: each window's adjoint to its winner.
     let mut d_a2 = [[[0.0; H2]; H2]; C2];
-    for d in 0..C2 {
+    for (d, da) in d_a2.iter_mut().enumerate() {
         for qi in 0..Q2 {
             for qj in 0..Q2 {
                 let at = (d * Q2 + qi) * Q2 + qj;
                 let (di, dj) = place(f.arg2[at]);
                 let (i, j) = (S * qi + di, S * qj + dj);
                 let z = f.z2[d][i][j];
-                d_a2[d][i][j] = d_p2[at] * (1.0 - z * z);
+                da[i][j] = d_p2[at] * (1.0 - z * z);
             }
         }
     }
     // Second convolution: the weights' gradient correlates d_a2 with p1,
     // p1's adjoint scatters the weights.
     let mut d_p1 = [[[0.0; Q1]; Q1]; C1];
-    for d in 0..C2 {
-        let da = &d_a2[d];
+    for (d, da) in d_a2.iter().enumerate() {
         g.b2[d] += da.as_flattened().iter().sum::<f64>();
-        for c in 0..C1 {
+        for (c, dx) in d_p1.iter_mut().enumerate() {
             let x = &f.p1[c];
-            let dx = &mut d_p1[c];
             for di in 0..K {
                 for dj in 0..K {
                     let w = p.k2[d][c][di][dj];
@@ -410,20 +408,19 @@ fn backward<const W: usize, const PAD: usize>(
     }
     // First pooling and tanh.
     let mut d_a1 = [[[0.0; H1]; H1]; C1];
-    for c in 0..C1 {
-        for qi in 0..Q1 {
-            for qj in 0..Q1 {
+    for (c, da) in d_a1.iter_mut().enumerate() {
+        for (qi, d_p) in d_p1[c].iter().enumerate() {
+            for (qj, d_p) in d_p.iter().enumerate() {
                 let (di, dj) = place(f.arg1[c][qi][qj]);
                 let (i, j) = (S * qi + di, S * qj + dj);
                 let z = f.z1[c][i][j];
-                d_a1[c][i][j] = d_p1[c][qi][qj] * (1.0 - z * z);
+                da[i][j] = d_p * (1.0 - z * z);
             }
         }
     }
     // First convolution: its weights' gradient only (x is an input), over
     // the outputs whose tap reads inside the image.
-    for c in 0..C1 {
-        let da = &d_a1[c];
+    for (c, da) in d_a1.iter().enumerate() {
         g.b1[c] += da.as_flattened().iter().sum::<f64>();
         for di in 0..K {
             let (top, bottom) = inside::<W, PAD>(di);

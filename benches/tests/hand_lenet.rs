@@ -280,14 +280,16 @@ fn ties_in_a_pooling_window_go_to_the_first_largest_as_in_the_interpreter() {
     // The first kernels read only their centre, and the images are constant
     // on the 2 × 2 blocks the first pooling's windows read: every window of
     // z1 is four equal values. Which one wins decides the other taps'
-    // gradient, since they read different pixels.
+    // gradient, since they read different pixels. (The window at output
+    // rows 2q, 2q + 1 reads through its centre the pixel rows 2q + 1, 2q + 2:
+    // block q + 1 of `r.div_ceil(2)`.)
     let n = 2;
     let block = values(n * 8 * 8, 51);
     let mut inputs = Vec::new();
     for s in 0..n {
         for r in 0..HP {
             for c in 0..HP {
-                inputs.push(2.0 * block[(s * 8 + (r + 1) / 2) * 8 + (c + 1) / 2]);
+                inputs.push(2.0 * block[(s * 8 + r.div_ceil(2)) * 8 + c.div_ceil(2)]);
             }
         }
     }
