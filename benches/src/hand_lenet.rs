@@ -21,7 +21,7 @@
 //! - The zero padding is in the loop bounds: each tap's rows and columns
 //!   are clipped to those that read inside the image. (Copying each image
 //!   into a zero-bordered 14 × 14 buffer, for constant trip counts, measured
-//!   as fast for the gradient and 5 % slower for the loss.)
+//!   about as fast for the gradient and 5 % slower for the loss.)
 //! - Backward, layer by layer: the pooling's adjoint goes to the winner
 //!   only, through `1 - z²`; a convolution's weight gradient is a correlation
 //!   of its adjoint with its input, and its input's adjoint a scatter of the
