@@ -73,4 +73,5 @@ pub fn raw_gradient(text: &str) -> netgrad::autodiff::Gradient {
 }
 
 pub mod hand;
+pub mod hand_lenet;
 pub mod hand_small;
