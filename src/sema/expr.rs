@@ -98,6 +98,22 @@ impl Sema {
 
     /// Checks a definition and adds its value; returns it unless the name was unusable.
     pub(super) fn definition(&mut self, def: &ast::Def, kind: ValueKind) -> Option<ValueId> {
+        let lag_reads = self.lag_reads.len();
+        let value = self.lower_definition(def, kind);
+        if self.declared.get(&def.name.name) != Some(&def.name.span) {
+            return None; // a duplicate or reserved name, already reported
+        }
+        let id = self.push_value(value);
+        for r in &mut self.lag_reads[lag_reads..] {
+            r.reader = Some(id);
+        }
+        self.define(&def.name, Symbol::Value(id));
+        Some(id)
+    }
+
+    /// Checks a definition (or an init, whose name is not declared) and
+    /// makes its value.
+    pub(super) fn lower_definition(&mut self, def: &ast::Def, kind: ValueKind) -> Value {
         let mut cx = Ctx::default();
         let mut lhs = Vec::new();
         for b in &def.indices {
@@ -140,19 +156,14 @@ impl Sema {
                 extent,
             })
             .collect();
-        if self.declared.get(&def.name.name) != Some(&def.name.span) {
-            return None; // a duplicate or reserved name, already reported
-        }
-        let id = self.push_value(Value {
+        Value {
             name: def.name.name.clone(),
             kind,
             shape,
             indices,
             rhs: Some(rhs),
             origin: ir::Origin::Source(def.span),
-        });
-        self.define(&def.name, Symbol::Value(id));
-        Some(id)
+        }
     }
 
     /// Introduces an index variable (left-hand side or reduction); always
@@ -650,6 +661,9 @@ impl Sema {
             self.error(d);
             return placeholder();
         }
+        if let Some(lowered) = self.recurrent_read(name, subs, span, cx) {
+            return lowered;
+        }
         let Some(sym) = self.resolve(name) else {
             return placeholder();
         };
@@ -675,6 +689,51 @@ impl Sema {
         // A dim of size 0 or a NaN const stands for an earlier error: not a known constant.
         let known = (value.is_finite() && !(what == "a dim" && value == 0.0)).then_some(value);
         (Expr::Num(value), known)
+    }
+
+    /// A read of a definition of the reader's own recurrence, or of an
+    /// init's: `None` when it is an ordinary read (at the same step).
+    fn recurrent_read(
+        &mut self,
+        name: &ast::Ident,
+        subs: Option<&[ast::Expr]>,
+        span: Span,
+        cx: &mut Ctx,
+    ) -> Option<Lowered> {
+        if self.recur.reported(span) {
+            return Some(placeholder());
+        }
+        let target = self.recur.group(&name.name)?;
+        if self.in_init == Some(target) {
+            let at = self.recur.groups[target][0].clone();
+            self.error(
+                Diagnostic::error(
+                    Code::InitOrder,
+                    span,
+                    format!("an init cannot read `{}`, which is computed by its own recurrence", name.name),
+                )
+                .label("a member of the recurrence")
+                .with(self.recur_defined_at(&at), "the recurrence starts here")
+                .help("an init is the value before the first step: it may use inputs, params, consts and definitions outside the recurrence"),
+            );
+            return Some(placeholder());
+        }
+        let reader = self.defining.as_deref()?;
+        if self.recur.group(reader) != Some(target) {
+            return None;
+        }
+        let time = cx
+            .indices
+            .first()
+            .filter(|i| i.is_lhs)
+            .map(|i| i.name.clone());
+        match super::recur::step_of(subs, time.as_deref()) {
+            super::recur::Step::Lag(k) => {
+                let read = self.lag_read(name, subs.unwrap_or(&[]), k, span, cx);
+                Some(read.map_or_else(placeholder, |e| (e, None)))
+            }
+            _ => None,
+        }
     }
 
     fn read_value(
@@ -1185,7 +1244,7 @@ fn plural(n: usize, word: &str) -> String {
 
 impl Sema {
     /// A size in a message: the run-time dim's name, or the number.
-    fn size_text(&self, e: &Extent) -> String {
+    pub(super) fn size_text(&self, e: &Extent) -> String {
         match &e.dim {
             Some(d) if self.is_runtime(e) => d.clone(),
             _ => e.size.to_string(),
@@ -1193,7 +1252,7 @@ impl Sema {
     }
 
     /// A size in a label: `4 (K)`, `4`, or `N, given at run time`.
-    fn shown_size(&self, e: &Extent) -> String {
+    pub(super) fn shown_size(&self, e: &Extent) -> String {
         match &e.dim {
             Some(d) if self.is_runtime(e) => format!("{d}, given at run time"),
             _ => show_size(e),
