@@ -43,6 +43,9 @@ pub(super) struct Ctx {
     bad_subscripts: usize,
     /// Reads at affine subscripts, checked once the ranges are known.
     affine_reads: Vec<AffineRead>,
+    /// Index variables that subscript a lag read of the reader's own
+    /// recurrence (`h[t - 1, i]`), which gives no range while lowering.
+    pub(super) lag_uses: Vec<IndexId>,
     /// Inside the condition of a `where` (not in its branches): comparisons,
     /// `and`, `or` and `not` are allowed, and index variables are numbers.
     in_condition: bool,
@@ -135,6 +138,7 @@ impl Sema {
         let extents: Vec<Extent> = (0..cx.indices.len())
             .map(|k| self.range_of(&cx.indices[k]))
             .collect();
+        self.lag_only_ranges(&cx, &extents);
         let ranges: Vec<Range> = extents.iter().map(|e| Range::whole(self, e)).collect();
         let names: Vec<(String, Extent)> = cx
             .indices
@@ -383,6 +387,36 @@ impl Sema {
             .help(self.range_help(&format!("{}({} in", info.reduction, info.name), ", ...)"))
         };
         self.error(d);
+    }
+
+    /// A left-hand index that only lag reads subscript (`h[t, j] = 0.5 *
+    /// h[t - 1, j]`) has no range: an error, as for an index the
+    /// right-hand side does not use. A reduction index takes its range from
+    /// the dimension it subscripts once that is known
+    /// (`Sema::finish_recurrences`).
+    fn lag_only_ranges(&mut self, cx: &Ctx, extents: &[Extent]) {
+        for (k, info) in cx.indices.iter().enumerate() {
+            let silent = extents[k].size == 0
+                && info.explicit.is_none()
+                && info.uses.is_empty()
+                && info.affine_uses.is_empty()
+                && info.is_lhs
+                && cx.lag_uses.contains(&IndexId(k as u32));
+            if silent {
+                self.error(
+                    Diagnostic::error(
+                        Code::BroadcastWithoutRange,
+                        info.span,
+                        format!(
+                            "index `{}` subscripts only reads of earlier steps, so its range is unknown",
+                            info.name
+                        ),
+                    )
+                    .label("range unknown")
+                    .help(self.range_help(&format!("{} in", info.name), "")),
+                );
+            }
+        }
     }
 
     /// "give it a range: `j in D`" with a dim of this file, or with an integer

@@ -86,7 +86,7 @@ pub fn check_sized(
         )]);
     }
     s.collect_names(file);
-    s.recur = recur::find(file, &mut s.diags);
+    s.recur = recur::find(file, &s.declared, &s.misdeclared, &mut s.diags);
     for item in &file.items {
         s.item(item);
     }
@@ -151,6 +151,8 @@ struct Sema {
     inits: Vec<recur::InitInfo>,
     /// While lowering an `init`: its recurrence.
     in_init: Option<usize>,
+    /// The recurrent definitions an `init` in error was for.
+    failed_inits: Vec<String>,
 }
 
 impl Sema {

@@ -102,12 +102,22 @@ impl Recurrences {
 /// syntax alone: a read of a later step (E0704), a read of the recurrence
 /// that is at neither `t` nor `t - k` (E0705), and a cycle at the same step
 /// (E0703).
-pub(super) fn find(file: &ast::File, diags: &mut Vec<Diagnostic>) -> Recurrences {
+/// Only definitions whose names are declared once, by them, take part
+/// (`declared`, `misdeclared`: see `Sema`): a name in error is reported
+/// as such, not as a recurrence too.
+pub(super) fn find(
+    file: &ast::File,
+    declared: &HashMap<String, Span>,
+    misdeclared: &[String],
+    diags: &mut Vec<Diagnostic>,
+) -> Recurrences {
     let mut defs: Vec<&ast::Def> = Vec::new();
     let mut out = Recurrences::default();
     for item in &file.items {
         if let ast::Item::Def(d) | ast::Item::Loss(d) = item {
-            if !out.rank.contains_key(&d.name.name) {
+            let own = declared.get(&d.name.name) == Some(&d.name.span)
+                && !misdeclared.contains(&d.name.name);
+            if own && !out.rank.contains_key(&d.name.name) {
                 out.rank.insert(d.name.name.clone(), d.indices.len());
                 out.defined_at.insert(d.name.name.clone(), d.name.span);
                 defs.push(d);
@@ -177,26 +187,37 @@ pub(super) fn find(file: &ast::File, diags: &mut Vec<Diagnostic>) -> Recurrences
         let time = reader.indices.first().map(|b| b.name.name.as_str());
         let d = match read.step {
             Step::Same | Step::Lag(_) => continue,
-            Step::Later(k) => Diagnostic::error(
-                Code::LaterStep,
-                read.step_span,
-                format!(
-                    "`{}` reads `{}` {k} {} later; a recurrence reads only earlier steps",
-                    reader.name.name,
-                    target.name.name,
-                    if k == 1 { "step" } else { "steps" }
-                ),
-            )
-            .label("a later step")
-            .with(target.name.span, format!("`{}` is defined here, from `{}`", target.name.name, reader.name.name))
-            .help(format!(
-                "`{}` and `{}` read each other, so they are computed one step at a time, and step {} is not computed yet: read `{}[{} - {k}, ...]`, an earlier step",
-                reader.name.name,
-                target.name.name,
-                time.map_or("t + k".to_string(), |t| format!("{t} + {k}")),
-                target.name.name,
-                time.unwrap_or("t"),
-            )),
+            Step::Later(k) => {
+                let t = time.unwrap_or("t");
+                let mut d = Diagnostic::error(
+                    Code::LaterStep,
+                    read.step_span,
+                    format!(
+                        "`{}` reads `{}` at step {t} + {k}, a later step of its own recurrence",
+                        reader.name.name, target.name.name
+                    ),
+                )
+                .label("a later step");
+                let why = if reader.name.name == target.name.name {
+                    format!("`{}` is computed one step at a time", reader.name.name)
+                } else {
+                    d = d.with(
+                        target.name.span,
+                        format!(
+                            "`{}` reads `{}` (the same recurrence)",
+                            target.name.name, reader.name.name
+                        ),
+                    );
+                    format!(
+                        "`{}` and `{}` read each other, so they are computed one step at a time",
+                        reader.name.name, target.name.name
+                    )
+                };
+                d.help(format!(
+                    "{why}, and step {t} + {k} is not computed yet at step {t}: read an earlier step, `{}`",
+                    at_step(target, &format!("{t} - 1"))
+                ))
+            }
             Step::Other => {
                 let message = match time {
                     Some(t) => format!(
@@ -210,8 +231,8 @@ pub(super) fn find(file: &ast::File, diags: &mut Vec<Diagnostic>) -> Recurrences
                 };
                 let help = match time {
                     Some(t) => format!(
-                        "a recurrence is computed one step of its first index at a time: `{}[{t} - 1, ...]` reads the previous step",
-                        target.name.name
+                        "a recurrence is computed one step of its first index at a time: `{}` reads the previous step",
+                        at_step(target, &format!("{t} - 1"))
                     ),
                     None => format!(
                         "a recurrent definition is indexed by its steps first: `{}[t, ...] = ... {}[t - 1, ...] ...`",
@@ -335,10 +356,13 @@ fn same_step_cycles(
                     ),
                 );
             }
+            let time = defs[first.0]
+                .indices
+                .first()
+                .map_or("t", |b| b.name.name.as_str());
             d = d.help(format!(
-                "within one step, each value is computed from values computed before it; make one of these reads an earlier step, `{}[{} - 1, ...]`",
-                name(first.1),
-                defs[first.0].indices.first().map_or("t", |b| b.name.name.as_str())
+                "within one step, each value is computed from values computed before it; make one of these reads an earlier step, `{}`",
+                at_step(defs[first.1], &format!("{time} - 1"))
             ));
             for &k in &path {
                 out.reported.push(inner[k].2.span.start);
@@ -346,6 +370,12 @@ fn same_step_cycles(
             diags.push(d);
         }
     }
+}
+
+/// `h[t - 1]` or `h[t - 1, ...]`: a read of `def` at `step`.
+fn at_step(def: &ast::Def, step: &str) -> String {
+    let rest = if def.indices.len() > 1 { ", ..." } else { "" };
+    format!("{}[{step}{rest}]", def.name.name)
 }
 
 /// Calls `f(name, subs, span)` on every read of `e`, in source order.
@@ -408,6 +438,22 @@ impl Sema {
 
     /// Checks `init NAME[-k, j, ...] = EXPR` and makes its value.
     pub(super) fn init(&mut self, init: &ast::Init) {
+        let errors = self.diags.len();
+        self.check_init(init);
+        if self.diags.len() > errors {
+            // A missing init that this one was meant to be is not reported again.
+            let meant = match self.recur.group(&init.name.name) {
+                Some(_) => Some(init.name.name.clone()),
+                None => {
+                    let recurrent = self.recur.group_of.keys().map(String::as_str);
+                    super::suggest(&init.name.name, recurrent).map(str::to_string)
+                }
+            };
+            self.failed_inits.extend(meant);
+        }
+    }
+
+    fn check_init(&mut self, init: &ast::Init) {
         let name = &init.name;
         let Some(group) = self.recur.group(&name.name) else {
             self.init_not_recurrent(init);
@@ -514,7 +560,10 @@ impl Sema {
                     format!("the first subscript of `init {}` must be a step before the start: -1, -2, ...", init.name.name),
                 )
                 .label(if step.is_some() { "not a step before the start" } else { "no step" })
-                .help(format!("`init {0}[-1, ...] = EXPR` gives `{0}` at the step before its first, which `{0}[t - 1, ...]` reads at t = 0", init.name.name)),
+                .help({
+                    let rest = if self.recur.rank(&init.name.name).unwrap_or(0) > 1 { ", ..." } else { "" };
+                    format!("`init {0}[-1{rest}] = EXPR` gives `{0}` at the step before its first, which `{0}[t - 1{rest}]` reads at t = 0", init.name.name)
+                }),
             );
         }
         k
@@ -597,6 +646,7 @@ impl Sema {
             return None;
         }
         let time = ir::IndexId(0);
+        cx.lag_uses.push(time);
         let first = ir::Affine::new(-(lag as i64), &[(time, 1)])?.sub();
         let mut lowered = vec![(first, subs[0].span)];
         for s in &subs[1..] {
@@ -604,7 +654,11 @@ impl Sema {
                 ExprKind::Read {
                     name: i,
                     subs: None,
-                } if cx.lookup(&i.name).is_some() => Sub::Var(cx.lookup(&i.name)?),
+                } if cx.lookup(&i.name).is_some() => {
+                    let id = cx.lookup(&i.name)?;
+                    cx.lag_uses.push(id);
+                    Sub::Var(id)
+                }
                 ExprKind::Number { text, .. } if text.parse::<usize>().is_ok() => {
                     Sub::Lit(text.parse().ok()?)
                 }
@@ -736,7 +790,7 @@ impl Sema {
                         )),
                     );
                 }
-                if missing.is_empty() {
+                if missing.is_empty() || self.failed_inits.contains(name) {
                     continue;
                 }
                 consistent = false;
@@ -801,7 +855,7 @@ impl Sema {
                             Diagnostic::error(
                                 Code::InitShape,
                                 at,
-                                format!("`{}` has size {h} in dimension {}, but `{}` has size {w} there", self.values[init.index()].name, pos + 2, members[m]),
+                                format!("`init {}` ranges over {h} in its dimension {}, but dimension {} of `{}` has size {w}", self.values[init.index()].name, pos + 2, pos + 2, members[m]),
                             )
                             .label(format!("`{idx}` ranges over {h}"))
                             .with(self.values[member.index()].origin.span(), format!("`{}` is defined here", members[m]))
@@ -830,6 +884,15 @@ impl Sema {
             let want = &shape[pos + 1];
             match sub {
                 Sub::Var(i) => {
+                    let reader_value = &mut self.values[reader.index()];
+                    // A reduction index that only lag reads subscript
+                    // ranges over the dimension it subscripts.
+                    if reader_value.indices[i.index()].extent.size == 0
+                        && i.index() >= reader_value.rank()
+                        && want.size > 0
+                    {
+                        reader_value.indices[i.index()].extent = want.clone();
+                    }
                     let have = self.values[reader.index()].indices[i.index()].clone();
                     if have.extent.size > 0
                         && want.size > 0
