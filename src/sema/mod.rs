@@ -153,6 +153,8 @@ struct Sema {
     in_init: Option<usize>,
     /// The recurrent definitions an `init` in error was for.
     failed_inits: Vec<String>,
+    /// The recurrent definitions a lag read in error was of.
+    failed_lag_reads: Vec<String>,
 }
 
 impl Sema {

@@ -418,6 +418,10 @@ pub(super) struct LagRead {
     pub(super) span: Span,
 }
 
+/// The most steps a lag read may reach back (`h[t - 4096]`); each one
+/// needs an `init`.
+pub const MAX_LAG: i64 = 4096;
+
 /// The first value id used as a placeholder: lag read `k` is `PLACEHOLDER - k`.
 pub(super) const PLACEHOLDER: u32 = u32::MAX;
 
@@ -619,6 +623,22 @@ impl Sema {
         span: Span,
         cx: &mut super::expr::Ctx,
     ) -> Option<Expr> {
+        let read = self.lower_lag_read(name, subs, lag, span, cx);
+        if read.is_none() {
+            // Its inits are not reported as unread.
+            self.failed_lag_reads.push(name.name.clone());
+        }
+        read
+    }
+
+    fn lower_lag_read(
+        &mut self,
+        name: &ast::Ident,
+        subs: &[ast::Expr],
+        lag: usize,
+        span: Span,
+        cx: &mut super::expr::Ctx,
+    ) -> Option<Expr> {
         let rank = self.recur.rank(&name.name).unwrap_or(0);
         if subs.len() != rank {
             self.error(
@@ -647,7 +667,23 @@ impl Sema {
         }
         let time = ir::IndexId(0);
         cx.lag_uses.push(time);
-        let first = ir::Affine::new(-(lag as i64), &[(time, 1)])?.sub();
+        let Some(first) = i64::try_from(lag)
+            .ok()
+            .filter(|k| *k <= MAX_LAG)
+            .and_then(|k| ir::Affine::new(-k, &[(time, 1)]))
+        else {
+            self.error(
+                Diagnostic::error(
+                    Code::RecurrentSubscript,
+                    subs[0].span,
+                    format!("a read {lag} steps back is more than the {MAX_LAG} steps a recurrence may reach back"),
+                )
+                .label("too far back")
+                .help("each step before the start needs an `init`: read a few steps back at most"),
+            );
+            return None;
+        };
+        let first = first.sub();
         let mut lowered = vec![(first, subs[0].span)];
         for s in &subs[1..] {
             let sub = match &s.kind {
@@ -770,12 +806,16 @@ impl Sema {
                         None => missing.push(k),
                     }
                 }
-                for i in self
-                    .inits
-                    .clone()
-                    .iter()
-                    .filter(|i| i.name == *name && i.lag > max_lag)
-                {
+                let unread: Vec<InitInfo> = if self.failed_lag_reads.contains(name) {
+                    Vec::new()
+                } else {
+                    self.inits
+                        .iter()
+                        .filter(|i| i.name == *name && i.lag > max_lag)
+                        .cloned()
+                        .collect()
+                };
+                for i in &unread {
                     consistent = false;
                     self.error(
                         Diagnostic::error(
