@@ -166,6 +166,10 @@ impl Builder {
             .map_err(|e| error(crate::diag::report(&name, &e.lossy, &[e.diagnostic], false)))?;
         let dag = crate::front_end(&text)
             .map_err(|d| error(crate::diag::report(&name, &text, &d, false)))?;
+        let recurrent = crate::recurrence_unsupported(&dag.program, "generated code");
+        if !recurrent.is_empty() {
+            return Err(error(crate::diag::report(&name, &text, &recurrent, false)));
+        }
         let unsupported = crate::codegen_unsupported(&dag.program, self.no_std);
         if !unsupported.is_empty() {
             return Err(error(crate::diag::report(

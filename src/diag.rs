@@ -95,18 +95,33 @@ codes! {
     Comparison = "E0502", "retired: comparisons, reserved until `where` became part of the language (no longer reported)";
     UserFunction = "E0503", "not supported yet: user-defined functions";
     MaxReduction = "E0504", "retired: max and min reductions, reserved until they became part of the language (no longer reported)";
-    Recurrence = "E0505", "not supported yet: a definition that reads itself (recurrences)";
+    Recurrence = "E0505", "retired: a definition that reads itself (recurrences), reserved until recurrences became part of the language (no longer reported)";
     NonAffineSubscript = "E0506", "not supported yet: a subscript that is not an integer affine form of index variables (i * j, i / 2, `x[k]`)";
+    RecurrenceDerivative = "E0507", "not supported yet: the derivative of a recurrence (gradient, `check`, `explain`, `compile`)";
     // Conditions and `where`.
     ConditionOutsideWhere = "E0600", "a comparison, `and`, `or` or `not` outside the condition of a `where`";
     NotACondition = "E0601", "the condition of a `where`, or an operand of `and`, `or`, `not`, is not a comparison";
+    // Recurrences.
+    InitNotRecurrent = "E0700", "an `init` for a name that is not a recurrent definition";
+    DuplicateInit = "E0701", "an `init` for the same step is given twice";
+    MissingInit = "E0702", "a recurrent definition is read before its first step without an `init` for that step";
+    SameStepCycle = "E0703", "definitions read each other at the same step, in a cycle";
+    LaterStep = "E0704", "a definition reads a later step of its own recurrence";
+    RecurrentSubscript = "E0705", "a read of a definition of the reader's own recurrence is at neither step `t` nor `t - k`";
+    StepRangeConflict = "E0706", "the definitions of one recurrence range over different steps";
+    InitShape = "E0707", "an `init` with a wrong step, a wrong number of subscripts, a wrong shape, or a step no read reaches";
+    InitOrder = "E0708", "an `init` after the definitions of its recurrence, or reading its own recurrence";
 }
 
 impl Code {
     /// Codes no longer reported: what they rejected is part of the language
     /// now. A code is never reused, so each keeps its place in the catalogue.
-    pub const RETIRED: &'static [Code] =
-        &[Code::MaxReduction, Code::AffineSubscript, Code::Comparison];
+    pub const RETIRED: &'static [Code] = &[
+        Code::MaxReduction,
+        Code::AffineSubscript,
+        Code::Comparison,
+        Code::Recurrence,
+    ];
 }
 
 /// How serious a diagnostic is.

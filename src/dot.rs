@@ -34,6 +34,7 @@ pub fn dot(dag: &Dag, name: &str) -> String {
                 pretty::shown_definition(p, v)
             ),
             ValueKind::Def | ValueKind::Adjoint => pretty::shown_definition(p, v),
+            ValueKind::Init => format!("init {}", pretty::shown_definition(p, v)),
         };
         if uses.len() > 1 {
             let _ = write!(label, "\nused {} times", uses.len());
@@ -45,7 +46,7 @@ pub fn dot(dag: &Dag, name: &str) -> String {
             ValueKind::Loss => ", style=filled, fillcolor=\"#e8f5e9\"",
             ValueKind::Temp => ", style=dashed",
             ValueKind::Adjoint => ", style=filled, fillcolor=\"#f3e5f5\"",
-            ValueKind::Def => "",
+            ValueKind::Def | ValueKind::Init => "",
         });
         if fan_out {
             attrs.push_str(", color=\"#c62828\", peripheries=2");

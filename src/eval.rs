@@ -7,7 +7,10 @@
 //! accumulators. A value can also be recomputed over a region only (some
 //! left-hand indices fixed), which is what makes the gradient check's probes cheap.
 
-use crate::ir::{BinOp, Expr, Extreme, Func, Program, Reduction, Sub, Value, ValueId, ValueKind};
+use crate::ir::{
+    BinOp, Expr, Extreme, Func, Program, Recurrence, Reduction, Step, Sub, Value, ValueId,
+    ValueKind,
+};
 
 /// The data of every value, row-major, indexed by `ValueId`.
 pub type Tensors = Vec<Vec<f64>>;
@@ -64,6 +67,10 @@ pub struct Compiled {
     /// Per value: the slot of its residual, for a logsumexp that a
     /// difference reads (`crate::lse`). Residual slots follow the values'.
     residual: Vec<Option<usize>>,
+    /// The order of evaluation (`Program::schedule`).
+    schedule: Vec<Step>,
+    /// Per recurrence: its members, and its number of steps.
+    recurrences: Vec<(Vec<ValueId>, usize)>,
 }
 
 /// One right-hand side: the compiled body and its index table's size.
@@ -134,6 +141,15 @@ enum Node {
         value: Idx,
         body: Box<Node>,
     },
+    /// A lag read `h[t - lag, ...]` of the reader's own recurrence: the
+    /// read where `t >= lag`, else the init value of step `t - lag`
+    /// (`inits[lag - t - 1]`), at the other subscripts.
+    Lag {
+        read: Access,
+        time: usize,
+        lag: usize,
+        inits: Vec<Access>,
+    },
     /// `Expr::Where`: only the branch taken is evaluated.
     Where(Box<Node>, Box<Node>, Box<Node>),
     /// `Expr::Index`: an index variable as a number.
@@ -173,14 +189,22 @@ impl Compiled {
                     all_strides.push(all_strides[v].clone());
                 }
             }
-            let at = Slots {
-                strides: &all_strides,
-                residual: &residual,
-            };
+            let mut recurrence_of = vec![None; program.values.len()];
+            for r in &program.recurrences {
+                for m in &r.members {
+                    recurrence_of[m.index()] = Some(r);
+                }
+            }
             let mut kernels: Vec<Option<Kernel>> = program
                 .values
                 .iter()
-                .map(|v| {
+                .zip(&recurrence_of)
+                .map(|(v, &recurrence)| {
+                    let at = Slots {
+                        strides: &all_strides,
+                        residual: &residual,
+                        recurrence,
+                    };
                     v.rhs.as_ref().map(|rhs| Kernel {
                         indices: v.indices.len(),
                         body: compile(v, rhs, &at),
@@ -192,6 +216,12 @@ impl Compiled {
                 shapes,
                 kernels,
                 residual,
+                schedule: program.schedule(),
+                recurrences: program
+                    .recurrences
+                    .iter()
+                    .map(|r| (r.members.clone(), r.steps.size))
+                    .collect(),
             }
         })
     }
@@ -216,10 +246,23 @@ impl Compiled {
                 data.push(vec![0.0; len]);
             }
         }
-        for i in 0..values {
-            if self.kernels[i].is_some() {
-                let all = vec![None; self.shapes[i].len()];
-                self.compute(ValueId(i as u32), &mut data, &all);
+        for step in &self.schedule {
+            match *step {
+                Step::Value(id) => {
+                    let all = vec![None; self.shapes[id.index()].len()];
+                    self.compute(id, &mut data, &all);
+                }
+                // Forward in time: at each step, the members in order, each
+                // reading the same step of earlier members and earlier steps.
+                Step::Recurrence(r) => {
+                    let (members, steps) = &self.recurrences[r];
+                    let mut buf = Vec::new();
+                    for t in 0..*steps {
+                        for m in members {
+                            self.compute_step(*m, t, &mut data, &mut buf);
+                        }
+                    }
+                }
             }
         }
         data
@@ -249,6 +292,38 @@ impl Compiled {
             data[r] = lo;
         }
         data[i] = out;
+    }
+
+    /// Computes the elements of recurrence member `id` at step `t` (its
+    /// first index). Unlike [`Compiled::compute`], the member's own data
+    /// stays readable (its lag reads read earlier steps of it): the step's
+    /// elements go to `buf` first, then into place.
+    fn compute_step(&self, id: ValueId, t: usize, data: &mut Tensors, buf: &mut Vec<(f64, f64)>) {
+        let i = id.index();
+        let Some(kernel) = &self.kernels[i] else {
+            return;
+        };
+        let mut region = vec![None; self.shapes[i].len()];
+        region[0] = Some(t);
+        buf.clear();
+        let keeps_residual = self.residual[i].is_some();
+        stacker::maybe_grow(RED_ZONE, crate::STACK_SIZE, || {
+            for_each_in(&self.shapes[i], &region, kernel.indices, |_, env| {
+                buf.push(if keeps_residual {
+                    kernel.body.logsumexp(data, env)
+                } else {
+                    (kernel.body.eval(data, env), 0.0)
+                });
+            });
+        });
+        // The step's elements are one contiguous row, in order.
+        let row = buf.len();
+        for (k, &(x, lo)) in buf.iter().enumerate() {
+            data[i][t * row + k] = x;
+            if let Some(r) = self.residual[i] {
+                data[r][t * row + k] = lo;
+            }
+        }
     }
 
     /// For a definition whose right-hand side is a sum or mean (of sums or
@@ -325,10 +400,37 @@ pub(crate) fn for_each_in(
     }
 }
 
-/// Where reads go: every slot's strides, and each value's residual slot.
+/// Where reads go: every slot's strides, each value's residual slot, and
+/// the recurrence of the value being compiled, if any.
 struct Slots<'a> {
     strides: &'a [Vec<usize>],
     residual: &'a [Option<usize>],
+    recurrence: Option<&'a Recurrence>,
+}
+
+impl Slots<'_> {
+    /// A lag read `h[t - k, ...]` of the owner's recurrence, as a node.
+    fn lag(&self, value: ValueId, subs: &[Sub]) -> Option<Node> {
+        let r = self.recurrence?;
+        let m = r.member(value)?;
+        let Some(Sub::Affine(a)) = subs.first() else {
+            return None;
+        };
+        let (time, lag) = match *a.terms() {
+            [(time, 1)] if a.constant() < 0 => (time.index(), a.constant().unsigned_abs() as usize),
+            _ => return None,
+        };
+        let inits = r.inits[m]
+            .iter()
+            .map(|init| access(*init, &subs[1..], self.strides))
+            .collect();
+        Some(Node::Lag {
+            read: access(value, subs, self.strides),
+            time,
+            lag,
+            inits,
+        })
+    }
 }
 
 impl Slots<'_> {
@@ -351,7 +453,9 @@ fn compile(owner: &Value, e: &Expr, at: &Slots) -> Node {
     };
     match e {
         Expr::Num(x) => Node::Num(*x),
-        Expr::Read { value, subs } => Node::Read(access(*value, subs, strides)),
+        Expr::Read { value, subs } => at
+            .lag(*value, subs)
+            .unwrap_or_else(|| Node::Read(access(*value, subs, strides))),
         Expr::Delta(a, b) => Node::Delta(idx(a), idx(b)),
         Expr::At { index, pos } => Node::At(index.index(), Box::new(compile(owner, pos, at))),
         Expr::Solve {
@@ -539,6 +643,18 @@ impl Node {
         match self {
             Node::Num(x) => *x,
             Node::Read(a) => data[a.value][a.offset(env)],
+            Node::Lag {
+                read,
+                time,
+                lag,
+                inits,
+            } => match env[*time].checked_sub(*lag) {
+                Some(_) => data[read.value][read.offset(env)],
+                None => {
+                    let init = &inits[lag - env[*time] - 1];
+                    data[init.value][init.offset(env)]
+                }
+            },
             Node::Delta(a, b) => f64::from(u8::from(a.get(env) == b.get(env))),
             Node::At(index, pos) => f64::from(u8::from(env[*index] as f64 == pos.eval(data, env))),
             Node::Solve {

@@ -498,12 +498,19 @@ pub fn hoist(program: Program) -> (Program, Vec<ValueId>) {
 fn hoist_with(mut program: Program, max_piece: usize) -> (Program, Vec<ValueId>) {
     let mut interner = Interner::default();
     let mut occurrences = Vec::with_capacity(program.values.len());
-    for v in &program.values {
+    // The members of recurrences are computed one step at a time: a
+    // temporary hoisted from one would have to join its recurrence, so
+    // for now their right-hand sides stay whole (not split either).
+    let mut recurrent = vec![false; program.values.len()];
+    for m in program.recurrences.iter().flat_map(|r| &r.members) {
+        recurrent[m.index()] = true;
+    }
+    for (v, &recurrent) in program.values.iter().zip(&recurrent) {
         let mut occ = Occurrences {
             free_at: vec![0],
             ..Occurrences::default()
         };
-        if let Some(rhs) = &v.rhs {
+        if let (Some(rhs), false) = (&v.rhs, recurrent) {
             interner.walk(rhs, v, &mut occ, true);
         }
         occurrences.push(occ);
@@ -529,6 +536,10 @@ fn hoist_with(mut program: Program, max_piece: usize) -> (Program, Vec<ValueId>)
         names,
     };
     for ((i, mut v), occ) in old.into_iter().enumerate().zip(occurrences) {
+        if recurrent[i] {
+            h.order.push(Slot::Original(v));
+            continue;
+        }
         if let Some(rhs) = v.rhs.take() {
             let root = occ.root();
             let id = occ.node[root] as usize;
@@ -585,6 +596,11 @@ fn hoist_with(mut program: Program, max_piece: usize) -> (Program, Vec<ValueId>)
     }
     program.loss = remap[program.loss.index()];
     program.outputs = program.outputs.iter().map(|o| remap[o.index()]).collect();
+    program.recurrences = program
+        .recurrences
+        .iter()
+        .map(|r| r.remap(|v| remap[v.index()]))
+        .collect();
     program.values = values;
     remap.truncate(n);
     (program, remap)

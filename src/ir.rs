@@ -722,6 +722,9 @@ pub enum ValueKind {
     Temp,
     /// The adjoint dE/dv of a value v: a sum of one chain-rule product per use.
     Adjoint,
+    /// The value of a recurrent definition at a step before its first
+    /// (`init h[-1, j] = EXPR`): the dimensions after the time index.
+    Init,
 }
 
 impl ValueKind {
@@ -733,6 +736,7 @@ impl ValueKind {
             ValueKind::Loss => "loss",
             ValueKind::Temp => "temporary",
             ValueKind::Adjoint => "adjoint",
+            ValueKind::Init => "init",
         }
     }
 }
@@ -852,9 +856,131 @@ pub struct Program {
     pub values: Vec<Value>,
     pub loss: ValueId,
     pub outputs: Vec<ValueId>,
+    /// The recurrences, in source order of their first members.
+    pub recurrences: Vec<Recurrence>,
+}
+
+/// A recurrence: definitions that read each other at earlier steps of
+/// their first index (`h[t - 1, i]`), a strongly connected component of
+/// the read graph with those lag reads included. A lag read stays an
+/// ordinary `Expr::Read` whose first subscript is the affine form `t - k`
+/// of the reader's first index variable (`IndexId(0)`); what makes it a lag
+/// read is that reader and value are members of one recurrence. At
+/// `t - k < 0` it reads the member's init value for step `t - k` instead.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Recurrence {
+    /// The members in value order, which is their order within one step
+    /// (a read at the same step is of an earlier member). Each one's first
+    /// dimension is the time, over `steps`.
+    pub members: Vec<ValueId>,
+    /// The range of the time index.
+    pub steps: Extent,
+    /// For each member (by position in `members`), its init values:
+    /// `inits[m][k - 1]` is the value at step `-k`, a value of kind
+    /// `ValueKind::Init` whose shape is the member's without the time.
+    /// There is one for every step a lag read reaches before the start.
+    pub inits: Vec<Vec<ValueId>>,
+    /// Where the recurrence is written: its first member's definition.
+    pub span: Span,
+}
+
+impl Recurrence {
+    /// The position of `v` among the members.
+    pub fn member(&self, v: ValueId) -> Option<usize> {
+        self.members.iter().position(|m| *m == v)
+    }
+
+    /// The same recurrence with every value id mapped through `f`.
+    pub fn remap(&self, f: impl Fn(ValueId) -> ValueId) -> Recurrence {
+        Recurrence {
+            members: self.members.iter().map(|m| f(*m)).collect(),
+            steps: self.steps.clone(),
+            inits: self
+                .inits
+                .iter()
+                .map(|i| i.iter().map(|v| f(*v)).collect())
+                .collect(),
+            span: self.span,
+        }
+    }
+}
+
+/// One item of the order of evaluation ([`Program::schedule`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Step {
+    /// A value outside every recurrence, computed whole.
+    Value(ValueId),
+    /// A recurrence (by position in `Program::recurrences`): for each step
+    /// of time in ascending order, each member's elements at that step.
+    Recurrence(usize),
 }
 
 impl Program {
+    /// The order of evaluation: every value outside recurrences, and each
+    /// recurrence as one item once every value it reads (its inits
+    /// included) is computed, before any value that reads it. Values keep
+    /// their order where the dependences allow; without recurrences this is
+    /// the values in order.
+    pub fn schedule(&self) -> Vec<Step> {
+        if self.recurrences.is_empty() {
+            return self.ids().map(Step::Value).collect();
+        }
+        let n = self.values.len();
+        // Each value's node: its own, or its recurrence's (n + r).
+        let mut node: Vec<usize> = (0..n).collect();
+        for (r, rec) in self.recurrences.iter().enumerate() {
+            for m in &rec.members {
+                node[m.index()] = n + r;
+            }
+        }
+        let nodes = n + self.recurrences.len();
+        let mut succ: Vec<Vec<usize>> = vec![Vec::new(); nodes];
+        let mut preds = vec![0usize; nodes];
+        let mut edge = |from: usize, to: usize, succ: &mut Vec<Vec<usize>>| {
+            if from != to {
+                succ[from].push(to);
+                preds[to] += 1;
+            }
+        };
+        for (i, v) in self.values.iter().enumerate() {
+            if let Some(rhs) = &v.rhs {
+                rhs.for_each_read(&mut |u, _| edge(node[u.index()], node[i], &mut succ));
+            }
+        }
+        for (r, rec) in self.recurrences.iter().enumerate() {
+            for init in rec.inits.iter().flatten() {
+                edge(node[init.index()], n + r, &mut succ);
+            }
+        }
+        // Kahn's algorithm, the ready node of the smallest first value first.
+        let first = |k: usize| {
+            if k < n {
+                k
+            } else {
+                self.recurrences[k - n].members[0].index()
+            }
+        };
+        let mut ready: std::collections::BTreeSet<(usize, usize)> = (0..nodes)
+            .filter(|&k| preds[k] == 0 && (k >= n || node[k] == k))
+            .map(|k| (first(k), k))
+            .collect();
+        let mut out = Vec::with_capacity(nodes);
+        while let Some((_, k)) = ready.pop_first() {
+            out.push(if k < n {
+                Step::Value(ValueId(k as u32))
+            } else {
+                Step::Recurrence(k - n)
+            });
+            for &s in &succ[k] {
+                preds[s] -= 1;
+                if preds[s] == 0 {
+                    ready.insert((first(s), s));
+                }
+            }
+        }
+        out
+    }
+
     pub fn value(&self, id: ValueId) -> &Value {
         &self.values[id.index()]
     }

@@ -192,6 +192,52 @@ pub fn codegen_unsupported(program: &ir::Program, no_std: bool) -> Vec<Diagnosti
         .collect()
 }
 
+/// What is not supported yet for a file with recurrences: their
+/// derivatives. One `E0507` per recurrence, at its first definition, for
+/// the commands that differentiate (`check`, `explain`, `compile`, the
+/// `Builder`) to report before they start; `what` names the command's
+/// work ("the gradient check"). Empty for a file without recurrences.
+/// `eval` computes the forward values of such a file (see
+/// `forward_only`) and reports this as a warning.
+pub fn recurrence_unsupported(program: &ir::Program, what: &str) -> Vec<Diagnostic> {
+    program
+        .recurrences
+        .iter()
+        .map(|r| {
+            let names: Vec<String> = r
+                .members
+                .iter()
+                .map(|m| format!("`{}`", program.value(*m).name))
+                .collect();
+            Diagnostic::error(
+                Code::RecurrenceDerivative,
+                r.span,
+                format!(
+                    "{what} needs the derivative of the recurrence of {}, which is not supported yet",
+                    names.join(", ")
+                ),
+            )
+            .label("a recurrence")
+            .help("`netgrad eval` computes its loss and outputs; backpropagation through time comes in a later version")
+        })
+        .collect()
+}
+
+/// A "gradient" of a checked program with respect to nothing: its forward
+/// values only, for `eval` of a file whose derivative is not supported
+/// (`recurrence_unsupported`).
+pub fn forward_only(dag: graph::Dag) -> autodiff::Gradient {
+    let n = dag.program.values.len();
+    autodiff::Gradient {
+        dag,
+        wrt: Vec::new(),
+        adjoint_of: vec![None; n],
+        forward_len: n,
+        terms: Vec::new(),
+        unsimplified: Vec::new(),
+    }
+}
+
 /// Why `derive_symbolic` cannot give code for a file: diagnostics of the
 /// file, or a message (a `--wrt` name that is not an input or param).
 #[derive(Debug)]
@@ -422,6 +468,9 @@ pub fn derive(
     wrt: &[String],
     simplify: bool,
 ) -> Result<(autodiff::Gradient, simplify::Stats), String> {
+    if let Some(d) = recurrence_unsupported(&dag.program, "the gradient").first() {
+        return Err(format!("{} [{}]", d.message, d.code.as_str()));
+    }
     let ids = autodiff::resolve_wrt(&dag.program, wrt)?;
     let g = autodiff::differentiate(dag, &ids);
     Ok(if simplify {

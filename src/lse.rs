@@ -135,6 +135,7 @@ pub fn with_residuals(program: Program) -> (Program, Vec<ValueId>, Vec<Option<Va
         values,
         loss,
         outputs,
+        recurrences,
     } = program;
     let mut out = Vec::with_capacity(next as usize);
     let mut residual = Vec::with_capacity(next as usize);
@@ -190,6 +191,10 @@ pub fn with_residuals(program: Program) -> (Program, Vec<ValueId>, Vec<Option<Va
         values: out,
         loss: remap[loss.index()],
         outputs: outputs.iter().map(|o| remap[o.index()]).collect(),
+        recurrences: recurrences
+            .iter()
+            .map(|r| r.remap(|v| remap[v.index()]))
+            .collect(),
     };
     (program, remap, residual)
 }

@@ -378,6 +378,7 @@ fn run(command: Command) -> Result<(), Failure> {
         } => {
             let (name, source) = read_text(&file)?;
             let dag = front(&name, &source, &netgrad::ir::Sizes::new())?;
+            unsupported_recurrence(&name, &source, &dag, "the gradient check")?;
             let sizes = netgrad::resolve_sizes(&dag.program, &sizes.dims)?;
             let dag = if sizes.is_empty() {
                 dag
@@ -489,7 +490,25 @@ fn run(command: Command) -> Result<(), Failure> {
                 let sizes = netgrad::values::runtime_sizes(&dag.program, &text, &given)?;
                 front(&name, &source, &sizes)?
             };
-            let (g, _) = differentiate(dag, &wrt)?;
+            // The derivative of a recurrence is not supported yet: its
+            // forward values, and a warning.
+            let g = if dag.program.recurrences.is_empty() {
+                differentiate(dag, &wrt)?.0
+            } else {
+                let mut warning = netgrad::recurrence_unsupported(&dag.program, "the gradient");
+                for d in &mut warning {
+                    d.severity = netgrad::diag::Severity::Warning;
+                    d.help = Some("the loss and outputs are computed; the gradient is left empty until backpropagation through time comes in a later version".into());
+                }
+                let style = style();
+                let shown = if style.json {
+                    netgrad::diag::render_json(&name, &source, &warning)
+                } else {
+                    netgrad::diag::render_styled(&name, &source, &warning, style.color)
+                };
+                let _ = std::io::stderr().lock().write_all(shown.as_bytes());
+                netgrad::forward_only(dag)
+            };
             let given = netgrad::values::parse(&g.dag.program, &text)
                 .map_err(|p| indent_errors(&values, &p))?;
             let data = netgrad::eval::run(&g.dag.program, &given);
@@ -503,7 +522,9 @@ fn run(command: Command) -> Result<(), Failure> {
             steps,
             wrt,
         } => {
-            let dag = load(&file)?;
+            let (name, source) = read_text(&file)?;
+            let dag = front(&name, &source, &netgrad::ir::Sizes::new())?;
+            unsupported_recurrence(&name, &source, &dag, "`explain`")?;
             let (g, _) = differentiate(dag, &wrt)?;
             let format = match format {
                 ExplainFormat::Text => netgrad::explain::Format::Text,
@@ -533,6 +554,7 @@ fn run(command: Command) -> Result<(), Failure> {
             not_an_input(output.as_deref(), &[&file])?;
             let (name, source) = read_text(&file)?;
             let dag = front(&name, &source, &netgrad::ir::Sizes::new())?;
+            unsupported_recurrence(&name, &source, &dag, "generated code")?;
             let unsupported = netgrad::codegen_unsupported(&dag.program, no_std);
             if !unsupported.is_empty() {
                 return Err(diagnostics(&name, &source, &unsupported));
@@ -661,6 +683,21 @@ impl netgrad::gradcheck::Progress for Bar {
         if let Some(bar) = self.bar.take() {
             bar.finish_and_clear();
         }
+    }
+}
+
+/// E0507 for a file with recurrences, for a command that differentiates.
+fn unsupported_recurrence(
+    name: &str,
+    text: &str,
+    dag: &netgrad::graph::Dag,
+    what: &str,
+) -> Result<(), Failure> {
+    let unsupported = netgrad::recurrence_unsupported(&dag.program, what);
+    if unsupported.is_empty() {
+        Ok(())
+    } else {
+        Err(diagnostics(name, text, &unsupported))
     }
 }
 

@@ -43,6 +43,9 @@ pub(super) struct Ctx {
     bad_subscripts: usize,
     /// Reads at affine subscripts, checked once the ranges are known.
     affine_reads: Vec<AffineRead>,
+    /// Index variables that subscript a lag read of the reader's own
+    /// recurrence (`h[t - 1, i]`), which gives no range while lowering.
+    pub(super) lag_uses: Vec<IndexId>,
     /// Inside the condition of a `where` (not in its branches): comparisons,
     /// `and`, `or` and `not` are allowed, and index variables are numbers.
     in_condition: bool,
@@ -98,6 +101,22 @@ impl Sema {
 
     /// Checks a definition and adds its value; returns it unless the name was unusable.
     pub(super) fn definition(&mut self, def: &ast::Def, kind: ValueKind) -> Option<ValueId> {
+        let lag_reads = self.lag_reads.len();
+        let value = self.lower_definition(def, kind);
+        if self.declared.get(&def.name.name) != Some(&def.name.span) {
+            return None; // a duplicate or reserved name, already reported
+        }
+        let id = self.push_value(value);
+        for r in &mut self.lag_reads[lag_reads..] {
+            r.reader = Some(id);
+        }
+        self.define(&def.name, Symbol::Value(id));
+        Some(id)
+    }
+
+    /// Checks a definition (or an init, whose name is not declared) and
+    /// makes its value.
+    pub(super) fn lower_definition(&mut self, def: &ast::Def, kind: ValueKind) -> Value {
         let mut cx = Ctx::default();
         let mut lhs = Vec::new();
         for b in &def.indices {
@@ -119,6 +138,7 @@ impl Sema {
         let extents: Vec<Extent> = (0..cx.indices.len())
             .map(|k| self.range_of(&cx.indices[k]))
             .collect();
+        self.lag_only_ranges(&cx, &extents);
         let ranges: Vec<Range> = extents.iter().map(|e| Range::whole(self, e)).collect();
         let names: Vec<(String, Extent)> = cx
             .indices
@@ -140,19 +160,14 @@ impl Sema {
                 extent,
             })
             .collect();
-        if self.declared.get(&def.name.name) != Some(&def.name.span) {
-            return None; // a duplicate or reserved name, already reported
-        }
-        let id = self.push_value(Value {
+        Value {
             name: def.name.name.clone(),
             kind,
             shape,
             indices,
             rhs: Some(rhs),
             origin: ir::Origin::Source(def.span),
-        });
-        self.define(&def.name, Symbol::Value(id));
-        Some(id)
+        }
     }
 
     /// Introduces an index variable (left-hand side or reduction); always
@@ -372,6 +387,36 @@ impl Sema {
             .help(self.range_help(&format!("{}({} in", info.reduction, info.name), ", ...)"))
         };
         self.error(d);
+    }
+
+    /// A left-hand index that only lag reads subscript (`h[t, j] = 0.5 *
+    /// h[t - 1, j]`) has no range: an error, as for an index the
+    /// right-hand side does not use. A reduction index takes its range from
+    /// the dimension it subscripts once that is known
+    /// (`Sema::finish_recurrences`).
+    fn lag_only_ranges(&mut self, cx: &Ctx, extents: &[Extent]) {
+        for (k, info) in cx.indices.iter().enumerate() {
+            let silent = extents[k].size == 0
+                && info.explicit.is_none()
+                && info.uses.is_empty()
+                && info.affine_uses.is_empty()
+                && info.is_lhs
+                && cx.lag_uses.contains(&IndexId(k as u32));
+            if silent {
+                self.error(
+                    Diagnostic::error(
+                        Code::BroadcastWithoutRange,
+                        info.span,
+                        format!(
+                            "index `{}` subscripts only reads of earlier steps, so its range is unknown",
+                            info.name
+                        ),
+                    )
+                    .label("range unknown")
+                    .help(self.range_help(&format!("{} in", info.name), "")),
+                );
+            }
+        }
     }
 
     /// "give it a range: `j in D`" with a dim of this file, or with an integer
@@ -650,6 +695,9 @@ impl Sema {
             self.error(d);
             return placeholder();
         }
+        if let Some(lowered) = self.recurrent_read(name, subs, span, cx) {
+            return lowered;
+        }
         let Some(sym) = self.resolve(name) else {
             return placeholder();
         };
@@ -675,6 +723,51 @@ impl Sema {
         // A dim of size 0 or a NaN const stands for an earlier error: not a known constant.
         let known = (value.is_finite() && !(what == "a dim" && value == 0.0)).then_some(value);
         (Expr::Num(value), known)
+    }
+
+    /// A read of a definition of the reader's own recurrence, or of an
+    /// init's: `None` when it is an ordinary read (at the same step).
+    fn recurrent_read(
+        &mut self,
+        name: &ast::Ident,
+        subs: Option<&[ast::Expr]>,
+        span: Span,
+        cx: &mut Ctx,
+    ) -> Option<Lowered> {
+        if self.recur.reported(span) {
+            return Some(placeholder());
+        }
+        let target = self.recur.group(&name.name)?;
+        if self.in_init == Some(target) {
+            let at = self.recur.groups[target][0].clone();
+            self.error(
+                Diagnostic::error(
+                    Code::InitOrder,
+                    span,
+                    format!("an init cannot read `{}`, which is computed by its own recurrence", name.name),
+                )
+                .label("a member of the recurrence")
+                .with(self.recur_defined_at(&at), "the recurrence starts here")
+                .help("an init is the value before the first step: it may use inputs, params, consts and definitions outside the recurrence"),
+            );
+            return Some(placeholder());
+        }
+        let reader = self.defining.as_deref()?;
+        if self.recur.group(reader) != Some(target) {
+            return None;
+        }
+        let time = cx
+            .indices
+            .first()
+            .filter(|i| i.is_lhs)
+            .map(|i| i.name.clone());
+        match super::recur::step_of(subs, time.as_deref()) {
+            super::recur::Step::Lag(k) => {
+                let read = self.lag_read(name, subs.unwrap_or(&[]), k, span, cx);
+                Some(read.map_or_else(placeholder, |e| (e, None)))
+            }
+            _ => None,
+        }
     }
 
     fn read_value(
@@ -1185,7 +1278,7 @@ fn plural(n: usize, word: &str) -> String {
 
 impl Sema {
     /// A size in a message: the run-time dim's name, or the number.
-    fn size_text(&self, e: &Extent) -> String {
+    pub(super) fn size_text(&self, e: &Extent) -> String {
         match &e.dim {
             Some(d) if self.is_runtime(e) => d.clone(),
             _ => e.size.to_string(),
@@ -1193,7 +1286,7 @@ impl Sema {
     }
 
     /// A size in a label: `4 (K)`, `4`, or `N, given at run time`.
-    fn shown_size(&self, e: &Extent) -> String {
+    pub(super) fn shown_size(&self, e: &Extent) -> String {
         match &e.dim {
             Some(d) if self.is_runtime(e) => format!("{d}, given at run time"),
             _ => show_size(e),

@@ -5,6 +5,7 @@
 mod affine;
 mod consts;
 mod expr;
+mod recur;
 
 use std::collections::HashMap;
 
@@ -41,6 +42,7 @@ pub const RESERVED: &[&str] = &[
     "and",
     "or",
     "not",
+    "init",
 ];
 
 /// The most scalars one value, or one dimension, may hold (2^26, 512 MiB of f64).
@@ -84,9 +86,11 @@ pub fn check_sized(
         )]);
     }
     s.collect_names(file);
+    s.recur = recur::find(file, &s.declared, &s.misdeclared, &mut s.diags);
     for item in &file.items {
         s.item(item);
     }
+    let recurrences = s.finish_recurrences();
     let loss = s.finish_loss(source_len);
     let outputs = s.outputs(file);
     let errors = s.diags.iter().any(Diagnostic::is_error);
@@ -97,6 +101,7 @@ pub fn check_sized(
             values: s.values,
             loss,
             outputs,
+            recurrences,
         }),
         _ => {
             crate::diag::sort(&mut s.diags);
@@ -138,6 +143,18 @@ struct Sema {
     total_reported: bool,
     /// The sizes run-time dims are instantiated at.
     sizes: Sizes,
+    /// The recurrences, found on the syntax before lowering.
+    recur: recur::Recurrences,
+    /// Lag reads lowered so far, resolved at the end.
+    lag_reads: Vec<recur::LagRead>,
+    /// The `init` statements checked so far.
+    inits: Vec<recur::InitInfo>,
+    /// While lowering an `init`: its recurrence.
+    in_init: Option<usize>,
+    /// The recurrent definitions an `init` in error was for.
+    failed_inits: Vec<String>,
+    /// The recurrent definitions a lag read in error was of.
+    failed_lag_reads: Vec<String>,
 }
 
 impl Sema {
@@ -153,7 +170,7 @@ impl Sema {
                 ast::Item::Dim { name, .. } | ast::Item::Const { name, .. } => vec![name],
                 ast::Item::Input(ds) | ast::Item::Param(ds) => ds.iter().map(|d| &d.name).collect(),
                 ast::Item::Def(d) | ast::Item::Loss(d) => vec![&d.name],
-                ast::Item::FnDef { .. } | ast::Item::Output(_) => vec![],
+                ast::Item::FnDef { .. } | ast::Item::Output(_) | ast::Item::Init(_) => vec![],
             };
             for name in names {
                 if !self.check_reserved(name) {
@@ -255,6 +272,7 @@ impl Sema {
                 }
             }
             ast::Item::Output(_) => {}
+            ast::Item::Init(init) => self.init(init),
             ast::Item::FnDef { name, span } => {
                 self.user_functions.push(name.name.clone());
                 self.error(
@@ -631,8 +649,9 @@ impl Sema {
         id
     }
 
-    /// Looks a global name up, reporting unknown names, uses before the
-    /// definition, and recurrences.
+    /// Looks a global name up, reporting unknown names and uses before the
+    /// definition. (A definition's reads of itself are recurrences, which
+    /// `recur` handles before this.)
     fn resolve(&mut self, id: &ast::Ident) -> Option<Symbol> {
         if let Some(sym) = self.scope.get(&id.name) {
             return Some(*sym);
@@ -640,20 +659,7 @@ impl Sema {
         if RESERVED.contains(&id.name.as_str()) && self.misdeclared.contains(&id.name) {
             return None; // its declaration was reported as a reserved word
         }
-        if self.defining.as_deref() == Some(id.name.as_str()) {
-            self.error(
-                Diagnostic::error(
-                    Code::Recurrence,
-                    id.span,
-                    format!(
-                        "`{}` is used in its own definition; recurrences are not supported yet",
-                        id.name
-                    ),
-                )
-                .label("read while being defined")
-                .help("every value is defined once, from values defined before it"),
-            );
-        } else if let Some(def) = self.declared.get(&id.name) {
+        if let Some(def) = self.declared.get(&id.name) {
             let def = *def;
             self.error(
                 Diagnostic::error(

@@ -40,6 +40,8 @@ pub enum Item {
     Loss(Def),
     /// `output NAME, ...`.
     Output(Vec<Ident>),
+    /// `init NAME[-k, j, ...] = EXPR`: a recurrence's value at step -k.
+    Init(Init),
     /// `f(x, ...) = EXPR`: recognised only to be rejected (reserved).
     FnDef { name: Ident, span: Span },
 }
@@ -80,6 +82,19 @@ pub struct Binder {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Def {
     pub name: Ident,
+    pub indices: Vec<Binder>,
+    pub rhs: Expr,
+    pub span: Span,
+}
+
+/// `init NAME[STEP, j, ...] = rhs`: the value of a recurrent definition at
+/// the step before its first (`STEP` is `-1`, `-2`, ...; sema checks it).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Init {
+    pub name: Ident,
+    /// The first subscript as written; `None` without brackets.
+    pub step: Option<Expr>,
+    /// The index variables of the other dimensions.
     pub indices: Vec<Binder>,
     pub rhs: Expr,
     pub span: Span,

@@ -3,7 +3,7 @@
 use pest::iterators::Pair;
 use pest::Parser as _;
 
-use super::ast::{Arg, BinOp, Binder, Decl, Def, Expr, ExprKind, Extent, File, Ident, Item};
+use super::ast::{Arg, BinOp, Binder, Decl, Def, Expr, ExprKind, Extent, File, Ident, Init, Item};
 use super::prescan;
 use crate::diag::{Code, Diagnostic, Span};
 
@@ -194,6 +194,7 @@ fn describe(positives: &[Rule]) -> String {
         Rule::kw_param,
         Rule::kw_loss,
         Rule::kw_output,
+        Rule::kw_init,
     ];
     let starts_statement = positives.iter().any(|r| statement_start.contains(r));
     let starts_expr = positives.contains(&Rule::number) && positives.contains(&Rule::lparen);
@@ -326,6 +327,21 @@ impl Builder {
                 Item::Def(self.def(lhs, rhs, span))
             }
             Rule::output_decl => Item::Output(inner.skip(1).map(|i| self.ident(i)).collect()),
+            Rule::init_def => {
+                let name = self.ident(inner.nth(1)?);
+                let mut rest: Vec<Pair<Rule>> = inner.collect();
+                let rhs = self.expr(rest.pop()?).0;
+                let mut rest = rest.into_iter();
+                let step = rest.next().map(|e| self.expr(e).0);
+                let indices = rest.map(|b| self.binder(b)).collect();
+                Item::Init(Init {
+                    name,
+                    step,
+                    indices,
+                    rhs,
+                    span,
+                })
+            }
             Rule::fn_def => Item::FnDef {
                 name: self.ident(inner.next()?),
                 span,
