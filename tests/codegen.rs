@@ -300,8 +300,9 @@ fn dir_for(path: &Path, float: Float) -> PathBuf {
 
 /// Whether a program has a run-time dim (`dim N` without a size).
 fn has_run_time_dims(text: &str) -> bool {
-    let dag = netgrad::front_end(text).unwrap();
-    dag.program.runtime_dims().next().is_some()
+    let program = netgrad::front_end(text).unwrap().program;
+    let count = program.runtime_dims().count();
+    count > 0
 }
 
 /// The examples without run-time dims. Those with one compile to a module
