@@ -947,3 +947,31 @@ fn where_agrees_with_the_interpreter() {
         }
     }
 }
+
+/// Each adjoint in the generated code is named after its value (`d_z` for
+/// ∂E/∂z), also after a logsumexp that keeps its rounding residual: the
+/// residual value shifts every later value's id, and the adjoints used to
+/// take their neighbours' names (∂E/∂z was `d__t2`, ∂E/∂p `d_lse_lo`).
+#[test]
+fn adjoints_after_a_logsumexp_are_named_after_their_values() {
+    let text = "dim K = 3\ninput t[K]\nparam w[K]\na[k] = w[k] * t[k]\n\
+                lse = logsumexp(k, a[k])\np[k] = exp(a[k] - lse)\n\
+                q[k] = tanh(p[k]) * t[k]\nz[k] = tanh(q[k]) * t[k]\n\
+                loss E = sum(k, z[k]^2)\n";
+    let options = Options {
+        float: Float::F64,
+        source: "t.net".to_string(),
+        share: true,
+        no_std: false,
+        features: Default::default(),
+        math: Default::default(),
+    };
+    let code = generate(&common::simplified(text), &options).unwrap();
+    for name in ["d_z", "d_q", "d_p", "d_lse", "d_a"] {
+        assert!(code.contains(&format!("let {name}")), "no {name} in\n{code}");
+    }
+    assert!(
+        !code.contains("d_lse_lo") && !code.contains("d__t"),
+        "an adjoint named after another value:\n{code}"
+    );
+}
