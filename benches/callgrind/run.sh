@@ -62,7 +62,7 @@ for hand in $hands; do
     cp "$root/benches/src/$hand.rs" "$out/$hand.rs"
 done
 {
-    echo '#![allow(dead_code, clippy::all)]'
+    echo '#![allow(dead_code, non_upper_case_globals, clippy::all)]'
     echo 'mod hand_small;'
     for hand in $hands; do
         echo "mod $hand;"
