@@ -27,7 +27,10 @@ fn values_then_eval_works_on_every_example() {
         let program = netgrad::front_end(&std::fs::read_to_string(&path).unwrap())
             .unwrap()
             .program;
-        let sizes: Vec<String> = program.runtime_dims().map(|d| format!("{}=2", d.name)).collect();
+        let sizes: Vec<String> = program
+            .runtime_dims()
+            .map(|d| format!("{}=2", d.name))
+            .collect();
         let mut args = vec!["values", &name, "-o", json.to_str().unwrap()];
         for size in &sizes {
             args.extend(["--dim", size]);

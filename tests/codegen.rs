@@ -968,7 +968,10 @@ fn adjoints_after_a_logsumexp_are_named_after_their_values() {
     };
     let code = generate(&common::simplified(text), &options).unwrap();
     for name in ["d_z", "d_q", "d_p", "d_lse", "d_a"] {
-        assert!(code.contains(&format!("let {name}")), "no {name} in\n{code}");
+        assert!(
+            code.contains(&format!("let {name}")),
+            "no {name} in\n{code}"
+        );
     }
     assert!(
         !code.contains("d_lse_lo") && !code.contains("d__t"),

@@ -593,11 +593,7 @@ fn run_time_examples() -> Vec<(String, String, Vec<String>)> {
             let text = std::fs::read_to_string(path).unwrap();
             let dag = netgrad::front_end(&text)
                 .unwrap_or_else(|d| panic!("{}", netgrad::diag::render("t.net", &text, &d)));
-            let dims: Vec<String> = dag
-                .program
-                .runtime_dims()
-                .map(|d| d.name.clone())
-                .collect();
+            let dims: Vec<String> = dag.program.runtime_dims().map(|d| d.name.clone()).collect();
             (!dims.is_empty()).then(|| (common::relative(path), text, dims))
         })
         .collect()
@@ -675,7 +671,9 @@ fn every_example_with_run_time_sizes_passes_at_sizes_1_2_and_7() {
         .zip(&dims)
         .zip(&sizes)
         .map(|(((name, text, _), dims), sizes)| Case {
-            name: name.trim_start_matches("examples/").trim_end_matches(".net"),
+            name: name
+                .trim_start_matches("examples/")
+                .trim_end_matches(".net"),
             text,
             dims,
             typed: "",

@@ -99,11 +99,10 @@ const fn concat<const N: usize>(a: &[&'static str], b: &[&'static str]) -> [&'st
 
 /// Every example (every file of examples/, which build.rs compiles): the
 /// fixed-size ones, then those with a run-time dim.
-pub const EXAMPLES: &[&str] =
-    &concat::<{ FIXED_SIZE_EXAMPLES.len() + RUN_TIME_EXAMPLES.len() }>(
-        FIXED_SIZE_EXAMPLES,
-        RUN_TIME_EXAMPLES,
-    );
+pub const EXAMPLES: &[&str] = &concat::<{ FIXED_SIZE_EXAMPLES.len() + RUN_TIME_EXAMPLES.len() }>(
+    FIXED_SIZE_EXAMPLES,
+    RUN_TIME_EXAMPLES,
+);
 
 /// `n` values uniform in [-1, 1), the same on every run.
 pub fn values(n: usize, seed: u64) -> Vec<f64> {

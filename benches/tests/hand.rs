@@ -159,7 +159,10 @@ fn sign_flips_are_caught(what: &str, got: &[f64], want: &[f64], covered: &mut [b
 /// Every element of the gradient had its sign flip caught at some point.
 fn all_covered(what: &str, covered: &[bool]) {
     let missed: Vec<usize> = (0..covered.len()).filter(|&k| !covered[k]).collect();
-    assert!(missed.is_empty(), "{what}: no point checks the sign of gradient{missed:?}");
+    assert!(
+        missed.is_empty(),
+        "{what}: no point checks the sign of gradient{missed:?}"
+    );
 }
 
 /// The small examples' references against their generated modules at several
