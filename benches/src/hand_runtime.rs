@@ -213,9 +213,8 @@ fn attention_forward(
         }
         o[i] = oi;
         let z = times(args.wo, &oi);
-        for d in 0..4 {
-            let e = z[d] - args.y[i][d];
-            loss += e * e;
+        for (z, y) in z.iter().zip(&args.y[i]) {
+            loss += (z - y) * (z - y);
         }
     }
     loss / args.x.len() as f64
