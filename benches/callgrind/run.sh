@@ -141,7 +141,7 @@ EOT
 rustc --edition 2021 -C opt-level=3 -C debuginfo=1 -o "$out/cg" "$out/main.rs" 2>&1 | grep -v '^$' || true
 printf '| net | generated loss | hand loss | ratio | generated gradient | hand gradient | ratio |\n|---|---|---|---|---|---|---|\n'
 rows=$(printf '%s\n' $nets; echo "$runtime" | while read -r net sizes hand; do
-    [ -n "$net" ] && echo "$net $sizes"
+    if [ -n "$net" ]; then echo "$net $sizes"; fi
 done)
 echo "$rows" | while read -r net sizes; do
     [ -n "$net" ] || continue
