@@ -1,24 +1,19 @@
-//! Compiles the benchmarked networks with netgrad's build-script API: every
-//! example (the list is `netgrad_benches::EXAMPLES`; a test checks they agree).
-
-const EXAMPLES: &[&str] = &[
-    "batch_mlp",
-    "bishop",
-    "conv1d",
-    "fanout",
-    "huber_regression",
-    "maxpool",
-    "mlp_mnist",
-    "mlp_mnist_batch",
-    "softmax_regression",
-    "tied_autoencoder",
-    "weight_decay",
-    "xor",
-];
+//! Compiles every example (every `.net` file of examples/) with netgrad's
+//! build-script API; `netgrad_benches::EXAMPLES` names the modules, and a
+//! test checks that it names every file.
 
 fn main() {
-    for net in EXAMPLES {
-        if let Err(e) = netgrad::Builder::new().compile(format!("../examples/{net}.net")) {
+    let dir = std::path::Path::new("../examples");
+    // A file added to or removed from the folder reruns this script.
+    println!("cargo:rerun-if-changed=../examples");
+    let mut files: Vec<std::path::PathBuf> = std::fs::read_dir(dir)
+        .expect("the examples folder")
+        .map(|e| e.expect("a readable entry").path())
+        .filter(|p| p.extension().is_some_and(|e| e == "net"))
+        .collect();
+    files.sort();
+    for file in files {
+        if let Err(e) = netgrad::Builder::new().compile(&file) {
             panic!("\n{e}");
         }
     }

@@ -143,6 +143,14 @@ pub fn with_residuals(program: Program) -> (Program, Vec<ValueId>, Vec<Option<Va
         if let Some(rhs) = v.rhs.take() {
             v.rhs = Some(rewrite(rhs, &remap, &residual_of));
         }
+        // An adjoint names its value and its uses' readers: in new ids too
+        // (code generation names `d_x` after `of`).
+        if let Origin::Adjoint { of, uses } = &mut v.origin {
+            *of = remap[of.index()];
+            for (reader, _) in uses {
+                *reader = remap[reader.index()];
+            }
+        }
         let lo = residual_of[old].map(|_| {
             let mut name = format!("{}_lo", v.name);
             let mut n = 2;

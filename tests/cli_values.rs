@@ -23,7 +23,19 @@ fn values_then_eval_works_on_every_example() {
     for path in common::net_files("examples") {
         let name = common::relative(&path);
         let json = dir.join("v.json");
-        let out = netgrad(&["values", &name, "-o", json.to_str().unwrap()]);
+        // A run-time dim needs a size for the template; eval reads it back.
+        let program = netgrad::front_end(&std::fs::read_to_string(&path).unwrap())
+            .unwrap()
+            .program;
+        let sizes: Vec<String> = program
+            .runtime_dims()
+            .map(|d| format!("{}=2", d.name))
+            .collect();
+        let mut args = vec!["values", &name, "-o", json.to_str().unwrap()];
+        for size in &sizes {
+            args.extend(["--dim", size]);
+        }
+        let out = netgrad(&args);
         assert_eq!(out.status.code(), Some(0), "{name}: {}", text(&out.stderr));
         assert!(out.stdout.is_empty() && out.stderr.is_empty());
         let out = netgrad(&["eval", &name, "--values", json.to_str().unwrap()]);

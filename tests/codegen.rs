@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
 
-use netgrad::codegen::{generate, Float, MathFunctions, Options, TargetFeatures};
+use netgrad::codegen::{generate, generate_sized, Float, MathFunctions, Options, TargetFeatures};
 
 /// The harness: reads f64 values (inputs then params) from the file named by
 /// its argument, prints the loss twice, the gradient, the loss again and the
@@ -298,9 +298,45 @@ fn dir_for(path: &Path, float: Float) -> PathBuf {
     ))
 }
 
+/// Whether a program has a run-time dim (`dim N` without a size).
+fn has_run_time_dims(text: &str) -> bool {
+    let program = netgrad::front_end(text).unwrap().program;
+    let count = program.runtime_dims().count();
+    count > 0
+}
+
+/// The examples without run-time dims. Those with one compile to a module
+/// that takes `Dims` (a harness of its own: tests/runtime_codegen.rs runs
+/// every such example at sizes 1, 2 and 7), and without std to `E0500`.
+fn fixed_size_examples() -> Vec<PathBuf> {
+    common::net_files("examples")
+        .into_iter()
+        .filter(|p| !has_run_time_dims(&std::fs::read_to_string(p).unwrap()))
+        .collect()
+}
+
+#[test]
+fn examples_with_run_time_dims_are_refused_without_std() {
+    let mut run_time = 0;
+    for path in common::net_files("examples") {
+        let text = std::fs::read_to_string(&path).unwrap();
+        let program = netgrad::front_end(&text).unwrap().program;
+        let refused = netgrad::codegen_unsupported(&program, true);
+        assert_eq!(
+            refused.len(),
+            program.runtime_dims().count(),
+            "{}",
+            path.display()
+        );
+        assert!(netgrad::codegen_unsupported(&program, false).is_empty());
+        run_time += usize::from(!refused.is_empty());
+    }
+    assert!(run_time >= 2, "{run_time} examples with run-time dims");
+}
+
 #[test]
 fn generated_code_is_clean_and_agrees_with_the_interpreter() {
-    let files = common::net_files("examples");
+    let files = fixed_size_examples();
     // Two at a time: rustc dominates, and the machine has two cores.
     let results = common::on_two_threads(&files, |path| {
         [false, true].map(|no_std| {
@@ -375,12 +411,14 @@ fn long_argument_chains_are_laid_out_as_rustfmt_lays_them_out() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// The module as `netgrad compile` writes it: for a file with run-time
+/// dims, the numbers computed from their sizes come from `Dims`.
 #[test]
 fn generated_code_matches_its_snapshot_and_is_deterministic() {
     insta::glob!("../examples", "*.net", |path| {
         let text = std::fs::read_to_string(path).unwrap();
         let make = || {
-            let g = common::simplified(&text);
+            let (g, _, numbers) = netgrad::derive_symbolic(&text, &[], true).unwrap();
             let options = Options {
                 float: Float::F64,
                 source: common::relative(path),
@@ -389,7 +427,7 @@ fn generated_code_matches_its_snapshot_and_is_deterministic() {
                 features: Default::default(),
                 math: Default::default(),
             };
-            generate(&g, &options).unwrap()
+            generate_sized(&g, &options, &numbers).unwrap()
         };
         let code = make();
         assert_eq!(code, make(), "two compilations differ");
@@ -587,7 +625,7 @@ fn the_builder_writes_no_std_code_on_request() {
 /// (The default, the module's own functions, is what every other test checks.)
 #[test]
 fn std_math_functions_on_request_compile_and_agree() {
-    let files = common::net_files("examples");
+    let files = fixed_size_examples();
     let results = common::on_two_threads(&files, |path| {
         let text = std::fs::read_to_string(path).unwrap();
         let name = common::relative(path);
@@ -908,4 +946,35 @@ fn where_agrees_with_the_interpreter() {
             }
         }
     }
+}
+
+/// Each adjoint in the generated code is named after its value (`d_z` for
+/// ∂E/∂z), also after a logsumexp that keeps its rounding residual: the
+/// residual value shifts every later value's id, and the adjoints used to
+/// take their neighbours' names (∂E/∂z was `d__t2`, ∂E/∂p `d_lse_lo`).
+#[test]
+fn adjoints_after_a_logsumexp_are_named_after_their_values() {
+    let text = "dim K = 3\ninput t[K]\nparam w[K]\na[k] = w[k] * t[k]\n\
+                lse = logsumexp(k, a[k])\np[k] = exp(a[k] - lse)\n\
+                q[k] = tanh(p[k]) * t[k]\nz[k] = tanh(q[k]) * t[k]\n\
+                loss E = sum(k, z[k]^2)\n";
+    let options = Options {
+        float: Float::F64,
+        source: "t.net".to_string(),
+        share: true,
+        no_std: false,
+        features: Default::default(),
+        math: Default::default(),
+    };
+    let code = generate(&common::simplified(text), &options).unwrap();
+    for name in ["d_z", "d_q", "d_p", "d_lse", "d_a"] {
+        assert!(
+            code.contains(&format!("let {name}")),
+            "no {name} in\n{code}"
+        );
+    }
+    assert!(
+        !code.contains("d_lse_lo") && !code.contains("d__t"),
+        "an adjoint named after another value:\n{code}"
+    );
 }

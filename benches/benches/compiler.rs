@@ -11,9 +11,9 @@ fn main() {
 fn compile(b: divan::Bencher, name: &str) {
     let text = example(name);
     b.bench(|| {
-        // As `netgrad compile` does it: simplified, shared subterms hoisted.
-        let dag = netgrad::front_end(&text).unwrap();
-        let (g, _) = netgrad::derive(dag, &[], true).unwrap();
+        // As `netgrad compile` does it: simplified, shared subterms hoisted,
+        // numbers computed from run-time sizes found.
+        let (g, _, numbers) = netgrad::derive_symbolic(&text, &[], true).unwrap();
         let options = netgrad::codegen::Options {
             float: netgrad::Float::F64,
             source: name.to_string(),
@@ -22,6 +22,6 @@ fn compile(b: divan::Bencher, name: &str) {
             features: Default::default(),
             math: Default::default(),
         };
-        netgrad::codegen::generate(&g, &options).unwrap()
+        netgrad::codegen::generate_sized(&g, &options, &numbers).unwrap()
     });
 }

@@ -1,9 +1,10 @@
 //! Per-call time of the generated `loss_flat` and `gradient_flat` of every
 //! example, beside a hand-written reference for each (`hand_written::NAME_loss`
 //! pairs with `NAME::loss`, `hand_written::NAME_gradient` with
-//! `NAME::gradient`, at the same values) and `matrixmultiply`'s GEMM on the
-//! batched net's three contraction shapes, all in one run so that ratios are
-//! meaningful.
+//! `NAME::gradient`, at the same values; for an example with a run-time dim,
+//! `NAME::hand_loss` and `NAME::hand_gradient`, at its stated sizes) and
+//! `matrixmultiply`'s GEMM on the batched net's three contraction shapes, all
+//! in one run so that ratios are meaningful.
 
 use divan::black_box;
 use netgrad_benches::{hand, values};
@@ -61,6 +62,95 @@ macro_rules! generated {
 
 netgrad_benches::for_each_example!(generated);
 
+/// For each example with a run-time dim, at the sizes
+/// `for_each_run_time_example!` gives it: the generated `loss_flat` (which
+/// makes a workspace per call: the module has no loss function that takes
+/// one), `gradient_flat_in` in one reused workspace (`gradient`),
+/// `gradient_flat` (a workspace per call, `gradient_alloc`), and the
+/// hand-written reference's loss and gradient (`hand_loss`,
+/// `hand_gradient`, each with at most one allocation per call).
+macro_rules! run_time {
+    ($($name:ident { $($dim:ident: $size:literal),* } => $loss:path, $gradient:path;)*) => {
+        $(
+            mod $name {
+                use super::warm_up;
+                use divan::black_box;
+                use netgrad_benches::{$name as net, values};
+
+                /// The sizes of the benchmark.
+                const DIMS: net::Dims = net::Dims { $($dim: $size),* };
+
+                fn inputs_and_params() -> (Vec<f64>, Vec<f64>) {
+                    (values(DIMS.n_inputs(), 1), values(net::N_PARAMS, 2))
+                }
+
+                #[divan::bench]
+                fn loss(b: divan::Bencher) {
+                    let (inputs, params) = inputs_and_params();
+                    warm_up(|| net::loss_flat(&DIMS, &inputs, &params));
+                    b.bench(|| net::loss_flat(black_box(&DIMS), black_box(&inputs), black_box(&params)));
+                }
+
+                #[divan::bench]
+                fn gradient(b: divan::Bencher) {
+                    let (inputs, params) = inputs_and_params();
+                    let mut grad = vec![0.0; net::N_PARAMS];
+                    let mut ws = net::Workspace::new(&DIMS);
+                    warm_up(|| net::gradient_flat_in(&mut ws, &DIMS, &inputs, &params, &mut grad));
+                    b.bench_local(|| {
+                        net::gradient_flat_in(
+                            black_box(&mut ws),
+                            black_box(&DIMS),
+                            black_box(&inputs),
+                            black_box(&params),
+                            black_box(&mut grad),
+                        )
+                    });
+                }
+
+                #[divan::bench]
+                fn gradient_alloc(b: divan::Bencher) {
+                    let (inputs, params) = inputs_and_params();
+                    let mut grad = vec![0.0; net::N_PARAMS];
+                    warm_up(|| net::gradient_flat(&DIMS, &inputs, &params, &mut grad));
+                    b.bench_local(|| {
+                        net::gradient_flat(
+                            black_box(&DIMS),
+                            black_box(&inputs),
+                            black_box(&params),
+                            black_box(&mut grad),
+                        )
+                    });
+                }
+
+                #[divan::bench]
+                fn hand_loss(b: divan::Bencher) {
+                    let (inputs, params) = inputs_and_params();
+                    warm_up(|| $loss($($size,)* &inputs, &params));
+                    b.bench(|| $loss($(black_box($size),)* black_box(&inputs), black_box(&params)));
+                }
+
+                #[divan::bench]
+                fn hand_gradient(b: divan::Bencher) {
+                    let (inputs, params) = inputs_and_params();
+                    let mut grad = vec![0.0; net::N_PARAMS];
+                    warm_up(|| $gradient($($size,)* &inputs, &params, &mut grad));
+                    b.bench_local(|| {
+                        $gradient(
+                            $(black_box($size),)*
+                            black_box(&inputs),
+                            black_box(&params),
+                            black_box(&mut grad),
+                        )
+                    });
+                }
+            }
+        )*
+    };
+}
+
+netgrad_benches::for_each_run_time_example!(run_time);
+
 /// The hand-written references (`netgrad_benches::hand` and
 /// `netgrad_benches::hand_small`), named after the generated benches they pair with.
 mod hand_written {
@@ -103,7 +193,6 @@ mod hand_written {
         bishop: bishop_loss, bishop_gradient;
         conv1d: conv1d_loss, conv1d_gradient;
         fanout: fanout_loss, fanout_gradient;
-        huber_regression: huber_regression_loss, huber_regression_gradient;
         maxpool: maxpool_loss, maxpool_gradient;
         softmax_regression: softmax_regression_loss, softmax_regression_gradient;
         tied_autoencoder: tied_autoencoder_loss, tied_autoencoder_gradient;

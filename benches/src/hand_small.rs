@@ -1,8 +1,9 @@
 //! Hand-written references for the small examples: the loss and gradient of
 //! `bishop`, `xor`, `fanout`, `softmax_regression`, `tied_autoencoder`,
-//! `weight_decay`, `batch_mlp`, `maxpool`, `huber_regression` and `conv1d`, written as a competent engineer would for
-//! these fixed sizes: the flat slices checked once and split into fixed-size
-//! arrays (so every index is in bounds by construction and every loop has a
+//! `weight_decay`, `batch_mlp`, `maxpool` and `conv1d`, written as a
+//! competent engineer would for these fixed sizes: the flat slices checked
+//! once and split into fixed-size arrays (so every index is in bounds by
+//! construction and every loop has a
 //! constant trip count the compiler can unroll), intermediates on the stack,
 //! one forward pass whose values the backward pass reuses, and the textbook
 //! simplifications of the backward pass (`dE/da = y - t` for a sigmoid with
@@ -711,73 +712,6 @@ pub fn maxpool_gradient(inputs: &[f64], params: &[f64], grad: &mut [f64]) -> f64
     g_v[f.hi] += 2.0 * SPREAD * f.spread;
     g_v[f.lo] -= 2.0 * SPREAD * f.spread;
     f.loss
-}
-
-/// The band of `huber_regression.net`'s loss.
-const DELTA: f64 = 0.8;
-
-/// `huber_regression.net`: the flat inputs `x[8, 3], y[8]` and params
-/// `w[3], b`, split.
-#[allow(clippy::type_complexity)]
-fn huber_split<'a>(
-    inputs: &'a [f64],
-    params: &'a [f64],
-) -> (&'a [f64; 24], &'a [f64; 8], &'a [f64; 3], f64) {
-    assert_eq!(inputs.len(), 32, "huber_regression: 32 inputs");
-    assert_eq!(params.len(), 4, "huber_regression: 4 params");
-    let (mut i, mut p) = (inputs, params);
-    let (x, y, w) = (take(&mut i), take(&mut i), take(&mut p));
-    (x, y, w, p[0])
-}
-
-/// The residuals `r = x w + b - y` of `huber_regression.net`.
-#[inline]
-fn huber_residuals(x: &[f64; 24], y: &[f64; 8], w: &[f64; 3], b: f64) -> [f64; 8] {
-    let mut r = [0.0; 8];
-    for n in 0..8 {
-        r[n] = w[0] * x[n * 3] + w[1] * x[n * 3 + 1] + w[2] * x[n * 3 + 2] + b - y[n];
-    }
-    r
-}
-
-/// The Huber loss of one residual.
-#[inline]
-fn huber(r: f64) -> f64 {
-    if r.abs() <= DELTA {
-        0.5 * r * r
-    } else {
-        DELTA * (r.abs() - 0.5 * DELTA)
-    }
-}
-
-/// The loss of `huber_regression.net`: the mean Huber loss of the residuals.
-pub fn huber_regression_loss(inputs: &[f64], params: &[f64]) -> f64 {
-    let (x, y, w, b) = huber_split(inputs, params);
-    let r = huber_residuals(x, y, w, b);
-    r.iter().map(|&r| huber(r)).sum::<f64>() / 8.0
-}
-
-/// The loss of `huber_regression.net` and its gradient: each residual
-/// pulls with `r` inside the band and `delta * sign(r)` outside.
-pub fn huber_regression_gradient(inputs: &[f64], params: &[f64], grad: &mut [f64]) -> f64 {
-    let (x, y, w, b) = huber_split(inputs, params);
-    assert_eq!(grad.len(), 4, "huber_regression: 4 gradient values");
-    let r = huber_residuals(x, y, w, b);
-    let (mut loss, mut g) = (0.0, [0.0; 4]);
-    for n in 0..8 {
-        loss += huber(r[n]);
-        let pull = if r[n].abs() <= DELTA {
-            r[n]
-        } else {
-            DELTA * r[n].signum()
-        } / 8.0;
-        for d in 0..3 {
-            g[d] += pull * x[n * 3 + d];
-        }
-        g[3] += pull;
-    }
-    grad.copy_from_slice(&g);
-    loss / 8.0
 }
 
 /// The sizes of `conv1d.net`.

@@ -12,9 +12,9 @@ macro_rules! generated {
     };
 }
 
-/// Calls the macro `$m` with every example's name: the one list of them
-/// for the generated modules here, `EXAMPLES`, and the benches of generated
-/// code (build.rs keeps its own copy; a test checks the two agree).
+/// Calls the macro `$m` with the name of every example without a run-time
+/// dim: the one list of them for the generated modules here, `EXAMPLES`,
+/// and the benches of generated code.
 #[macro_export]
 macro_rules! for_each_example {
     ($m:ident) => {
@@ -23,7 +23,6 @@ macro_rules! for_each_example {
             bishop,
             conv1d,
             fanout,
-            huber_regression,
             maxpool,
             mlp_mnist,
             mlp_mnist_batch,
@@ -35,17 +34,75 @@ macro_rules! for_each_example {
     };
 }
 
+/// Calls the macro `$m` with every example that has a run-time dim, each
+/// as `name { DIM: size, ... } => hand_loss, hand_gradient;`: the sizes its
+/// benchmarks and callgrind counts run at (the fields of its `Dims`), and
+/// its hand-written reference's loss and gradient, which take the sizes
+/// first (one `usize` per run-time dim, in declaration order), then the
+/// flat slices of the generated functions. Adding an example with a
+/// run-time dim is one line here (and one in benches/callgrind/run.sh).
+#[macro_export]
+macro_rules! for_each_run_time_example {
+    ($m:ident) => {
+        $m!(
+            causal_attention { T: 32 } => $crate::hand_runtime::causal_attention_loss, $crate::hand_runtime::causal_attention_gradient;
+            huber_regression { N: 64 } => $crate::hand_runtime::huber_regression_loss, $crate::hand_runtime::huber_regression_gradient;
+        );
+    };
+}
+
 for_each_example!(generated);
 
-/// `EXAMPLES`, from the names of `for_each_example!`.
+/// The generated modules of the examples with run-time dims.
+macro_rules! generated_run_time {
+    ($($name:ident { $($dim:ident: $size:literal),* } => $loss:path, $gradient:path;)*) => {
+        generated!($($name),*);
+    };
+}
+
+for_each_run_time_example!(generated_run_time);
+
+/// `FIXED_SIZE_EXAMPLES`, from the names of `for_each_example!`.
 macro_rules! names {
     ($($name:ident),*) => {
-        /// The examples the compiler benchmarks run over (every file of examples/).
-        pub const EXAMPLES: &[&str] = &[$(stringify!($name)),*];
+        /// The examples without a run-time dim.
+        pub const FIXED_SIZE_EXAMPLES: &[&str] = &[$(stringify!($name)),*];
     };
 }
 
 for_each_example!(names);
+
+/// `RUN_TIME_EXAMPLES`, from the names of `for_each_run_time_example!`.
+macro_rules! run_time_names {
+    ($($name:ident { $($dim:ident: $size:literal),* } => $loss:path, $gradient:path;)*) => {
+        /// The examples with a run-time dim.
+        pub const RUN_TIME_EXAMPLES: &[&str] = &[$(stringify!($name)),*];
+    };
+}
+
+for_each_run_time_example!(run_time_names);
+
+/// `a` then `b`, as an array of `N` (their total length).
+const fn concat<const N: usize>(a: &[&'static str], b: &[&'static str]) -> [&'static str; N] {
+    let mut out = [""; N];
+    let mut k = 0;
+    while k < a.len() {
+        out[k] = a[k];
+        k += 1;
+    }
+    while k < N {
+        out[k] = b[k - a.len()];
+        k += 1;
+    }
+    out
+}
+
+/// Every example (every file of examples/, which build.rs compiles): the
+/// fixed-size ones, then those with a run-time dim.
+pub const EXAMPLES: &[&str] = &concat::<{ FIXED_SIZE_EXAMPLES.len() + RUN_TIME_EXAMPLES.len() }>(
+    FIXED_SIZE_EXAMPLES,
+    RUN_TIME_EXAMPLES,
+);
 
 /// `n` values uniform in [-1, 1), the same on every run.
 pub fn values(n: usize, seed: u64) -> Vec<f64> {
@@ -74,4 +131,5 @@ pub fn raw_gradient(text: &str) -> netgrad::autodiff::Gradient {
 
 pub mod hand;
 pub mod hand_lenet;
+pub mod hand_runtime;
 pub mod hand_small;

@@ -101,20 +101,68 @@ fn the_reference_gemm_computes_the_three_contractions() {
 }
 
 #[test]
-fn the_build_script_compiles_every_example() {
-    let build = include_str!("../build.rs");
-    for name in netgrad_benches::EXAMPLES {
+fn every_example_has_a_module_here() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples");
+    let mut files: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension() == Some("net".as_ref()))
+        .map(|p| p.file_stem().unwrap().to_string_lossy().into_owned())
+        .collect();
+    files.sort();
+    for file in &files {
         assert!(
-            build.contains(&format!("\"{name}\"")),
-            "{name} is not built"
+            netgrad_benches::EXAMPLES.contains(&file.as_str()),
+            "examples/{file}.net has no module in netgrad_benches: add it to \
+             for_each_example! (fixed sizes) or for_each_run_time_example! (with \
+             its sizes and hand-written reference) in benches/src/lib.rs"
         );
     }
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples");
-    let files = std::fs::read_dir(dir)
-        .unwrap()
-        .filter(|e| e.as_ref().unwrap().path().extension() == Some("net".as_ref()))
-        .count();
-    assert_eq!(files, netgrad_benches::EXAMPLES.len());
+    assert_eq!(files.len(), netgrad_benches::EXAMPLES.len());
+}
+
+/// Every example has a hand-written reference that a test here checks:
+/// mlp_mnist's two by tests of their own, the small ones through `small!`
+/// (`SMALL`), and every example with a run-time dim through `run_time!`,
+/// which `for_each_run_time_example!` gives its reference.
+#[test]
+fn every_example_has_a_checked_hand_written_reference() {
+    for name in netgrad_benches::EXAMPLES {
+        assert!(
+            ["mlp_mnist", "mlp_mnist_batch"].contains(name)
+                || SMALL.contains(name)
+                || netgrad_benches::RUN_TIME_EXAMPLES.contains(name),
+            "{name} has no hand-written reference checked in benches/tests/hand.rs"
+        );
+    }
+}
+
+/// `got` with any one element's sign flipped must not pass against `want`:
+/// the comparison can fail. An element too small for a flip to leave the
+/// tolerance (a zero: the losing elements of a max pooling window, a
+/// gradient that a mask cuts off; or a softmax's saturated gradient of
+/// 1e-100) is skipped; `covered` marks those checked, and every element
+/// must be checked at some point.
+fn sign_flips_are_caught(what: &str, got: &[f64], want: &[f64], covered: &mut [bool]) {
+    for k in (0..got.len()).filter(|&k| 2.0 * got[k].abs() > 1e-9 * want[k].abs().max(1.0)) {
+        let mut wrong = got.to_vec();
+        wrong[k] = -wrong[k];
+        assert_eq!(
+            mismatch(&wrong, want),
+            Some(k),
+            "{what}: a wrong sign of gradient[{k}] would pass"
+        );
+        covered[k] = true;
+    }
+}
+
+/// Every element of the gradient had its sign flip caught at some point.
+fn all_covered(what: &str, covered: &[bool]) {
+    let missed: Vec<usize> = (0..covered.len()).filter(|&k| !covered[k]).collect();
+    assert!(
+        missed.is_empty(),
+        "{what}: no point checks the sign of gradient{missed:?}"
+    );
 }
 
 /// The small examples' references against their generated modules at several
@@ -123,10 +171,13 @@ fn the_build_script_compiles_every_example() {
 /// those points every gradient value with its sign flipped must be caught.
 macro_rules! small {
     ($($test:ident: $net:ident, $loss:ident, $gradient:ident;)*) => {
+        /// The examples whose references `small!` checks.
+        const SMALL: &[&str] = &[$(stringify!($net)),*];
         $(
             #[test]
             fn $test() {
                 use netgrad_benches::$net as net;
+                let mut covered = vec![false; net::N_PARAMS];
                 for point in 0..6u64 {
                     let scale = if point < 4 { 1.0 } else { 3.0 };
                     let scaled = |n, seed| -> Vec<f64> {
@@ -144,18 +195,9 @@ macro_rules! small {
                     let want_loss = net::gradient_flat(&inputs, &params, &mut want);
                     assert_close(&format!("{what}: gradient's loss"), &[loss], &[want_loss]);
                     assert_close(&format!("{what}: gradient"), &got, &want);
-                    // A zero (the losing elements of a max pooling window)
-                    // has no sign to get wrong.
-                    for k in (0..got.len()).filter(|&k| got[k] != 0.0) {
-                        let mut wrong = got.clone();
-                        wrong[k] = -wrong[k];
-                        assert_eq!(
-                            mismatch(&wrong, &want),
-                            Some(k),
-                            "{what}: a wrong sign of gradient[{k}] would pass"
-                        );
-                    }
+                    sign_flips_are_caught(&what, &got, &want, &mut covered);
                 }
+                all_covered(stringify!($net), &covered);
             }
         )*
     };
@@ -178,8 +220,59 @@ small! {
         batch_mlp, batch_mlp_loss, batch_mlp_gradient;
     the_hand_written_maxpool_agrees_with_the_generated_code:
         maxpool, maxpool_loss, maxpool_gradient;
-    the_hand_written_huber_regression_agrees_with_the_generated_code:
-        huber_regression, huber_regression_loss, huber_regression_gradient;
     the_hand_written_conv1d_agrees_with_the_generated_code:
         conv1d, conv1d_loss, conv1d_gradient;
 }
+
+/// The references of the examples with run-time dims against their
+/// generated modules, at the benchmarks' sizes and at 1, 2 and 7 (every
+/// run-time dim at once), at the points of `small!`, with garbage in the
+/// gradient buffer and every sign flip caught. The generated gradient is
+/// `gradient_flat_in` in one reused workspace per size.
+macro_rules! run_time {
+    ($($name:ident { $($dim:ident: $size:literal),* } => $loss:path, $gradient:path;)*) => {
+        mod run_time_references {
+            use super::*;
+            $(
+                #[test]
+                fn $name() {
+                    use netgrad_benches::$name as net;
+                    let bench: &[usize] = &[$($size),*];
+                    let mut covered = vec![false; net::N_PARAMS];
+                    let mut all = vec![bench.to_vec()];
+                    all.extend([1, 2, 7].map(|s| vec![s; bench.len()]));
+                    for sizes in &all {
+                        let mut it = sizes.iter().copied();
+                        let dims = net::Dims { $($dim: it.next().unwrap()),* };
+                        let mut ws = net::Workspace::new(&dims);
+                        for point in 0..6u64 {
+                            let scale = if point < 4 { 1.0 } else { 3.0 };
+                            let scaled = |n, seed| -> Vec<f64> {
+                                values(n, seed).into_iter().map(|v| v * scale).collect()
+                            };
+                            let inputs = scaled(dims.n_inputs(), 10 + point);
+                            let params = scaled(net::N_PARAMS, 20 + point);
+                            let what = format!("{} at {sizes:?}, point {point}", stringify!($name));
+                            let want = net::loss_flat(&dims, &inputs, &params);
+                            let mut it = sizes.iter().copied();
+                            let got = $loss($({ let _ = stringify!($dim); it.next().unwrap() },)* &inputs, &params);
+                            assert_close(&format!("{what}: loss"), &[got], &[want]);
+
+                            let n = net::N_PARAMS;
+                            let (mut got, mut want) = (vec![7.0; n], vec![0.0; n]);
+                            let mut it = sizes.iter().copied();
+                            let loss = $gradient($({ let _ = stringify!($dim); it.next().unwrap() },)* &inputs, &params, &mut got);
+                            let want_loss = net::gradient_flat_in(&mut ws, &dims, &inputs, &params, &mut want);
+                            assert_close(&format!("{what}: gradient's loss"), &[loss], &[want_loss]);
+                            assert_close(&format!("{what}: gradient"), &got, &want);
+                            sign_flips_are_caught(&what, &got, &want, &mut covered);
+                        }
+                    }
+                    all_covered(stringify!($name), &covered);
+                }
+            )*
+        }
+    };
+}
+
+netgrad_benches::for_each_run_time_example!(run_time);

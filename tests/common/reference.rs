@@ -18,8 +18,18 @@ pub struct Reference {
 
 /// The reference of the file at `path` at the random values of `seed`.
 pub fn reference(path: &str, seed: u64) -> Reference {
+    reference_sized(path, seed, &[])
+}
+
+/// The reference of the file at `path` with its run-time dims at `sizes`
+/// (the default size for those not given).
+pub fn reference_sized(path: &str, seed: u64, sizes: &[(&str, usize)]) -> Reference {
     let text = std::fs::read_to_string(path).unwrap();
-    let dag = netgrad::front_end(&text).unwrap();
+    let sizes: netgrad::ir::Sizes = sizes
+        .iter()
+        .map(|(name, size)| (std::string::ToString::to_string(*name), *size))
+        .collect();
+    let dag = netgrad::front_end_sized(&text, &sizes).unwrap();
     let wrt = netgrad::autodiff::resolve_wrt(&dag.program, &[]).unwrap();
     let g = netgrad::autodiff::differentiate(dag, &wrt);
     let p = &g.dag.program;

@@ -14,6 +14,18 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .map(|p| p.file_stem().unwrap().to_string_lossy().into_owned())
         .collect();
     nets.sort();
+    // The run-time dims of each example: those with any go into a table of
+    // their own, whose functions take the sizes (`RunTimeNet`).
+    let mut run_time: std::collections::BTreeMap<String, Vec<String>> = Default::default();
+    for net in &nets {
+        let text = std::fs::read_to_string(examples.join(format!("{net}.net")))?;
+        if let Ok(dag) = netgrad::front_end(&text) {
+            let dims: Vec<String> = dag.program.runtime_dims().map(|d| d.name.clone()).collect();
+            if !dims.is_empty() {
+                run_time.insert(net.clone(), dims);
+            }
+        }
+    }
     let mut table = String::new();
     for (float, suffix) in [(netgrad::Float::F64, ""), (netgrad::Float::F32, "_f32")] {
         for net in &nets {
@@ -32,11 +44,31 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             "pub const {real}: &[Net<{}>] = &[",
             real.to_lowercase()
         )?;
-        for net in &nets {
+        for net in nets.iter().filter(|n| !run_time.contains_key(*n)) {
             let m = format!("{net}{suffix}");
             writeln!(
                 table,
                 "    Net {{ name: \"{net}\", n_inputs: {m}::N_INPUTS, n_params: {m}::N_PARAMS, n_outputs: {m}::N_OUTPUTS, loss_flat: {m}::loss_flat, gradient_flat: {m}::gradient_flat, forward_flat: {m}::forward_flat }},"
+            )?;
+        }
+        writeln!(table, "];")?;
+        writeln!(
+            table,
+            "pub const RUN_TIME_{real}: &[RunTimeNet<{}>] = &[",
+            real.to_lowercase()
+        )?;
+        for (net, dims) in &run_time {
+            let m = format!("{net}{suffix}");
+            let fields: Vec<String> = dims
+                .iter()
+                .enumerate()
+                .map(|(k, d)| format!("{d}: s[{k}]"))
+                .collect();
+            let dims_value = format!("{m}::Dims {{ {} }}", fields.join(", "));
+            let d = format!("&{dims_value}");
+            writeln!(
+                table,
+                "    RunTimeNet {{ name: \"{net}\", dims: &{dims:?}, n_inputs: |s| {dims_value}.n_inputs(), n_params: {m}::N_PARAMS, n_outputs: |s| {dims_value}.n_outputs(), loss_flat: |s, i, p| {m}::loss_flat({d}, i, p), gradient_flat: |s, i, p, g| {m}::gradient_flat({d}, i, p, g), forward_flat: |s, i, p, o| {m}::forward_flat({d}, i, p, o) }},"
             )?;
         }
         writeln!(table, "];")?;

@@ -12,6 +12,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         for entry in std::fs::read_dir(dir)? {
             let path = entry?.path();
             if path.extension().is_some_and(|e| e == "net") {
+                // A file with run-time dims has no no-std code yet (E0500;
+                // tests/codegen.rs checks the refusal).
+                let text = std::fs::read_to_string(&path)?;
+                let run_time = netgrad::front_end(&text)
+                    .is_ok_and(|dag| dag.program.runtime_dims().count() > 0);
+                if run_time {
+                    continue;
+                }
                 let stem = path.file_stem().unwrap().to_string_lossy().into_owned();
                 nets.push((stem, path));
             }

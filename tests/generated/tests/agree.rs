@@ -28,8 +28,96 @@ fn every_example_is_compiled() {
                 .is_some_and(|x| x == "net")
         })
         .count();
-    assert_eq!(nets::F64.len(), count);
-    assert_eq!(nets::F32.len(), count);
+    assert_eq!(nets::F64.len() + nets::RUN_TIME_F64.len(), count);
+    assert_eq!(nets::F32.len() + nets::RUN_TIME_F32.len(), count);
+    assert!(nets::RUN_TIME_F64.len() >= 2);
+}
+
+/// Every example with run-time dims, through the build-script API, at
+/// sizes 1, 2 and 7 (every run-time dim at once): loss, gradient and
+/// outputs against the interpreter at those sizes (f64 to 1e-12, f32 to
+/// 1e-4), and the f64 gradient against central differences of the
+/// compiled loss.
+#[test]
+fn run_time_examples_agree_with_the_interpreter_at_sizes_1_2_and_7() {
+    for (net, net32) in nets::RUN_TIME_F64.iter().zip(nets::RUN_TIME_F32) {
+        assert_eq!(net.name, net32.name);
+        for size in [1, 2, 7] {
+            let sizes = vec![size; net.dims.len()];
+            let named: Vec<(&str, usize)> = net.dims.iter().map(|d| (*d, size)).collect();
+            let path = format!(
+                "{}/../../examples/{}.net",
+                env!("CARGO_MANIFEST_DIR"),
+                net.name
+            );
+            let r = reference::reference_sized(&path, 17, &named);
+            let what = format!("{} at {size}", net.name);
+            assert_eq!(
+                (r.inputs.len(), r.params.len(), r.outputs.len()),
+                (
+                    (net.n_inputs)(&sizes),
+                    net.n_params,
+                    (net.n_outputs)(&sizes)
+                ),
+                "{what}"
+            );
+            let mut grad = vec![0.0; net.n_params];
+            let mut outputs = vec![0.0; r.outputs.len()];
+            let loss = (net.gradient_flat)(&sizes, &r.inputs, &r.params, &mut grad);
+            let forward = (net.forward_flat)(&sizes, &r.inputs, &r.params, &mut outputs);
+            let again = (net.loss_flat)(&sizes, &r.inputs, &r.params);
+            for got in [loss, forward, again] {
+                assert!(
+                    relative(got, r.loss) <= 1e-12,
+                    "{what}: loss {got} vs {}",
+                    r.loss
+                );
+            }
+            for (got, want) in grad
+                .iter()
+                .zip(&r.gradient)
+                .chain(outputs.iter().zip(&r.outputs))
+            {
+                assert!(relative(*got, *want) <= 1e-12, "{what}: {got} vs {want}");
+            }
+            for k in 0..net.n_params {
+                let h = f64::EPSILON.cbrt() * r.params[k].abs().max(1.0);
+                let (mut up, mut down) = (r.params.clone(), r.params.clone());
+                up[k] += h;
+                down[k] -= h;
+                let fd = ((net.loss_flat)(&sizes, &r.inputs, &up)
+                    - (net.loss_flat)(&sizes, &r.inputs, &down))
+                    / (2.0 * h);
+                assert!(
+                    relative(grad[k], fd) <= 1e-6,
+                    "{what}: param {k}: {} vs {fd}",
+                    grad[k]
+                );
+            }
+            let to32 = |v: &[f64]| -> Vec<f32> { v.iter().map(|x| *x as f32).collect() };
+            let (inputs, params) = (to32(&r.inputs), to32(&r.params));
+            let mut grad = vec![0.0f32; net.n_params];
+            let mut outputs = vec![0.0f32; r.outputs.len()];
+            let loss = (net32.gradient_flat)(&sizes, &inputs, &params, &mut grad);
+            let forward = (net32.forward_flat)(&sizes, &inputs, &params, &mut outputs);
+            for got in [loss, forward, (net32.loss_flat)(&sizes, &inputs, &params)] {
+                assert!(
+                    relative(got as f64, r.loss) <= 1e-4,
+                    "{what}: f32 loss {got}"
+                );
+            }
+            for (got, want) in grad
+                .iter()
+                .zip(&r.gradient)
+                .chain(outputs.iter().zip(&r.outputs))
+            {
+                assert!(
+                    relative(*got as f64, *want) <= 1e-4,
+                    "{what}: f32 {got} vs {want}"
+                );
+            }
+        }
+    }
 }
 
 #[test]
