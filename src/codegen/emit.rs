@@ -316,6 +316,34 @@ impl Generator<'_> {
                     w.level -= 1;
                     w.line("};");
                 }
+                Stmt::Branch {
+                    name,
+                    cond,
+                    then,
+                    a,
+                    els,
+                    b,
+                } => {
+                    let cond = self.render(cond).text;
+                    // Over five lines at least, as rustfmt lays out an
+                    // `if` that is a block's value, however short.
+                    match name {
+                        Some(name) => w.open(&format!("let {name} = if {cond} {{")),
+                        None => w.open(&format!("if {cond} {{")),
+                    }
+                    self.emit(w, then);
+                    if let Some(a) = a {
+                        w.line(&self.render(a).text);
+                    }
+                    w.level -= 1;
+                    w.open("} else {");
+                    self.emit(w, els);
+                    if let Some(b) = b {
+                        w.line(&self.render(b).text);
+                    }
+                    w.level -= 1;
+                    w.line(if name.is_some() { "};" } else { "}" });
+                }
                 Stmt::Store { place, op, value } => {
                     let place = match place {
                         Place::Var(name) => name.clone(),

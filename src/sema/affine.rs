@@ -544,7 +544,9 @@ fn tightest(side: Vec<(Bound, bool)>, max: bool) -> (Bound, bool) {
             gap.scaled(-1).nonnegative()
         }
     };
+    // A condition's bound first, where it ties with the range's.
     side.iter()
+        .rev()
         .find(|(a, _)| side.iter().all(|(b, _)| beats(a, b)))
         .unwrap_or(&side[0])
         .clone()
