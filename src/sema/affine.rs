@@ -355,11 +355,7 @@ impl Sema {
                 ));
             }
             d = if read.guarded {
-                d.help(if high {
-                    "a read inside a `where` branch must be in bounds wherever its condition holds (the other branch: wherever it fails): bound the index in the condition, e.g. `where(i >= P and i < H + P, x[i - P], 0)`"
-                } else {
-                    "a read inside a `where` branch must be in bounds wherever its condition holds (the other branch: wherever it fails): bound the index in the condition, e.g. `where(i >= P, x[i - P], 0)`"
-                })
+                d.help("a read in a branch of a `where` must be in bounds wherever the branch is taken: bound the index on both sides in the condition, as `where(i >= P and i < N + P, x[i - P], 0)` does for an `x` of size N")
             } else if high {
                 match self.size_hint(&a, names, &read.extent) {
                     Some(h) => d.help(h),
