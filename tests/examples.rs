@@ -38,7 +38,7 @@ fn output_is_identical_from_run_to_run() {
 }
 
 #[test]
-fn there_are_the_eight_examples_of_the_issue() {
+fn there_are_the_examples_of_the_issues() {
     let names: Vec<String> = common::net_files("examples")
         .iter()
         .map(|p| p.file_stem().unwrap().to_string_lossy().into())
@@ -47,6 +47,7 @@ fn there_are_the_eight_examples_of_the_issue() {
         "batch_mlp",
         "bishop",
         "fanout",
+        "lenet",
         "mlp_mnist",
         "softmax_regression",
         "tied_autoencoder",

@@ -276,15 +276,15 @@ impl Generator<'_> {
                 Stmt::Let { name, typed, value } => {
                     let value = self.render(value).text;
                     if *typed {
-                        w.line(&format!("let {name}: {real} = {value};"))
+                        assign(w, &format!("let {name}: {real} ="), &value)
                     } else {
-                        w.line(&format!("let {name} = {value};"))
+                        assign(w, &format!("let {name} ="), &value)
                     }
                 }
                 Stmt::Index { name, value } => w.line(&format!("let {name} = {value};")),
                 Stmt::Slice { name, row, mutable } => {
                     let borrow = if *mutable { "&mut " } else { "&" };
-                    w.line(&format!("let {name} = {borrow}{row};"))
+                    assign(w, &format!("let {name} ="), &format!("{borrow}{row}"))
                 }
                 Stmt::Acc { name, init } => w.line(&match init {
                     AccInit::Identity { op, lanes } => {
@@ -362,7 +362,7 @@ impl Generator<'_> {
                             continue;
                         }
                     };
-                    w.line(&format!("{place} {sign} {value};"));
+                    assign(w, &format!("{place} {sign}"), &value);
                 }
                 Stmt::Loop(l) if l.solve.is_some() => {
                     let n = match &l.end {
@@ -551,5 +551,19 @@ mod tests {
             row(affine(&[("n", 784)], 0), 784).to_string(),
             "x[n * 784..n * 784 + 784]"
         );
+    }
+}
+
+/// `head value;` on one line, or, as rustfmt lays out a statement past 100
+/// columns, with the value on the next line (deep loop nests of rank-4
+/// tensors index with long offsets).
+fn assign(w: &mut Writer, head: &str, value: &str) {
+    let one = format!("{head} {value};");
+    if 4 * w.level + one.len() <= 100 {
+        w.line(&one);
+    } else {
+        w.open(head);
+        w.line(&format!("{value};"));
+        w.level -= 1;
     }
 }

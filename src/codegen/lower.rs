@@ -685,6 +685,7 @@ impl Generator<'_> {
             }
             Expr::At { index, pos } => {
                 let pos = self.scalar(body, pos, owner, names);
+                let pos = self.short(body, pos);
                 Scalar::At(Affine::var(&names[index.index()]), Box::new(pos))
             }
             Expr::Index(v) => Scalar::Index(Affine::var(&names[v.index()])),
