@@ -300,7 +300,11 @@ fn dir_for(path: &Path, float: Float) -> PathBuf {
 
 #[test]
 fn generated_code_is_clean_and_agrees_with_the_interpreter() {
-    let files = common::net_files("examples");
+    // Files with run-time dims: tests/runtime_codegen.rs (lenet.net).
+    let files: Vec<PathBuf> = common::net_files("examples")
+        .into_iter()
+        .filter(|p| !common::has_runtime_dims(&std::fs::read_to_string(p).unwrap()))
+        .collect();
     // Two at a time: rustc dominates, and the machine has two cores.
     let results = common::on_two_threads(&files, |path| {
         [false, true].map(|no_std| {
@@ -379,8 +383,9 @@ fn long_argument_chains_are_laid_out_as_rustfmt_lays_them_out() {
 fn generated_code_matches_its_snapshot_and_is_deterministic() {
     insta::glob!("../examples", "*.net", |path| {
         let text = std::fs::read_to_string(path).unwrap();
+        // As `netgrad compile` writes it: with run-time dims, numbers
+        // computed from their sizes come from `Dims`.
         let make = || {
-            let g = common::simplified(&text);
             let options = Options {
                 float: Float::F64,
                 source: common::relative(path),
@@ -389,7 +394,11 @@ fn generated_code_matches_its_snapshot_and_is_deterministic() {
                 features: Default::default(),
                 math: Default::default(),
             };
-            generate(&g, &options).unwrap()
+            if common::has_runtime_dims(&text) {
+                let (g, _, numbers) = netgrad::derive_symbolic(&text, &[], true).unwrap();
+                return netgrad::codegen::generate_sized(&g, &options, &numbers).unwrap();
+            }
+            generate(&common::simplified(&text), &options).unwrap()
         };
         let code = make();
         assert_eq!(code, make(), "two compilations differ");
@@ -587,7 +596,10 @@ fn the_builder_writes_no_std_code_on_request() {
 /// (The default, the module's own functions, is what every other test checks.)
 #[test]
 fn std_math_functions_on_request_compile_and_agree() {
-    let files = common::net_files("examples");
+    let files: Vec<PathBuf> = common::net_files("examples")
+        .into_iter()
+        .filter(|p| !common::has_runtime_dims(&std::fs::read_to_string(p).unwrap()))
+        .collect();
     let results = common::on_two_threads(&files, |path| {
         let text = std::fs::read_to_string(path).unwrap();
         let name = common::relative(path);
