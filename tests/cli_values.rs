@@ -23,7 +23,16 @@ fn values_then_eval_works_on_every_example() {
     for path in common::net_files("examples") {
         let name = common::relative(&path);
         let json = dir.join("v.json");
-        let out = netgrad(&["values", &name, "-o", json.to_str().unwrap()]);
+        // A file with run-time dims needs their sizes (lenet.net: N).
+        let dag = netgrad::front_end(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        let sizes: Vec<String> = dag
+            .program
+            .runtime_dims()
+            .flat_map(|d| ["--dim".to_string(), format!("{}=2", d.name)])
+            .collect();
+        let mut args = vec!["values", &name, "-o", json.to_str().unwrap()];
+        args.extend(sizes.iter().map(String::as_str));
+        let out = netgrad(&args);
         assert_eq!(out.status.code(), Some(0), "{name}: {}", text(&out.stderr));
         assert!(out.stdout.is_empty() && out.stderr.is_empty());
         let out = netgrad(&["eval", &name, "--values", json.to_str().unwrap()]);
