@@ -422,6 +422,9 @@ pub fn facts(cond: &Cond, holds: bool) -> Vec<Form> {
     }
 }
 
+/// A bound of an index variable, and whether a fact (not its range) gave it.
+pub type Known = (Bound, bool);
+
 /// The most combinations of candidate bounds one proof tries.
 const MAX_COMBINATIONS: usize = 4096;
 
@@ -431,7 +434,7 @@ pub fn candidates(
     v: IndexId,
     ranges: &[(Bound, Bound)],
     facts: &[Form],
-) -> (Vec<(Bound, bool)>, Vec<(Bound, bool)>) {
+) -> (Vec<Known>, Vec<Known>) {
     let (lo, hi) = ranges[v.index()].clone();
     let (mut lower, mut upper) = (vec![(lo, false)], vec![(hi, false)]);
     for f in facts {

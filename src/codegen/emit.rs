@@ -473,6 +473,20 @@ fn gemm(w: &mut Writer, g: &Gemm) {
     w.simple_call("gemm::gemm", &args);
 }
 
+/// `head value;` on one line, or, as rustfmt lays out a statement past 100
+/// columns, with the value on the next line (deep loop nests of rank-4
+/// tensors index with long offsets).
+fn assign(w: &mut Writer, head: &str, value: &str) {
+    let one = format!("{head} {value};");
+    if 4 * w.level + one.len() <= 100 {
+        w.line(&one);
+    } else {
+        w.open(head);
+        w.line(&format!("{value};"));
+        w.level -= 1;
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::super::affine::{Affine, Row, Size};
@@ -551,19 +565,5 @@ mod tests {
             row(affine(&[("n", 784)], 0), 784).to_string(),
             "x[n * 784..n * 784 + 784]"
         );
-    }
-}
-
-/// `head value;` on one line, or, as rustfmt lays out a statement past 100
-/// columns, with the value on the next line (deep loop nests of rank-4
-/// tensors index with long offsets).
-fn assign(w: &mut Writer, head: &str, value: &str) {
-    let one = format!("{head} {value};");
-    if 4 * w.level + one.len() <= 100 {
-        w.line(&one);
-    } else {
-        w.open(head);
-        w.line(&format!("{value};"));
-        w.level -= 1;
     }
 }
