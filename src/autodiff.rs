@@ -587,23 +587,25 @@ impl Partial<'_> {
             Expr::Solve { .. } => {
                 unreachable!("only adjoints hold a Solve, and adjoints are not differentiated")
             }
-            // The branch taken: the partial of `then` is `where(cond, 1, 0)`,
-            // of `els` `where(cond, 0, 1)`. The condition has no derivative:
-            // its reads are counted, and give no chain-rule term
-            // (`condition_reads`).
+            // The branch taken: the partial of `then` is `where(cond, 1, 0)`
+            // times the branch's own, of `els` `where(cond, 0, 1)` times it.
+            // The condition has no derivative: its reads are counted, and
+            // give no chain-rule term (`condition_reads`).
             Expr::Where { cond, then, els } => {
                 let before = *next;
                 cond.for_each_read(&mut |_, _| *next += 1);
                 if (before..*next).contains(&target) {
                     unreachable!("a read in a condition has no chain-rule term")
                 }
+                // The partial inside the branch stays inside it,
+                // `where(cond, inner, 0)` rather than `where(cond, 1, 0) *
+                // inner`: its reads may be in bounds only where the branch
+                // is taken (a zero-padded `x[i - P]`, `netgrad::refine`).
                 if let Some(inner) = self.of(then, next, target, false) {
-                    let local = Expr::select((**cond).clone(), Expr::Num(1.0), Expr::Num(0.0));
-                    return Some(mul(local, inner));
+                    return Some(Expr::select((**cond).clone(), inner, Expr::Num(0.0)));
                 }
                 let inner = self.of(els, next, target, false)?;
-                let local = Expr::select((**cond).clone(), Expr::Num(0.0), Expr::Num(1.0));
-                Some(mul(local, inner))
+                Some(Expr::select((**cond).clone(), Expr::Num(0.0), inner))
             }
             // Piecewise constant: no derivative, but its reads are counted.
             Expr::At { pos, .. } => {

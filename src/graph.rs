@@ -186,6 +186,11 @@ struct Facts {
     /// A condition (a comparison, `and`, `or`, `not`): cheap, and never
     /// hoisted on its own, so that a `where` keeps its condition in sight.
     condition: bool,
+    /// It reads a value at an affine subscript that is in bounds only
+    /// where an enclosing `where` condition holds (`where(i >= P, x[i - P],
+    /// 0)`): never hoisted, since a temporary is computed over its indices'
+    /// whole ranges (`refine::reads_in_bounds`).
+    guarded: bool,
     leaf: bool,
     /// Occurrences as the whole right-hand side of a value.
     roots: usize,
@@ -233,7 +238,14 @@ impl Occurrences {
 impl Interner {
     /// Interns every subterm of `e`, an expression of `owner`, appending its
     /// occurrences; returns the position of `e`.
-    fn walk(&mut self, e: &Expr, owner: &Value, occ: &mut Occurrences, root: bool) -> usize {
+    fn walk(
+        &mut self,
+        program: &Program,
+        e: &Expr,
+        owner: &Value,
+        occ: &mut Occurrences,
+        root: bool,
+    ) -> usize {
         let size_of = |v: IndexId| owner.indices[v.index()].extent.size;
         let mut free: Vec<IndexId> = Vec::new();
         let number = |v: IndexId, free: &mut Vec<IndexId>| match free.iter().position(|f| *f == v) {
@@ -269,7 +281,7 @@ impl Interner {
                 (Node::Read(*value, subs), [None, None, None])
             }
             Expr::Unary { func, arg } => {
-                let a = self.walk(arg, owner, occ, false);
+                let a = self.walk(program, arg, owner, occ, false);
                 free.extend_from_slice(occ.free(a));
                 (
                     Node::Unary(*func, occ.node[a]),
@@ -277,8 +289,8 @@ impl Interner {
                 )
             }
             Expr::Binary { op, lhs, rhs } => {
-                let l = self.walk(lhs, owner, occ, false);
-                let r = self.walk(rhs, owner, occ, false);
+                let l = self.walk(program, lhs, owner, occ, false);
+                let r = self.walk(program, rhs, owner, occ, false);
                 free.extend_from_slice(occ.free(l));
                 let map = occ
                     .free(r)
@@ -295,7 +307,7 @@ impl Interner {
                 (Node::Binary(*op, l, r, map), [Some(l), Some(r), None])
             }
             Expr::Reduce { op, index, body } => {
-                let b = self.walk(body, owner, occ, false);
+                let b = self.walk(program, body, owner, occ, false);
                 let inner = occ.free(b);
                 let at = inner.iter().position(|f| f == index);
                 free.extend(inner.iter().filter(|f| *f != index));
@@ -308,7 +320,7 @@ impl Interner {
             }
             Expr::At { index, pos } => {
                 let k = key_sub(&Sub::Var(*index), &mut free);
-                let p = self.walk(pos, owner, occ, false);
+                let p = self.walk(program, pos, owner, occ, false);
                 let map = occ
                     .free(p)
                     .iter()
@@ -324,9 +336,9 @@ impl Interner {
                 (Node::At(k, p, map), [Some(p), None, None])
             }
             Expr::Where { cond, then, els } => {
-                let c = self.walk(cond, owner, occ, false);
-                let t = self.walk(then, owner, occ, false);
-                let e = self.walk(els, owner, occ, false);
+                let c = self.walk(program, cond, owner, occ, false);
+                let t = self.walk(program, then, owner, occ, false);
+                let e = self.walk(program, els, owner, occ, false);
                 free.extend_from_slice(occ.free(c));
                 let map_of = |p: usize, free: &mut Vec<IndexId>| -> Box<[u32]> {
                     occ.free(p)
@@ -352,7 +364,7 @@ impl Interner {
                 body,
             } => {
                 let k = key_sub(value, &mut free);
-                let b = self.walk(body, owner, occ, false);
+                let b = self.walk(program, body, owner, occ, false);
                 let inner = occ.free(b);
                 let at = inner.iter().position(|f| f == index);
                 let map = inner
@@ -382,10 +394,22 @@ impl Interner {
                     node,
                     Node::Binary(op, ..) if op.is_condition()
                 ) || matches!(node, Node::Unary(Func::Not, _));
+                // A read, or a `where`, is checked by itself; anything
+                // else is guarded when a part is.
+                let guarded = match e {
+                    Expr::Read { .. } | Expr::Where { .. } => {
+                        !crate::refine::reads_in_bounds(program, owner, e)
+                    }
+                    _ => children
+                        .iter()
+                        .flatten()
+                        .any(|c| self.nodes[*c as usize].guarded),
+                };
                 self.nodes.push(Facts {
                     children,
                     reads,
                     condition,
+                    guarded,
                     leaf,
                     roots: 0,
                     forced: false,
@@ -445,12 +469,13 @@ impl Interner {
         // when its node is reached.
         for id in (0..n).rev() {
             let facts = &self.nodes[id];
-            hoisted[id] = count[id] > 1 && facts.reads && !facts.leaf && !facts.condition;
+            hoisted[id] =
+                count[id] > 1 && facts.reads && !facts.leaf && !facts.condition && !facts.guarded;
             let passed = if hoisted[id] { 1 } else { count[id] };
             for c in facts.children.iter().flatten() {
                 count[*c as usize] += passed;
             }
-            hoisted[id] |= facts.forced;
+            hoisted[id] |= facts.forced && !facts.guarded;
         }
         if max_piece == usize::MAX {
             return hoisted;
@@ -473,7 +498,7 @@ impl Interner {
                     }
                 })
                 .sum::<usize>();
-            if piece[id] > max_piece && facts.reads {
+            if piece[id] > max_piece && facts.reads && !facts.guarded {
                 hoisted[id] = true;
             }
         }
@@ -511,7 +536,7 @@ fn hoist_with(mut program: Program, max_piece: usize) -> (Program, Vec<ValueId>)
             ..Occurrences::default()
         };
         if let (Some(rhs), false) = (&v.rhs, recurrent) {
-            interner.walk(rhs, v, &mut occ, true);
+            interner.walk(&program, rhs, v, &mut occ, true);
         }
         occurrences.push(occ);
     }

@@ -298,20 +298,13 @@ fn dir_for(path: &Path, float: Float) -> PathBuf {
     ))
 }
 
-/// Whether a program has a run-time dim (`dim N` without a size).
-fn has_run_time_dims(text: &str) -> bool {
-    let program = netgrad::front_end(text).unwrap().program;
-    let count = program.runtime_dims().count();
-    count > 0
-}
-
 /// The examples without run-time dims. Those with one compile to a module
 /// that takes `Dims` (a harness of its own: tests/runtime_codegen.rs runs
 /// every such example at sizes 1, 2 and 7), and without std to `E0500`.
 fn fixed_size_examples() -> Vec<PathBuf> {
     common::net_files("examples")
         .into_iter()
-        .filter(|p| !has_run_time_dims(&std::fs::read_to_string(p).unwrap()))
+        .filter(|p| !common::has_runtime_dims(&std::fs::read_to_string(p).unwrap()))
         .collect()
 }
 
@@ -417,6 +410,8 @@ fn long_argument_chains_are_laid_out_as_rustfmt_lays_them_out() {
 fn generated_code_matches_its_snapshot_and_is_deterministic() {
     insta::glob!("../examples", "*.net", |path| {
         let text = std::fs::read_to_string(path).unwrap();
+        // As `netgrad compile` writes it: with run-time dims, numbers
+        // computed from their sizes come from `Dims`.
         let make = || {
             let (g, _, numbers) = netgrad::derive_symbolic(&text, &[], true).unwrap();
             let options = Options {
@@ -898,6 +893,60 @@ fn affine_subscripts_agree_with_the_interpreter() {
             let _ = std::fs::remove_dir_all(&dir);
             let tolerance = if float == Float::F64 { 1e-12 } else { 1e-4 };
             assert!(err <= tolerance, "{name}, {float:?}: off by {err:e}");
+        }
+    }
+}
+
+#[test]
+fn padding_agrees_with_the_interpreter() {
+    // Zero padding by `where` (tests/padding.rs): reads in bounds only in
+    // the branch taken, which generated code must compute only there: a
+    // padded signal, the padding inside a sum (an affine condition; the
+    // adjoint's read in the branch), a "same" 2-D convolution, the else
+    // branch, `or`, `not`, nested branches, a guarded subterm used twice,
+    // and a reduction inside a branch.
+    let pad1d = "dim L = 7\ndim K = 3\ndim P = 1\ndim LP = L + 2 * P\ndim O = LP - K + 1\n\
+                 param x[L], w[K]\n\
+                 xp[i in LP] = where(i >= P and i < L + P, x[i - P], 0)\n\
+                 y[o in O] = sum(k, w[k] * xp[o + k])\n\
+                 loss E = sum(o, tanh(y[o])^2)\noutput y\n";
+    let inline = "dim L = 7\ndim K = 3\ndim P = 1\ndim O = L + 2 * P - K + 1\nparam x[L], w[K]\n\
+                  y[o in O] = sum(k, where(o + k >= P and o + k < L + P, w[k] * x[o + k - P], 0))\n\
+                  loss E = sum(o, tanh(y[o])^2)\noutput y\n";
+    let pad2d = "dim C = 2\ndim H = 5\ndim W = 4\ndim P = 1\ndim K = 3\ndim F = 2\n\
+                 param x[C, H, W], f[F, C, K, K]\n\
+                 y[g, i in H, j in W] = sum(c, di, dj, f[g, c, di, dj] * \
+                 where(i + di >= P and i + di < H + P and j + dj >= P and j + dj < W + P, \
+                 x[c, i + di - P, j + dj - P], 0))\n\
+                 loss E = sum(g, i, j, sigmoid(y[g, i, j]))\noutput y\n";
+    let branches = "dim L = 6\ndim P = 2\ndim LP = L + P\nparam x[L]\n\
+                    a[i in LP] = where(i < P, 0, x[i - P])\n\
+                    b[i in LP] = where(i < P or i >= L + P, 0, x[i - P]^2)\n\
+                    c[i in LP] = where(not (i < P), sin(x[i - P]), 1)\n\
+                    d[i in LP] = where(i >= P, where(i - P < L, x[i - P], 0), x[2 * i])\n\
+                    g[i in LP] = where(i >= P and i < L + P, tanh(x[i - P]) * 3, 0) + where(i > P and i < L + P, tanh(x[i - P]) * 3, 1)\n\
+                    q[i in LP] = where(i >= P and i < L + P, sum(k in L, x[k] * tanh(x[i - P] * x[k])), 0)\n\
+                    loss E = sum(i, a[i] * b[i] + c[i] * d[i] + g[i] * q[i])\noutput q\n";
+    for (name, text) in [
+        ("pad1d", pad1d),
+        ("inline", inline),
+        ("pad2d", pad2d),
+        ("branches", branches),
+    ] {
+        for float in [Float::F64, Float::F32] {
+            for no_std in [false, true] {
+                let dir = std::env::temp_dir().join(format!(
+                    "netgrad-codegen-{}-padding-{name}-{float:?}-{no_std}",
+                    std::process::id()
+                ));
+                let err = check_source(&format!("{name}.net"), text, float, no_std, &dir);
+                let _ = std::fs::remove_dir_all(&dir);
+                let tolerance = if float == Float::F64 { 1e-12 } else { 1e-4 };
+                assert!(
+                    err <= tolerance,
+                    "{name}, {float:?}, no_std {no_std}: off by {err:e}"
+                );
+            }
         }
     }
 }

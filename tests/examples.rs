@@ -49,6 +49,7 @@ fn there_are_the_examples_of_issues_1_and_10() {
         "batch_mlp",
         "bishop",
         "fanout",
+        "lenet",
         "mlp_mnist",
         "softmax_regression",
         "tied_autoencoder",
@@ -63,7 +64,11 @@ fn there_are_the_examples_of_issues_1_and_10() {
             "examples/{want}.net is missing"
         );
     }
-    for (name, dim) in [("huber_regression", "N"), ("causal_attention", "T")] {
+    for (name, dim) in [
+        ("huber_regression", "N"),
+        ("causal_attention", "T"),
+        ("lenet", "N"),
+    ] {
         let path = common::root().join(format!("examples/{name}.net"));
         let text = std::fs::read_to_string(path).unwrap();
         let program = netgrad::front_end(&text).unwrap().program;

@@ -462,6 +462,56 @@ param filter_weights[B, C, D]
 loss E = sum(n, b, c, d, filter_weights[b, c, d] * x[n, b, c, d])^2
 ";
 
+/// examples/lenet.net: zero padding by `where`, two convolutions, max
+/// pooling, softmax cross-entropy over a run-time batch.
+const LENET: &str = include_str!("../examples/lenet.net");
+
+/// The typed API of LENET against the flat one, bit for bit: inputs of
+/// rank 3 as slices of 12 × 12 images, params of rank 4.
+const LENET_TYPED: &str = r#"{
+        use core::array::from_fn;
+        let n = dims.N;
+        let x: Vec<[[REAL; 12]; 12]> = (0..n)
+            .map(|b| from_fn(|i| from_fn(|j| inputs[b * 144 + i * 12 + j])))
+            .collect();
+        let t: Vec<[REAL; 10]> = (0..n).map(|b| from_fn(|m| inputs[n * 144 + b * 10 + m])).collect();
+        let k1: [[[REAL; 3]; 3]; 4] = from_fn(|c| from_fn(|i| from_fn(|j| params[c * 9 + i * 3 + j])));
+        let b1: [REAL; 4] = params[36..40].try_into().unwrap();
+        let k2: [[[[REAL; 3]; 3]; 4]; 8] =
+            from_fn(|d| from_fn(|c| from_fn(|i| from_fn(|j| params[40 + d * 36 + c * 9 + i * 3 + j]))));
+        let b2: [REAL; 8] = params[328..336].try_into().unwrap();
+        let w3: [[[[REAL; 2]; 2]; 8]; 10] =
+            from_fn(|m| from_fn(|d| from_fn(|i| from_fn(|j| params[336 + m * 32 + d * 4 + i * 2 + j]))));
+        let b3: [REAL; 10] = params[656..666].try_into().unwrap();
+        assert_eq!(net::N_PARAMS, 666);
+        let typed_in = net::Inputs { x: &x, t: &t };
+        let typed_params = net::Params { k1: &k1, b1: &b1, k2: &k2, b2: &b2, w3: &w3, b3: &b3 };
+        assert_eq!(net::loss(&dims, &typed_in, &typed_params).to_bits(), loss.to_bits());
+        let (mut gk1, mut gb1, mut gk2) = ([[[0.0; 3]; 3]; 4], [0.0; 4], [[[[0.0; 3]; 3]; 4]; 8]);
+        let (mut gb2, mut gw3, mut gb3) = ([0.0; 8], [[[[0.0; 2]; 2]; 8]; 10], [0.0; 10]);
+        let grads = net::Gradients {
+            k1: &mut gk1, b1: &mut gb1, k2: &mut gk2, b2: &mut gb2, w3: &mut gw3, b3: &mut gb3,
+        };
+        let l = net::gradient(&dims, &typed_in, &typed_params, grads);
+        assert_eq!(l.to_bits(), loss.to_bits());
+        let mut flat: Vec<REAL> = gk1.as_flattened().as_flattened().to_vec();
+        flat.extend(gb1);
+        flat.extend(gk2.as_flattened().as_flattened().as_flattened());
+        flat.extend(gb2);
+        flat.extend(gw3.as_flattened().as_flattened().as_flattened());
+        flat.extend(gb3);
+        assert_eq!(flat.len(), grad.len());
+        for (a, b) in flat.iter().zip(&grad) {
+            assert_eq!(a.to_bits(), b.to_bits(), "typed gradient");
+        }
+        let mut y = vec![[0.0; 10]; n];
+        let f = net::forward(&dims, &typed_in, &typed_params, net::Outputs { y: &mut y });
+        assert_eq!(f.to_bits(), loss.to_bits());
+        for (a, b) in y.as_flattened().iter().zip(&outputs) {
+            assert_eq!(a.to_bits(), b.to_bits(), "typed forward");
+        }
+    }"#;
+
 #[test]
 fn generated_code_for_run_time_sizes_agrees_with_the_interpreter() {
     let cases = [
@@ -535,6 +585,14 @@ fn generated_code_for_run_time_sizes_agrees_with_the_interpreter() {
             dims: "net::Dims { N: sizes[0] }",
             typed: "",
             sizes: &[&[1], &[2], &[7]],
+            central: true,
+        },
+        Case {
+            name: "lenet",
+            text: LENET,
+            dims: "net::Dims { N: sizes[0] }",
+            typed: LENET_TYPED,
+            sizes: &[&[1], &[2], &[5]],
             central: true,
         },
     ];

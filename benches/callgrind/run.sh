@@ -27,6 +27,7 @@ nets="softmax_regression xor weight_decay tied_autoencoder bishop fanout batch_m
 runtime="
 causal_attention T=32 hand_runtime
 huber_regression N=64 hand_runtime
+lenet N=64 hand_lenet
 "
 if [ $# -gt 0 ]; then
     wanted=" $* "

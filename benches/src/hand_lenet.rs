@@ -482,6 +482,11 @@ fn run<const W: usize, const PAD: usize>(
     sum / n as f64
 }
 
+/// [`loss`] and [`gradient`] under the names `benches/callgrind/run.sh`
+/// and `for_each_run_time_example!` give every example's reference.
+pub use self::gradient as lenet_gradient;
+pub use self::loss as lenet_loss;
+
 /// The loss of `lenet.net` over a batch of `n` images: `inputs` is
 /// `x[n, 12, 12]` then `t[n, 10]`, `params` is `k1, b1, k2, b2, w3, b3`.
 ///

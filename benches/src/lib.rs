@@ -47,6 +47,7 @@ macro_rules! for_each_run_time_example {
         $m!(
             causal_attention { T: 32 } => $crate::hand_runtime::causal_attention_loss, $crate::hand_runtime::causal_attention_gradient;
             huber_regression { N: 64 } => $crate::hand_runtime::huber_regression_loss, $crate::hand_runtime::huber_regression_gradient;
+            lenet { N: 64 } => $crate::hand_lenet::lenet_loss, $crate::hand_lenet::lenet_gradient;
         );
     };
 }

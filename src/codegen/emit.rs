@@ -276,15 +276,15 @@ impl Generator<'_> {
                 Stmt::Let { name, typed, value } => {
                     let value = self.render(value).text;
                     if *typed {
-                        w.line(&format!("let {name}: {real} = {value};"))
+                        assign(w, &format!("let {name}: {real} ="), &value)
                     } else {
-                        w.line(&format!("let {name} = {value};"))
+                        assign(w, &format!("let {name} ="), &value)
                     }
                 }
                 Stmt::Index { name, value } => w.line(&format!("let {name} = {value};")),
                 Stmt::Slice { name, row, mutable } => {
                     let borrow = if *mutable { "&mut " } else { "&" };
-                    w.line(&format!("let {name} = {borrow}{row};"))
+                    assign(w, &format!("let {name} ="), &format!("{borrow}{row}"))
                 }
                 Stmt::Acc { name, init } => w.line(&match init {
                     AccInit::Identity { op, lanes } => {
@@ -316,6 +316,34 @@ impl Generator<'_> {
                     w.level -= 1;
                     w.line("};");
                 }
+                Stmt::Branch {
+                    name,
+                    cond,
+                    then,
+                    a,
+                    els,
+                    b,
+                } => {
+                    let cond = self.render(cond).text;
+                    // Over five lines at least, as rustfmt lays out an
+                    // `if` that is a block's value, however short.
+                    match name {
+                        Some(name) => w.open(&format!("let {name} = if {cond} {{")),
+                        None => w.open(&format!("if {cond} {{")),
+                    }
+                    self.emit(w, then);
+                    if let Some(a) = a {
+                        w.line(&self.render(a).text);
+                    }
+                    w.level -= 1;
+                    w.open("} else {");
+                    self.emit(w, els);
+                    if let Some(b) = b {
+                        w.line(&self.render(b).text);
+                    }
+                    w.level -= 1;
+                    w.line(if name.is_some() { "};" } else { "}" });
+                }
                 Stmt::Store { place, op, value } => {
                     let place = match place {
                         Place::Var(name) => name.clone(),
@@ -334,7 +362,7 @@ impl Generator<'_> {
                             continue;
                         }
                     };
-                    w.line(&format!("{place} {sign} {value};"));
+                    assign(w, &format!("{place} {sign}"), &value);
                 }
                 Stmt::Loop(l) if l.solve.is_some() => {
                     let n = match &l.end {
@@ -443,6 +471,20 @@ fn gemm(w: &mut Writer, g: &Gemm) {
     args.push(g.accumulate.to_string());
     args.push(pass(&g.pack.0, g.pack.1));
     w.simple_call("gemm::gemm", &args);
+}
+
+/// `head value;` on one line, or, as rustfmt lays out a statement past 100
+/// columns, with the value on the next line (deep loop nests of rank-4
+/// tensors index with long offsets).
+fn assign(w: &mut Writer, head: &str, value: &str) {
+    let one = format!("{head} {value};");
+    if 4 * w.level + one.len() <= 100 {
+        w.line(&one);
+    } else {
+        w.open(head);
+        w.line(&format!("{value};"));
+        w.level -= 1;
+    }
 }
 
 #[cfg(test)]

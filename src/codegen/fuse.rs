@@ -116,6 +116,22 @@ fn touch(stmts: &[Stmt], t: &mut Touch) {
                 }
             }
             Stmt::Loop(l) => touch(&l.body, t),
+            Stmt::Branch {
+                name,
+                cond,
+                then,
+                a,
+                els,
+                b,
+            } => {
+                scalar(cond, t);
+                touch(then, t);
+                touch(els, t);
+                for x in a.iter().chain(b) {
+                    scalar(x, t);
+                }
+                t.declared.extend(name.clone());
+            }
             Stmt::Mean {
                 name,
                 sum,
@@ -310,6 +326,16 @@ fn calls(stmts: &[Stmt], f: &dyn Fn(&Scalar) -> bool) -> bool {
             then, otherwise, ..
         } => any(then, f) || any(otherwise, f),
         Stmt::Loop(l) => calls(&l.body, f),
+        Stmt::Branch {
+            cond,
+            then,
+            a,
+            els,
+            b,
+            ..
+        } => {
+            any(cond, f) || calls(then, f) || calls(els, f) || a.iter().chain(b).any(|x| any(x, f))
+        }
         Stmt::Mean {
             rescue, rescued, ..
         } => calls(rescue, f) || any(rescued, f),
@@ -575,6 +601,22 @@ fn load_to_var(s: &mut Stmt, array: &str) {
         Stmt::Loop(l) => {
             for s in &mut l.body {
                 load_to_var(s, array);
+            }
+        }
+        Stmt::Branch {
+            cond,
+            then,
+            a,
+            els,
+            b,
+            ..
+        } => {
+            fix(cond);
+            for s in then.iter_mut().chain(els.iter_mut()) {
+                load_to_var(s, array);
+            }
+            for x in a.iter_mut().chain(b) {
+                fix(x);
             }
         }
         Stmt::Mean {

@@ -232,6 +232,22 @@ pub(super) enum Stmt {
         rescue: Vec<Stmt>,
         rescued: Scalar,
     },
+    /// `let name = if cond { then; a } else { els; b };`: a `where` whose
+    /// branches need statements of their own (a reduction's loop, a long
+    /// subterm's `let`), each run only in the branch taken: a branch may
+    /// read out of bounds where it is not taken (`where(i >= P, x[i - P],
+    /// 0)`).
+    /// Without a name, the `if` is its block's value, the last statement
+    /// of an enclosing branch (whose own value is then `None`): clippy
+    /// rejects `let t = ...; t` at the end of a block.
+    Branch {
+        name: Option<String>,
+        cond: Scalar,
+        then: Vec<Stmt>,
+        a: Option<Scalar>,
+        els: Vec<Stmt>,
+        b: Option<Scalar>,
+    },
     /// A store into a place.
     Store {
         place: Place,
@@ -279,8 +295,11 @@ pub(super) struct Definition {
 pub(super) struct Builder {
     /// The statements of the top level, then of each open loop.
     blocks: Vec<Vec<Stmt>>,
-    /// The open loops, outermost first, their bodies in `blocks[1..]`.
+    /// The open loops, outermost first, their bodies in `blocks[1..]`
+    /// (with the open branches' blocks among them).
     open: Vec<Loop>,
+    /// For each open branch (`open_branch`), the open loops when it opened.
+    branches: Vec<usize>,
 }
 
 impl Builder {
@@ -340,9 +359,30 @@ impl Builder {
         self.push(Stmt::Loop(l));
     }
 
+    /// Opens the statements of one branch of a `where`: pushed into it
+    /// until `close_branch` returns them.
+    pub(super) fn open_branch(&mut self) {
+        if self.blocks.is_empty() {
+            self.blocks.push(Vec::new());
+        }
+        self.branches.push(self.open.len());
+        self.blocks.push(Vec::new());
+    }
+
+    /// Closes the innermost open branch, every loop opened in it closed,
+    /// and returns its statements.
+    pub(super) fn close_branch(&mut self) -> Vec<Stmt> {
+        let loops = self.branches.pop().expect("an open branch");
+        assert_eq!(loops, self.open.len(), "a branch closes its loops");
+        self.blocks.pop().expect("its statements")
+    }
+
     /// The statements built, every loop closed.
     pub(super) fn take(&mut self) -> Vec<Stmt> {
-        assert!(self.open.is_empty(), "every loop is closed");
+        assert!(
+            self.open.is_empty() && self.branches.is_empty(),
+            "every loop and branch is closed"
+        );
         self.blocks.pop().unwrap_or_default()
     }
 }

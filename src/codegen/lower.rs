@@ -685,21 +685,91 @@ impl Generator<'_> {
             }
             Expr::At { index, pos } => {
                 let pos = self.scalar(body, pos, owner, names);
+                let pos = self.short(body, pos);
                 Scalar::At(Affine::var(&names[index.index()]), Box::new(pos))
             }
             Expr::Index(v) => Scalar::Index(Affine::var(&names[v.index()])),
-            // `let t = if c { a } else { b };`. The branches are plain
-            // expressions inside the `if`, computed only when taken; what
-            // is bound to a `let` first (a long subterm, a reduction) is
-            // computed before the `if`, whichever branch is taken.
+            // `let t = if c { a } else { b };`. Each branch is computed
+            // only when taken, with whatever statements it needs (a long
+            // subterm's `let`, a reduction's loop) inside it: a branch may
+            // read out of bounds where it is not taken (`where(i >= P,
+            // x[i - P], 0)`, `netgrad::refine`).
             Expr::Where { cond, then, els } => {
                 let c = self.condition(body, cond, owner, names);
                 let c = self.short(body, c);
-                let a = self.scalar(body, then, owner, names);
-                let a = self.short(body, a);
-                let b = self.scalar(body, els, owner, names);
-                let b = self.short(body, b);
-                self.bind(body, Scalar::Select(Box::new(c), Box::new(a), Box::new(b)))
+                // A branch's value bound to a `let` last is the block's
+                // value (clippy: `let_and_return`).
+                let mut branch = |e: &Expr| {
+                    body.code.open_branch();
+                    let x = self.scalar(body, e, owner, names);
+                    let x = self.short(body, x);
+                    let mut stmts = body.code.close_branch();
+                    let Scalar::Var(v) = &x else {
+                        return (stmts, Some(x));
+                    };
+                    match stmts.pop() {
+                        Some(Stmt::Let {
+                            name,
+                            typed: false,
+                            value: Scalar::Select(c, a, b),
+                        }) if name == *v => {
+                            stmts.push(Stmt::Branch {
+                                name: None,
+                                cond: *c,
+                                then: Vec::new(),
+                                a: Some(*a),
+                                els: Vec::new(),
+                                b: Some(*b),
+                            });
+                            (stmts, None)
+                        }
+                        Some(Stmt::Let {
+                            name,
+                            typed: false,
+                            value,
+                        }) if name == *v => (stmts, Some(value)),
+                        Some(Stmt::Branch {
+                            name: Some(name),
+                            cond,
+                            then,
+                            a,
+                            els,
+                            b,
+                        }) if name == *v => {
+                            stmts.push(Stmt::Branch {
+                                name: None,
+                                cond,
+                                then,
+                                a,
+                                els,
+                                b,
+                            });
+                            (stmts, None)
+                        }
+                        last => {
+                            stmts.extend(last);
+                            (stmts, Some(x))
+                        }
+                    }
+                };
+                let (then, a) = branch(then);
+                let (els, b) = branch(els);
+                if let (true, true, Some(a), Some(b)) = (then.is_empty(), els.is_empty(), &a, &b) {
+                    let select =
+                        Scalar::Select(Box::new(c), Box::new(a.clone()), Box::new(b.clone()));
+                    return self.bind(body, select);
+                }
+                body.fresh += 1;
+                let name = self.internal(&format!("t{}", body.fresh));
+                body.code.push(Stmt::Branch {
+                    name: Some(name.clone()),
+                    cond: c,
+                    then,
+                    a,
+                    els,
+                    b,
+                });
+                Scalar::Var(name)
             }
             // A condition as a number (a condition hoisted into a value of
             // its own): 1 or 0.
@@ -1334,8 +1404,10 @@ impl Generator<'_> {
     /// share one slice.
     fn slice_rows(&self, body: &mut Body, e: &Expr, index: IndexId, n: &Size, names: &[String]) {
         body.row_index = Some((index, n.clone()));
+        // Not a read inside a `where` branch: it may be in bounds only
+        // where the branch is taken, and the slice is taken before.
         let mut reads = Vec::new();
-        e.for_each_read(&mut |u, subs| {
+        unguarded_reads(e, &mut |u, subs| {
             if self.p.value(u).rank() > 0 && schedule::row(subs, index) {
                 reads.push((u, subs.to_vec()));
             }
@@ -1457,5 +1529,21 @@ pub(super) fn integer_exponent(e: &Expr) -> Option<i32> {
     match e {
         Expr::Num(n) if n.fract() == 0.0 && n.abs() <= 64.0 => Some(*n as i32),
         _ => None,
+    }
+}
+
+/// Calls `f` on every read of `e` outside the branches of its `where`s.
+fn unguarded_reads(e: &Expr, f: &mut impl FnMut(ValueId, &[Sub])) {
+    match e {
+        Expr::Num(_) | Expr::Delta(..) | Expr::Index(_) => {}
+        Expr::Read { value, subs } => f(*value, subs),
+        Expr::Unary { arg, .. } => unguarded_reads(arg, f),
+        Expr::Binary { lhs, rhs, .. } => {
+            unguarded_reads(lhs, f);
+            unguarded_reads(rhs, f);
+        }
+        Expr::Reduce { body, .. } | Expr::Solve { body, .. } => unguarded_reads(body, f),
+        Expr::At { pos, .. } => unguarded_reads(pos, f),
+        Expr::Where { cond, .. } => unguarded_reads(cond, f),
     }
 }

@@ -8,83 +8,22 @@
 //! run-time dims: a bound is a constant plus multiples of run-time dims, and
 //! a read passes only when it is in bounds at every size of them.
 
-use std::collections::BTreeMap;
-
 use super::expr::Ctx;
 use super::{Sema, Symbol};
 use crate::diag::{Code, Diagnostic, Span};
 use crate::ir::{self, Extent, IndexId, Sub};
+use crate::refine::{self, Bound, Form};
 use crate::syntax::ast::{self, ExprKind};
 
-/// `k + Σ multiple · D` over run-time dims `D` (each at least 1). Wide, so
-/// that a coefficient times a size never overflows.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub(super) struct Bound {
-    k: i128,
-    dims: BTreeMap<String, i128>,
-}
-
-impl Bound {
-    fn constant(k: i64) -> Bound {
-        Bound {
-            k: k.into(),
-            dims: BTreeMap::new(),
+/// `size - 1` of an extent: its last position.
+fn last(sema: &Sema, e: &Extent) -> Bound {
+    match &e.dim {
+        Some(d) if sema.is_runtime(e) => {
+            let mut b = Bound::dim(d);
+            b.add_scaled(&Bound::constant(1), -1);
+            b
         }
-    }
-
-    /// `size - 1` of an extent: its last position.
-    fn last(sema: &Sema, e: &Extent) -> Bound {
-        match &e.dim {
-            Some(d) if sema.is_runtime(e) => Bound {
-                k: -1,
-                dims: BTreeMap::from([(d.clone(), 1)]),
-            },
-            _ => Bound {
-                k: e.size as i128 - 1,
-                dims: BTreeMap::new(),
-            },
-        }
-    }
-
-    fn add_scaled(&mut self, other: &Bound, c: i64) {
-        let c = i128::from(c);
-        self.k += c * other.k;
-        for (d, m) in &other.dims {
-            *self.dims.entry(d.clone()).or_insert(0) += c * m;
-        }
-        self.dims.retain(|_, m| *m != 0);
-    }
-
-    /// Whether it is at least 0 at every size of its run-time dims.
-    fn nonnegative(&self) -> bool {
-        self.dims.values().all(|m| *m >= 0) && self.k + self.dims.values().sum::<i128>() >= 0
-    }
-}
-
-impl std::fmt::Display for Bound {
-    /// `26`, `T - 1`, `2·T + 3`.
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let mut out = String::new();
-        for (d, m) in &self.dims {
-            let term = if m.abs() == 1 {
-                d.clone()
-            } else {
-                format!("{}·{d}", m.abs())
-            };
-            match (out.is_empty(), *m < 0) {
-                (true, false) => out.push_str(&term),
-                (true, true) => out.push_str(&format!("-{term}")),
-                (false, false) => out.push_str(&format!(" + {term}")),
-                (false, true) => out.push_str(&format!(" - {term}")),
-            }
-        }
-        match (out.is_empty(), self.k) {
-            (true, k) => out = k.to_string(),
-            (false, 0) => {}
-            (false, k) if k < 0 => out.push_str(&format!(" - {}", -k)),
-            (false, k) => out.push_str(&format!(" + {k}")),
-        }
-        f.write_str(&out)
+        _ => Bound::constant(e.size as i128 - 1),
     }
 }
 
@@ -100,7 +39,7 @@ impl Range {
     pub(super) fn whole(sema: &Sema, e: &Extent) -> Range {
         Range {
             lo: Bound::constant(0),
-            hi: Bound::last(sema, e),
+            hi: last(sema, e),
         }
     }
 }
@@ -115,6 +54,10 @@ pub(super) struct AffineRead {
     pub(super) pos: usize,
     pub(super) span: Span,
     pub(super) extent: Extent,
+    /// What the conditions of the `where` branches around it guarantee,
+    /// and whether there is one.
+    pub(super) facts: Vec<Form>,
+    pub(super) guarded: bool,
 }
 
 /// Why a subscript is not an affine form.
@@ -340,13 +283,18 @@ impl Sema {
     }
 
     /// Checks that each affine read is in bounds at every point of its
-    /// indices' ranges (`ranges`, by index variable).
+    /// indices' ranges (`ranges`, by index variable) where the facts of the
+    /// `where` branches around it hold (`netgrad::refine`).
     pub(super) fn check_affine_reads(
         &mut self,
         reads: &[AffineRead],
         ranges: &[Range],
         names: &[(String, Extent)],
     ) {
+        let bounds: Vec<(Bound, Bound)> = ranges
+            .iter()
+            .map(|r| (r.lo.clone(), r.hi.clone()))
+            .collect();
         for read in reads {
             let Sub::Affine(a) = read.subs[read.pos] else {
                 continue;
@@ -355,33 +303,39 @@ impl Sema {
             {
                 continue; // sizes in error, reported already
             }
-            // The largest and smallest value of the subscript.
-            let mut max = Bound::constant(a.constant());
-            let mut min = Bound::constant(a.constant());
-            for (v, c) in a.terms() {
-                let r = &ranges[v.index()];
-                let (up, down) = if c > 0 {
-                    (&r.hi, &r.lo)
-                } else {
-                    (&r.lo, &r.hi)
-                };
-                max.add_scaled(up, c);
-                min.add_scaled(down, c);
-            }
-            let last = Bound::last(self, &read.extent);
-            let mut slack = last.clone();
-            slack.add_scaled(&max, -1);
-            let high = !slack.nonnegative();
-            let low = !min.nonnegative();
+            let last = last(self, &read.extent);
+            let form = Form::of_sub(read.subs[read.pos]);
+            let up = Form::constant(last.clone()).plus(&form, -1);
+            let high = !refine::prove(&up, &bounds, &read.facts);
+            let low = !high && !refine::prove(&form, &bounds, &read.facts);
             if !(high || low) {
                 continue;
             }
+            // The extreme value, each index at its tightest known bound.
+            let mut at = Bound::constant(a.constant().into());
+            let mut parts = Vec::new();
+            let mut unrefined = Vec::new();
+            for (v, c) in a.terms() {
+                let (lower, upper) = refine::candidates(v, &bounds, &read.facts);
+                let toward_max = (c > 0) == high;
+                let side = if toward_max { upper } else { lower };
+                let (b, by_fact) = tightest(side, toward_max);
+                at.add_scaled(&b, c.into());
+                let (name, extent) = &names[v.index()];
+                let r = &ranges[v.index()];
+                let verb = if b == r.lo { "starts at" } else { "reaches" };
+                let why = if by_fact {
+                    "within the condition of its `where`".to_string()
+                } else {
+                    if !read.facts.is_empty() || read.guarded {
+                        unrefined.push(format!("`{name}`"));
+                    }
+                    self.extent_text(extent)
+                };
+                parts.push(format!("{name} {verb} {b} ({why})"));
+            }
+            let reasons = parts.join(" and ");
             let text = read_text(&read.owner, &read.subs, names);
-            let (at, reasons) = if high {
-                (max.clone(), self.reasons(&a, ranges, names, true))
-            } else {
-                (min.clone(), self.reasons(&a, ranges, names, false))
-            };
             let dim = read.pos + 1;
             let extent = self.extent_text(&read.extent);
             let mut d = Diagnostic::error(
@@ -393,7 +347,16 @@ impl Sema {
                 ),
             )
             .label(format!("reaches {at}"));
-            d = if high {
+            if read.guarded && !unrefined.is_empty() {
+                let side = if high { "above" } else { "below" };
+                d = d.note(format!(
+                    "the condition of the enclosing `where` does not bound {} from {side}",
+                    unrefined.join(" or ")
+                ));
+            }
+            d = if read.guarded {
+                d.help("a read in a branch of a `where` must be in bounds wherever the branch is taken: bound the index on both sides in the condition, as `where(i >= P and i < N + P, x[i - P], 0)` does for an `x` of size N")
+            } else if high {
                 match self.size_hint(&a, names, &read.extent) {
                     Some(h) => d.help(h),
                     None => d.help("every point of the indices' ranges must read inside the dimension: narrow a range (`i in D`) or lower the offset"),
@@ -405,27 +368,98 @@ impl Sema {
         }
     }
 
-    /// `i reaches 26 (OH = 27) and di reaches 2 (KH = 3)`: how each index
-    /// pushes the subscript to its extreme, the largest (`high`) or smallest.
-    fn reasons(
-        &self,
-        a: &ir::Affine,
-        ranges: &[Range],
-        names: &[(String, Extent)],
-        high: bool,
-    ) -> String {
-        let parts: Vec<String> = a
-            .terms()
-            .iter()
-            .map(|&(v, c)| {
-                let (name, extent) = &names[v.index()];
-                let r = &ranges[v.index()];
-                let at = if (c > 0) == high { &r.hi } else { &r.lo };
-                let verb = if *at == r.lo { "starts at" } else { "reaches" };
-                format!("{name} {verb} {at} ({})", self.extent_text(extent))
-            })
-            .collect();
-        parts.join(" and ")
+    /// A `where` condition as the refinement sees it (`refine::Cond`):
+    /// comparisons of integer forms of index variables, integers and dims
+    /// (a run-time dim symbolic). Reports nothing: the condition was
+    /// checked already.
+    pub(super) fn guard(&self, e: &ast::Expr, cx: &Ctx) -> refine::Cond {
+        use refine::Cond;
+        match &e.kind {
+            ExprKind::Compare { op, lhs, rhs } => {
+                let op = match op.as_str() {
+                    "<" => ir::BinOp::Lt,
+                    "<=" => ir::BinOp::Le,
+                    ">" => ir::BinOp::Gt,
+                    ">=" => ir::BinOp::Ge,
+                    "==" => ir::BinOp::Eq,
+                    _ => ir::BinOp::Ne,
+                };
+                Cond::compare(op, self.guard_form(lhs, cx), self.guard_form(rhs, cx))
+            }
+            ExprKind::Logic { and, lhs, rhs } => {
+                let (l, r) = (Box::new(self.guard(lhs, cx)), Box::new(self.guard(rhs, cx)));
+                if *and {
+                    Cond::And(l, r)
+                } else {
+                    Cond::Or(l, r)
+                }
+            }
+            ExprKind::Not(a) => Cond::Not(Box::new(self.guard(a, cx))),
+            _ => Cond::Opaque,
+        }
+    }
+
+    /// An operand of a comparison as a linear form, if it is one.
+    fn guard_form(&self, e: &ast::Expr, cx: &Ctx) -> Option<Form> {
+        let whole = |x: f64| (x.fract() == 0.0 && x.abs() < 9.0e15).then_some(x as i128);
+        match &e.kind {
+            ExprKind::Number { value, .. } => Some(Form::constant(Bound::constant(whole(*value)?))),
+            ExprKind::Read { name, subs: None } => {
+                if let Some(id) = cx.lookup(&name.name) {
+                    return Some(Form::var(id));
+                }
+                match self.scope.get(&name.name)? {
+                    Symbol::Dim(d) if self.dims[*d].size == 0 => None,
+                    Symbol::Dim(d) if self.dims[*d].runtime => {
+                        Some(Form::constant(Bound::dim(&name.name)))
+                    }
+                    Symbol::Dim(d) => {
+                        Some(Form::constant(Bound::constant(self.dims[*d].size as i128)))
+                    }
+                    Symbol::Const(c) => Some(Form::constant(Bound::constant(whole(
+                        self.consts[*c].value,
+                    )?))),
+                    Symbol::Value(_) => None,
+                }
+            }
+            ExprKind::Neg(a) => Some(Form::default().plus(&self.guard_form(a, cx)?, -1)),
+            ExprKind::Binary { op, lhs, rhs } => {
+                let (l, r) = (self.guard_form(lhs, cx)?, self.guard_form(rhs, cx)?);
+                match op {
+                    ast::BinOp::Add => Some(l.plus(&r, 1)),
+                    ast::BinOp::Sub => Some(l.plus(&r, -1)),
+                    ast::BinOp::Mul if l.terms.is_empty() => {
+                        Some(Form::default().plus(&r, l.constant.known()?))
+                    }
+                    ast::BinOp::Mul if r.terms.is_empty() => {
+                        Some(Form::default().plus(&l, r.constant.known()?))
+                    }
+                    _ => None,
+                }
+            }
+            _ => None,
+        }
+    }
+
+    /// Lowers a branch of a `where` with the facts of its condition in force.
+    pub(super) fn in_branch(
+        &mut self,
+        e: &ast::Expr,
+        guard: &refine::Cond,
+        holds: bool,
+        cx: &mut Ctx,
+    ) -> (ir::Expr, Option<f64>) {
+        let before = cx.facts.len();
+        for f in refine::facts(guard, holds) {
+            if !cx.facts.contains(&f) {
+                cx.facts.push(f);
+            }
+        }
+        cx.branches += 1;
+        let lowered = self.lower(e, cx);
+        cx.branches -= 1;
+        cx.facts.truncate(before);
+        lowered
     }
 
     /// `OH = 27`, `T, given at run time`, `27`.
@@ -491,4 +525,25 @@ fn read_text(owner: &str, subs: &[Sub], names: &[(String, Extent)]) -> String {
         })
         .collect();
     format!("{owner}[{}]", subs.join(", "))
+}
+
+/// Of an index's bounds on one side (its range's first), the tightest that
+/// compares with all the others (the smallest upper bound, `max`, or the
+/// largest lower one), with whether a fact gave it; else its range's.
+fn tightest(side: Vec<(Bound, bool)>, max: bool) -> (Bound, bool) {
+    let beats = |a: &Bound, b: &Bound| {
+        let mut gap = b.clone();
+        gap.add_scaled(a, -1);
+        if max {
+            gap.nonnegative()
+        } else {
+            gap.scaled(-1).nonnegative()
+        }
+    };
+    // A condition's bound first, where it ties with the range's.
+    side.iter()
+        .rev()
+        .find(|(a, _)| side.iter().all(|(b, _)| beats(a, b)))
+        .unwrap_or(&side[0])
+        .clone()
 }

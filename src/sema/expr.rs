@@ -49,6 +49,10 @@ pub(super) struct Ctx {
     /// Inside the condition of a `where` (not in its branches): comparisons,
     /// `and`, `or` and `not` are allowed, and index variables are numbers.
     in_condition: bool,
+    /// What the conditions of the `where` branches being lowered guarantee
+    /// (`netgrad::refine`), and how many branches deep the lowering is.
+    pub(super) facts: Vec<crate::refine::Form>,
+    pub(super) branches: usize,
 }
 
 impl Ctx {
@@ -453,7 +457,7 @@ impl Sema {
         }
     }
 
-    fn lower(&mut self, e: &ast::Expr, cx: &mut Ctx) -> Lowered {
+    pub(super) fn lower(&mut self, e: &ast::Expr, cx: &mut Ctx) -> Lowered {
         match &e.kind {
             ExprKind::Number { value, .. } => (Expr::Num(*value), Some(*value)),
             ExprKind::Read { name, subs } => self.read(name, subs.as_deref(), e.span, cx),
@@ -595,9 +599,11 @@ impl Sema {
         let (c, known) = self.condition(cond, cx);
         // The branches are values: no comparison there, and index
         // variables are not numbers (unless in a `where` of their own).
+        // Each branch's reads are checked where it is taken (`refine`).
         let saved = std::mem::replace(&mut cx.in_condition, false);
-        let (a, ka) = self.lower(then, cx);
-        let (b, kb) = self.lower(els, cx);
+        let guard = self.guard(cond, cx);
+        let (a, ka) = self.in_branch(then, &guard, true, cx);
+        let (b, kb) = self.in_branch(els, &guard, false, cx);
         cx.in_condition = saved;
         if [&c, &a, &b]
             .iter()
@@ -854,6 +860,8 @@ impl Sema {
                     pos,
                     span: s.span,
                     extent: extent.clone(),
+                    facts: cx.facts.clone(),
+                    guarded: cx.branches > 0,
                 });
             }
         }

@@ -33,9 +33,36 @@ fn runner(extents: &[usize], fixed: &[bool]) -> Runner<lang::Node, analysis::Fac
 
 /// Simplifies one right-hand side of `owner`, never making it more
 /// expensive. Comparisons of index variables do not fold, since it is not
-/// known which ranges are fixed: see `expression_in`.
+/// known which ranges are fixed: see `expression_in`. Without the program,
+/// the sizes of the values read are unknown, so an expression with an
+/// affine read inside a `where` branch (in bounds perhaps only where the
+/// branch is taken) is left as it is: see `expression_in`.
 pub fn expression(e: &Expr, owner: &Value) -> Expr {
+    if guarded_affine_read(e, false) {
+        return e.clone();
+    }
     simplify_with(e, owner, &vec![false; owner.indices.len()])
+}
+
+/// Whether `e` has an affine read inside a branch of a `where`.
+fn guarded_affine_read(e: &Expr, inside: bool) -> bool {
+    match e {
+        Expr::Read { subs, .. } => {
+            inside && subs.iter().any(|s| matches!(s, crate::ir::Sub::Affine(_)))
+        }
+        Expr::Num(_) | Expr::Delta(..) | Expr::Index(_) => false,
+        Expr::Unary { arg, .. } => guarded_affine_read(arg, inside),
+        Expr::Binary { lhs, rhs, .. } => {
+            guarded_affine_read(lhs, inside) || guarded_affine_read(rhs, inside)
+        }
+        Expr::Reduce { body, .. } | Expr::Solve { body, .. } => guarded_affine_read(body, inside),
+        Expr::At { pos, .. } => guarded_affine_read(pos, inside),
+        Expr::Where { cond, then, els } => {
+            guarded_affine_read(cond, inside)
+                || guarded_affine_read(then, true)
+                || guarded_affine_read(els, true)
+        }
+    }
 }
 
 /// For each index variable of `owner`, whether its range is fixed (not a
@@ -51,8 +78,19 @@ fn fixed_ranges(program: &Program, owner: &Value) -> Vec<bool> {
 /// `expression`, for a value of `program`: comparisons of an index
 /// variable of a fixed range with a constant fold where the range decides
 /// them (`i < N` over `i in N`).
+///
+/// No rewrite may take a read out of the `where` branch that keeps it in
+/// bounds (`where(i >= P, x[i - P], 0)`): the rules are sound on the reals,
+/// but an e-graph class holds `where(c, a * b, 0)` and `a * where(c, b, 0)`
+/// alike, and extraction could pick the one that reads `a` everywhere. So
+/// the result is kept only if every read in it is proved in bounds where it
+/// is evaluated (`refine::reads_in_bounds`); else the expression stays as it is.
 pub fn expression_in(program: &Program, e: &Expr, owner: &Value) -> Expr {
-    simplify_with(e, owner, &fixed_ranges(program, owner))
+    let simpler = simplify_with(e, owner, &fixed_ranges(program, owner));
+    if simpler != *e && !crate::refine::reads_in_bounds(program, owner, &simpler) {
+        return e.clone();
+    }
+    simpler
 }
 
 fn simplify_with(e: &Expr, owner: &Value, fixed: &[bool]) -> Expr {

@@ -116,3 +116,9 @@ pub fn loss_and_gradients(
     let grads = g.wrt.iter().map(|(_, a)| data[a.index()].clone()).collect();
     (loss, grads)
 }
+
+/// Whether a file declares a run-time dim (`dim N` without a size): its
+/// module takes `Dims` (tests/runtime_codegen.rs), and has no `N_INPUTS`.
+pub fn has_runtime_dims(text: &str) -> bool {
+    netgrad::front_end(text).is_ok_and(|dag| dag.program.runtime_dims().next().is_some())
+}
