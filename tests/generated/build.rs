@@ -11,8 +11,6 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .expect("the examples folder")
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| p.extension().is_some_and(|e| e == "net"))
-        // A file with run-time dims has no N_INPUTS: tests/runtime_codegen.rs.
-        .filter(|p| fixed_size(p))
         .map(|p| p.file_stem().unwrap().to_string_lossy().into_owned())
         .collect();
     nets.sort();
@@ -123,8 +121,3 @@ fn kernels(out: &std::path::Path) -> Result<(), Box<dyn std::error::Error>> {
     Ok(())
 }
 
-/// Whether a file has no run-time dims (`dim N` without a size).
-fn fixed_size(path: &std::path::Path) -> bool {
-    let text = std::fs::read_to_string(path).expect("a readable example");
-    netgrad::front_end(&text).is_ok_and(|dag| dag.program.runtime_dims().next().is_none())
-}
