@@ -486,7 +486,7 @@ impl Generator<'_> {
             body.code.open(&names[*m], self.extent(&v.shape[*m]));
         }
         let lanes = self.schedule[self.id_of(v).index()].lanes[index.index()];
-        self.lanes(body, index, inner, v, &variants, lanes);
+        self.lanes(body, index, inner, v, &variants, lanes, true);
         for (vn, acc) in &variants {
             body.done = Some((index, acc.clone()));
             self.element(body, v, rhs, vn, out);
@@ -632,18 +632,19 @@ impl Generator<'_> {
                 let ident = &self.idents[value.index()];
                 let row = match &body.row_index {
                     Some((index, n)) if v.rank() > 0 && schedule::row(subs, *index) => {
-                        let key = self.row_key(*value, subs, n, names);
-                        body.rows.iter().find(|(k, _)| *k == key).cloned()
+                        let key = self.row_key(*value, subs, *index, n, names);
+                        body.rows
+                            .iter()
+                            .find(|(k, _)| *k == key)
+                            .map(|(_, slice)| (slice.clone(), *index))
                     }
                     _ => None,
                 };
-                if let Some((_, slice)) = row {
-                    let Some(Sub::Var(last)) = subs.last() else {
-                        unreachable!("a row is walked by its last subscript");
-                    };
+                if let Some((slice, index)) = row {
+                    // The row starts where the walking index is 0.
                     Scalar::Load(Access {
                         array: slice,
-                        offset: Affine::var(&names[last.index()]),
+                        offset: Affine::var(&names[index.index()]),
                     })
                 } else if v.rank() == 0 {
                     Scalar::Var(ident.clone())
@@ -931,13 +932,45 @@ impl Generator<'_> {
             op: AssignOp::Add,
             value,
         };
+        let nest = &self.schedule[self.id_of(owner).index()];
+        if op == Reduction::Sum && nest.chain.contains(&index) {
+            // A sum of a chain (`Schedule::chain`): its terms go into the
+            // lanes of the chain's innermost sum, whose accumulator the
+            // outermost sum declares and combines.
+            let head = body.chain.is_none();
+            if head {
+                let end = chain_end(inner);
+                let lanes = nest.lanes[end.index()];
+                body.code.push(Stmt::Acc {
+                    name: acc.clone(),
+                    init: AccInit::Identity {
+                        op: Reduce::Sum,
+                        lanes,
+                    },
+                });
+                body.chain = Some(acc.clone());
+            }
+            body.code.open(i, size);
+            let _ = self.scalar(body, inner, owner, names);
+            body.code.close();
+            if head {
+                body.chain = None;
+                body.code.push(Stmt::Combine(acc.clone()));
+                return Scalar::Var(acc);
+            }
+            return Scalar::Num(0.0);
+        }
+        if let (Reduction::Sum, Some(chain)) = (op, body.chain.clone()) {
+            self.lanes(body, index, inner, owner, &[(names.to_vec(), chain)], lanes, false);
+            return Scalar::Num(0.0);
+        }
         match op {
             Reduction::Sum | Reduction::Mean if done.is_some() || lanes > 1 => {
                 let acc = match done {
                     Some(acc) => acc,
                     None => {
                         let variants = [(names.to_vec(), acc)];
-                        self.lanes(body, index, inner, owner, &variants, lanes);
+                        self.lanes(body, index, inner, owner, &variants, lanes, true);
                         let [(_, acc)] = variants;
                         acc
                     }
@@ -1259,7 +1292,9 @@ impl Generator<'_> {
     /// (the array `acc`, combined into the scalar `acc` in a fixed order):
     /// term `i` goes into lane `i mod lanes`, so LLVM can vectorise it. Each
     /// variant (index names, accumulator) is one such sum; a blocked nest's
-    /// share the loop.
+    /// share the loop. With `fresh` false the accumulators are a chain's
+    /// (`Nest::chain`), declared and combined around the chain's outer loops.
+    #[allow(clippy::too_many_arguments)]
     fn lanes(
         &self,
         body: &mut Body,
@@ -1268,6 +1303,7 @@ impl Generator<'_> {
         owner: &Value,
         variants: &[(Vec<String>, String)],
         lanes: usize,
+        fresh: bool,
     ) {
         let size = owner.indices[index.index()].extent.size;
         debug_assert!(!self.p.is_runtime(&owner.indices[index.index()].extent));
@@ -1275,13 +1311,15 @@ impl Generator<'_> {
         let i = &names[index.index()];
         let whole = size / lanes * lanes;
         for (names, acc) in variants {
-            body.code.push(Stmt::Acc {
-                name: acc.clone(),
-                init: AccInit::Identity {
-                    op: Reduce::Sum,
-                    lanes,
-                },
-            });
+            if fresh {
+                body.code.push(Stmt::Acc {
+                    name: acc.clone(),
+                    init: AccInit::Identity {
+                        op: Reduce::Sum,
+                        lanes,
+                    },
+                });
+            }
             self.slice_rows(body, inner, index, &size.into(), names);
         }
         let every: Vec<String> = variants.iter().flat_map(|(n, _)| n.clone()).collect();
@@ -1323,7 +1361,7 @@ impl Generator<'_> {
             body.code.close();
         }
         self.end_rows(body);
-        for (_, acc) in variants {
+        for (_, acc) in variants.iter().filter(|_| fresh) {
             body.code.push(Stmt::Combine(acc.clone()));
         }
     }
@@ -1335,13 +1373,22 @@ impl Generator<'_> {
     fn slice_rows(&self, body: &mut Body, e: &Expr, index: IndexId, n: &Size, names: &[String]) {
         body.row_index = Some((index, n.clone()));
         let mut reads = Vec::new();
-        e.for_each_read(&mut |u, subs| {
+        // A read at an affine subscript is in bounds over the whole row only
+        // where it is not guarded by a `where` (range refinement may be
+        // what keeps it in bounds): such a read is not sliced.
+        schedule::for_each_unguarded_read(e, &mut |u, subs| {
             if self.p.value(u).rank() > 0 && schedule::row(subs, index) {
                 reads.push((u, subs.to_vec()));
             }
         });
+        e.for_each_read(&mut |u, subs| {
+            let plain = matches!(subs.last(), Some(Sub::Var(v)) if *v == index);
+            if plain && self.p.value(u).rank() > 0 && schedule::row(subs, index) {
+                reads.push((u, subs.to_vec()));
+            }
+        });
         for (u, subs) in reads {
-            let key = self.row_key(u, &subs, n, names);
+            let key = self.row_key(u, &subs, index, n, names);
             if body.rows.iter().any(|(k, _)| *k == key) {
                 continue;
             }
@@ -1357,9 +1404,12 @@ impl Generator<'_> {
     }
 
     /// The row a read walks (`x[n * 784..n * 784 + 784]`).
-    fn row_key(&self, u: ValueId, subs: &[Sub], n: &Size, names: &[String]) -> Row {
+    fn row_key(&self, u: ValueId, subs: &[Sub], index: IndexId, n: &Size, names: &[String]) -> Row {
         let mut start = subs.to_vec();
-        *start.last_mut().expect("a row has a subscript") = Sub::Lit(0);
+        let last = start.last_mut().expect("a row has a subscript");
+        // The subscript at index 0: `dj + j` starts at `dj`.
+        let without = crate::ir::Affine::new(0, &[(index, -1)]).expect("one term");
+        *last = last.affine().add(&without).sub();
         Row {
             array: self.idents[u.index()].clone(),
             start: self.flat_index(self.p.value(u), &start, names),
@@ -1402,6 +1452,18 @@ fn replace_sum(e: &Expr, by: &Expr) -> Expr {
             Expr::binary(*op, replace_sum(lhs, by), replace_sum(rhs, by))
         }
         other => other.clone(),
+    }
+}
+
+/// The innermost sum of a chain of sums (`Nest::chain`), `e` the body of
+/// one of its outer sums.
+fn chain_end(e: &Expr) -> IndexId {
+    match e {
+        Expr::Reduce { index, body, .. } if matches!(&**body, Expr::Reduce { .. }) => {
+            chain_end(body)
+        }
+        Expr::Reduce { index, .. } => *index,
+        _ => unreachable!("a chain ends in a sum"),
     }
 }
 

@@ -114,6 +114,11 @@ pub(super) struct Nest {
     /// by it are loaded once for all of them (a row of `x` for four rows
     /// of `w1`).
     pub(super) block: Option<IndexId>,
+    /// Sums whose terms go straight into the lanes of the innermost sum of
+    /// their chain (`Σ_n Σ_i Σ_j body`, each sum the whole body of the one
+    /// around it): one accumulator for the whole chain, declared before
+    /// its outermost loop and combined after it, instead of one per row.
+    pub(super) chain: Vec<IndexId>,
 }
 
 /// Rows computed together by a register-blocked nest.
@@ -146,6 +151,7 @@ fn nest(p: &Program, v: &Value, float: Float) -> Nest {
             order: Order::Gather,
             lanes,
             block: None,
+            chain: Vec::new(),
         };
     };
     let fixed = |e: &crate::ir::Extent| !p.is_runtime(e);
@@ -154,6 +160,7 @@ fn nest(p: &Program, v: &Value, float: Float) -> Nest {
             order: Order::Gemm(gemm),
             lanes,
             block: None,
+            chain: Vec::new(),
         };
     }
     if let Some(index) = scatter(v, rhs) {
@@ -170,6 +177,7 @@ fn nest(p: &Program, v: &Value, float: Float) -> Nest {
             order: Order::Scatter { index, unroll },
             lanes,
             block: None,
+            chain: Vec::new(),
         };
     }
     let width = self::lanes(float);
@@ -181,6 +189,8 @@ fn nest(p: &Program, v: &Value, float: Float) -> Nest {
             lanes[index.index()] = width;
         }
     });
+    let mut chain = Vec::new();
+    chains(p, v, rhs, width, &mut lanes, &mut chain);
     let block = blocked(p, v, rhs, &lanes);
     if block.is_some() {
         // BLOCK sums of width / 2 lanes: 16 accumulators in f64, in 8 SSE2
@@ -193,6 +203,70 @@ fn nest(p: &Program, v: &Value, float: Float) -> Nest {
         order: Order::Gather,
         lanes,
         block,
+        chain,
+    }
+}
+
+/// Finds the chains of sums in `e`: `Σ_a Σ_b ... Σ_z body`, each sum the
+/// whole body of the one around it, `body` without a sum, `z` of a fixed
+/// size of at least 2 (the weight gradient of a convolution, `Σ_n Σ_i Σ_j
+/// δ[n, c, i, j] x[n, i + di, j + dj]`). The outer sums' indices go into
+/// `chain`: their terms are added into the lanes of the innermost sum,
+/// one accumulator for the whole chain, so no row pays for setting up and
+/// combining lanes of its own. `z` gets `width` lanes, or, over fewer
+/// terms, the largest power of two of them (`ops::lanes` combines a power
+/// of two).
+fn chains(
+    p: &Program,
+    v: &Value,
+    e: &Expr,
+    width: usize,
+    lanes: &mut [usize],
+    chain: &mut Vec<IndexId>,
+) {
+    match e {
+        Expr::Reduce {
+            op: Reduction::Sum,
+            index,
+            body,
+        } if matches!(&**body, Expr::Reduce { op: Reduction::Sum, .. }) => {
+            let mut outer = vec![*index];
+            let mut at = &**body;
+            while let Expr::Reduce {
+                op: Reduction::Sum,
+                index,
+                body,
+            } = at
+            {
+                if !matches!(&**body, Expr::Reduce { .. }) {
+                    let extent = &v.indices[index.index()].extent;
+                    if innermost(body)
+                        && mentions(body, *index)
+                        && !p.is_runtime(extent)
+                        && extent.size >= 2
+                    {
+                        let size = extent.size;
+                        lanes[index.index()] = if size >= width {
+                            width
+                        } else {
+                            1 << size.ilog2()
+                        };
+                        chain.extend(outer);
+                    }
+                    return;
+                }
+                outer.push(*index);
+                at = body;
+            }
+            chains(p, v, at, width, lanes, chain);
+        }
+        Expr::Unary { arg, .. } => chains(p, v, arg, width, lanes, chain),
+        Expr::Binary { lhs, rhs, .. } => {
+            chains(p, v, lhs, width, lanes, chain);
+            chains(p, v, rhs, width, lanes, chain);
+        }
+        Expr::Reduce { body, .. } => chains(p, v, body, width, lanes, chain),
+        _ => {}
     }
 }
 
@@ -359,8 +433,31 @@ fn strided(e: &Expr, index: IndexId) -> usize {
 /// last subscript and appears nowhere else, so the read can be sliced to
 /// that row before the loop.
 pub(super) fn row(subs: &[Sub], index: IndexId) -> bool {
-    let var = Sub::Var(index);
-    subs.last() == Some(&var) && subs.iter().filter(|s| sub_mentions(s, index)).count() == 1
+    let last = match subs.last() {
+        Some(Sub::Var(v)) => *v == index,
+        // `x[n, i + di, j + dj]` walks a row along `j` from `x[n, i + di, dj]`.
+        Some(Sub::Affine(a)) => a.coefficient(index) == 1,
+        _ => false,
+    };
+    last && subs.iter().filter(|s| sub_mentions(s, index)).count() == 1
+}
+
+/// Calls `f` on every read of `e` outside the branches and conditions of
+/// a `where`, and outside a solved sum's body: the reads computed for every
+/// value of the loop variables around them.
+pub(super) fn for_each_unguarded_read(e: &Expr, f: &mut impl FnMut(ValueId, &[Sub])) {
+    match e {
+        Expr::Num(_) | Expr::Delta(..) | Expr::Index(_) | Expr::Where { .. } => {}
+        Expr::Solve { .. } => {}
+        Expr::Read { value, subs } => f(*value, subs),
+        Expr::Unary { arg, .. } => for_each_unguarded_read(arg, f),
+        Expr::Binary { lhs, rhs, .. } => {
+            for_each_unguarded_read(lhs, f);
+            for_each_unguarded_read(rhs, f);
+        }
+        Expr::Reduce { body, .. } => for_each_unguarded_read(body, f),
+        Expr::At { pos, .. } => for_each_unguarded_read(pos, f),
+    }
 }
 
 /// Whether a subscript reads the index variable `index`.
