@@ -245,6 +245,13 @@ impl Generator<'_> {
             self.gemm(body, (id, core), gemm, store, &names, &out);
             return;
         }
+        if let Order::Spread(spread) = &nest.order {
+            // A local array or `Vec` starts at zero; the caller's slices and
+            // the workspace do not.
+            let zero = store != Store::Local;
+            self.spread(body, v, spread, &names, &out, zero);
+            return;
+        }
         if let Order::Scatter { index, unroll } = nest.order {
             let Some(Expr::Reduce { body: inner, .. }) = &v.rhs else {
                 unreachable!("a scatter is scheduled for a sum");
@@ -1164,6 +1171,88 @@ impl Generator<'_> {
         Scalar::Var(name)
     }
 
+    /// Sums around solved sums in spread form (`Order::Spread`): loops over
+    /// the left-hand indices that no sum solves, the outer sums, then the
+    /// solved indices, each term added into the element it belongs to
+    /// (`out[n, c, i + di, j + dj] += ...`; zeroed first when `zero`).
+    fn spread(
+        &self,
+        body: &mut Body,
+        v: &Value,
+        spread: &schedule::Spread,
+        names: &[String],
+        out: &str,
+        zero: bool,
+    ) {
+        if zero {
+            body.code.push(Stmt::Fill(out.to_string()));
+        }
+        let mut inner = v.rhs.as_ref().expect("a spread is a definition");
+        while let Expr::Reduce { body, .. } | Expr::Solve { body, .. } = inner {
+            inner = body;
+        }
+        let target = |m: usize| spread.solved.iter().find(|(at, ..)| *at == m);
+        let used = |i: IndexId| {
+            mentions(inner, i) || spread.solved.iter().any(|(.., t)| t.coefficient(i) != 0)
+        };
+        let mut loops = 0;
+        for m in (0..v.rank()).filter(|m| target(*m).is_none()) {
+            body.code.open(&names[m], self.extent(&v.shape[m]));
+            loops += 1;
+        }
+        let subs: Vec<Sub> = (0..v.rank())
+            .map(|m| match target(m) {
+                Some((.., t)) => t.sub(),
+                None => Sub::Var(IndexId(m as u32)),
+            })
+            .collect();
+        let indices: Vec<IndexId> = spread
+            .sums
+            .iter()
+            .chain(spread.solved.iter().map(|(_, i, _)| i))
+            .copied()
+            .collect();
+        let (last, outer) = indices.split_last().expect("a spread solves a sum");
+        for i in outer {
+            let name = if used(*i) { names[i.index()].as_str() } else { "_" };
+            body.code
+                .open(name, self.extent(&v.indices[i.index()].extent));
+            loops += 1;
+        }
+        // The innermost loop walks rows: of the reads, and of the output
+        // where the innermost index lands with stride 1 in its last subscript
+        // (`d_p1[n, c, i + di, j + dj]` along `j`), sliced before it.
+        let n = self.extent(&v.indices[last.index()].extent);
+        let mut place = self.elem(out, v, &subs, names);
+        if schedule::row(&subs, *last) {
+            let key = self.row_key_of(v, out, &subs, *last, &n, names);
+            let row = self.fresh_name(body, &format!("{out}_row"), names);
+            body.code.push(Stmt::Slice {
+                name: row.clone(),
+                row: key,
+                mutable: true,
+            });
+            place = Place::Elem(Access {
+                array: row,
+                offset: Affine::var(&names[last.index()]),
+            });
+        }
+        self.slice_rows(body, inner, *last, &n, names);
+        let name = if used(*last) { names[last.index()].as_str() } else { "_" };
+        body.code.open(name, n);
+        let value = self.scalar(body, inner, v, names);
+        body.code.push(Stmt::Store {
+            place,
+            op: AssignOp::Add,
+            value,
+        });
+        body.code.close();
+        self.end_rows(body);
+        for _ in 0..loops {
+            body.code.close();
+        }
+    }
+
     /// A sum in scatter form (`Order::Scatter`): loops over the left-hand
     /// indices but the last, then the summed index, then the last one, each
     /// term added into the output's row (zeroed first when `zero`).
@@ -1405,14 +1494,28 @@ impl Generator<'_> {
 
     /// The row a read walks (`x[n * 784..n * 784 + 784]`).
     fn row_key(&self, u: ValueId, subs: &[Sub], index: IndexId, n: &Size, names: &[String]) -> Row {
+        self.row_key_of(self.p.value(u), &self.idents[u.index()], subs, index, n, names)
+    }
+
+    /// The row of `array`, a tensor of the shape of `v`, that `subs` walk
+    /// along `index`.
+    fn row_key_of(
+        &self,
+        v: &Value,
+        array: &str,
+        subs: &[Sub],
+        index: IndexId,
+        n: &Size,
+        names: &[String],
+    ) -> Row {
         let mut start = subs.to_vec();
         let last = start.last_mut().expect("a row has a subscript");
         // The subscript at index 0: `dj + j` starts at `dj`.
         let without = crate::ir::Affine::new(0, &[(index, -1)]).expect("one term");
         *last = last.affine().add(&without).sub();
         Row {
-            array: self.idents[u.index()].clone(),
-            start: self.flat_index(self.p.value(u), &start, names),
+            array: array.to_string(),
+            start: self.flat_index(v, &start, names),
             len: n.clone(),
         }
     }

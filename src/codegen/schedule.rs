@@ -54,6 +54,22 @@ pub(super) enum Order {
     /// gemm`), then, if the formula is more than the sum, a pass over `v`
     /// that applies the rest in place.
     Gemm(Gemm),
+    /// `v[J, p] = Σ_r Σ_{i : s·i = p + e(r)} body`, the adjoint of a read
+    /// at an affine subscript (`x[s·i - e(r)]`) in gather form: loops over
+    /// `J`, `r` and `i` instead, each term added into `v[J, s·i - e(r)]`,
+    /// so no iteration searches for its `i`.
+    Spread(Spread),
+}
+
+/// The sums of an [`Order::Spread`].
+#[derive(Debug, Clone, PartialEq)]
+pub(super) struct Spread {
+    /// The sums around the solved ones, outermost first.
+    pub(super) sums: Vec<IndexId>,
+    /// Each solved sum, in the order of the left-hand index it solves: that
+    /// index's position, the solved index, and where the term lands along
+    /// the left-hand index (`s·i - e(r)`, in the value's index variables).
+    pub(super) solved: Vec<(usize, IndexId, crate::ir::Affine)>,
 }
 
 /// A matrix product as the kernel takes it: C (m × n) = A (m × k) · B
@@ -158,6 +174,14 @@ fn nest(p: &Program, v: &Value, float: Float) -> Nest {
     if let Some(gemm) = gemm(p, v, rhs) {
         return Nest {
             order: Order::Gemm(gemm),
+            lanes,
+            block: None,
+            chain: Vec::new(),
+        };
+    }
+    if let Some(spread) = spread(p, v, rhs) {
+        return Nest {
+            order: Order::Spread(spread),
             lanes,
             block: None,
             chain: Vec::new(),
@@ -392,6 +416,84 @@ fn gemm(p: &Program, v: &Value, rhs: &Expr) -> Option<Gemm> {
     })
 }
 
+/// The spread form of a definition that is sums around solved sums
+/// (`Σ_d Σ_di Σ_dj Σ_{i : i = p - di} Σ_{j : j = q - dj} body`), when each
+/// solved sum's constraint reads one left-hand index `p` (coefficient 1)
+/// besides the outer sums' indices, no two the same, the body reads none of
+/// those left-hand indices, and every target `s·i - e(r)` is in `p`'s
+/// range over all the loops' values (so the spread form adds exactly the
+/// terms the gather form finds, each element's in the same order of `r`).
+fn spread(p: &Program, v: &Value, rhs: &Expr) -> Option<Spread> {
+    let mut sums = Vec::new();
+    let mut at = rhs;
+    while let Expr::Reduce {
+        op: Reduction::Sum,
+        index,
+        body,
+    } = at
+    {
+        sums.push(*index);
+        at = body;
+    }
+    let mut solved = Vec::new();
+    while let Expr::Solve {
+        index,
+        scale,
+        value,
+        body,
+    } = at
+    {
+        solved.push((*index, *scale, value.affine()));
+        at = body;
+    }
+    if solved.is_empty() || !innermost(at) {
+        return None;
+    }
+    let rank = v.rank() as u32;
+    let fixed = |i: IndexId| {
+        let e = &v.indices[i.index()].extent;
+        (!p.is_runtime(e)).then_some(e.size as i64)
+    };
+    let mut out: Vec<(usize, IndexId, crate::ir::Affine)> = Vec::new();
+    for (index, scale, value) in solved {
+        // s·i = p + rest: one left-hand index `p`, the rest outer sums.
+        let mut lhs = None;
+        let mut rest = Vec::new();
+        for (var, c) in value.terms() {
+            if var.0 < rank {
+                if lhs.is_some() || c != 1 {
+                    return None;
+                }
+                lhs = Some(var);
+            } else if sums.contains(&var) {
+                rest.push((var, -c));
+            } else {
+                return None;
+            }
+        }
+        let lhs = lhs?;
+        if out.iter().any(|(m, ..)| *m == lhs.index()) || mentions(at, lhs) {
+            return None;
+        }
+        // p = s·i - rest, in range for every i and every value of the sums.
+        rest.push((index, scale));
+        let target = crate::ir::Affine::new(-value.constant(), &rest)?;
+        let (mut lo, mut hi) = (target.constant(), target.constant());
+        for (var, c) in target.terms() {
+            let n = fixed(var)?;
+            let (a, b) = (0, c * (n - 1));
+            lo += a.min(b);
+            hi += a.max(b);
+        }
+        if lo < 0 || hi >= fixed(lhs)? {
+            return None;
+        }
+        out.push((lhs.index(), index, target));
+    }
+    out.sort_by_key(|(m, ..)| *m);
+    Some(Spread { sums, solved: out })
+}
+
 /// The summed index of a definition that runs faster in scatter form: a
 /// single sum, with no sum inside, whose reads stride through memory along
 /// the summed index more often than along the last left-hand index.
@@ -564,6 +666,28 @@ pub(super) fn describe(nest: &Nest, v: &Value, output: &str, names: &[String]) -
             format!(
                 "scatter, loops {}: each term added into rows of {output} (stride 1 in {last})",
                 loops.join(", ")
+            )
+        }
+        Order::Spread(spread) => {
+            let solved: Vec<usize> = spread.solved.iter().map(|(_, i, _)| i.index()).collect();
+            let mut loops: Vec<String> = (0..v.rank())
+                .filter(|m| !spread.solved.iter().any(|(at, ..)| at == m))
+                .map(name)
+                .collect();
+            loops.extend(spread.sums.iter().map(|r| name(r.index())));
+            loops.extend(solved.iter().map(|i| name(*i)));
+            let at: Vec<String> = (0..v.rank())
+                .map(|m| match spread.solved.iter().find(|(at, ..)| *at == m) {
+                    Some((_, _, target)) => {
+                        target.show(|i| name(i.index()), " * ", " - ")
+                    }
+                    None => name(m),
+                })
+                .collect();
+            format!(
+                "spread, loops {}: each term added into {output}[{}], no index solved",
+                loops.join(", "),
+                at.join(", ")
             )
         }
         Order::Gemm(g) => {
