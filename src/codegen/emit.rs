@@ -284,7 +284,17 @@ impl Generator<'_> {
                 Stmt::Index { name, value } => w.line(&format!("let {name} = {value};")),
                 Stmt::Slice { name, row, mutable } => {
                     let borrow = if *mutable { "&mut " } else { "&" };
-                    w.line(&format!("let {name} = {borrow}{row};"))
+                    let line = format!("let {name} = {borrow}{row};");
+                    let rest = format!("{borrow}{row};");
+                    // rustfmt's layout: after `=` on a line of its own
+                    // where the line would pass 100 columns and that fits.
+                    if w.level * 4 + line.len() > 100 && (w.level + 1) * 4 + rest.len() <= 100 {
+                        w.open(&format!("let {name} ="));
+                        w.line(&rest);
+                        w.level -= 1;
+                    } else {
+                        w.line(&line);
+                    }
                 }
                 Stmt::Acc { name, init } => w.line(&match init {
                     AccInit::Identity { op, lanes } => {

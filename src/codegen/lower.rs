@@ -245,6 +245,10 @@ impl Generator<'_> {
             self.gemm(body, (id, core), gemm, store, &names, &out);
             return;
         }
+        if let Order::Taps(sums) = &nest.order {
+            self.taps(body, v, sums, &names, &out);
+            return;
+        }
         if let Order::Spread(spread) = &nest.order {
             // A local array or `Vec` starts at zero; the caller's slices and
             // the workspace do not.
@@ -917,6 +921,12 @@ impl Generator<'_> {
         owner: &Value,
         names: &[String],
     ) -> Scalar {
+        // The chain of a taps nest, already summed into its row.
+        if let Some((i, x)) = &body.taps {
+            if *i == index {
+                return x.clone();
+            }
+        }
         if op == Reduction::Mean {
             return self.mean(body, index, inner, owner, names);
         }
@@ -962,13 +972,23 @@ impl Generator<'_> {
             body.code.close();
             if head {
                 body.chain = None;
-                body.code.push(Stmt::Combine(acc.clone()));
+                if nest.lanes[chain_end(inner).index()] > 1 {
+                    body.code.push(Stmt::Combine(acc.clone()));
+                }
                 return Scalar::Var(acc);
             }
             return Scalar::Num(0.0);
         }
         if let (Reduction::Sum, Some(chain)) = (op, body.chain.clone()) {
-            self.lanes(body, index, inner, owner, &[(names.to_vec(), chain)], lanes, false);
+            // The innermost sum of a chain, into the chain's accumulator.
+            if lanes > 1 {
+                self.lanes(body, index, inner, owner, &[(names.to_vec(), chain)], lanes, false);
+            } else {
+                body.code.open(i, size);
+                let x = self.scalar(body, inner, owner, names);
+                body.code.push(add(&chain, x));
+                body.code.close();
+            }
             return Scalar::Num(0.0);
         }
         match op {
@@ -1169,6 +1189,75 @@ impl Generator<'_> {
             rescued,
         });
         Scalar::Var(name)
+    }
+
+    /// A chain of sums in taps form (`Order::Taps`): loops over the
+    /// left-hand indices but the last, `j`; a row of accumulators, one per
+    /// `j`; the sums' loops, and inside them the loop over `j` that adds
+    /// each term into its accumulator (reads sliced to their rows); then
+    /// the loop over `j` that stores each element's formula, its sum the
+    /// accumulator.
+    fn taps(&self, body: &mut Body, v: &Value, sums: &[IndexId], names: &[String], out: &str) {
+        let rhs = v.rhs.as_ref().expect("taps are a definition");
+        let rank = v.rank();
+        let last = IndexId(rank as u32 - 1);
+        let len = v.shape[rank - 1].size;
+        for m in 0..rank - 1 {
+            body.code.open(&names[m], self.extent(&v.shape[m]));
+        }
+        body.fresh += 1;
+        let acc = self.internal(&format!("acc{}", body.fresh));
+        body.code.push(Stmt::Acc {
+            name: acc.clone(),
+            init: AccInit::Identity {
+                op: Reduce::Sum,
+                lanes: len,
+            },
+        });
+        let mut inner = rhs;
+        while !matches!(inner, Expr::Reduce { .. }) {
+            inner = match inner {
+                Expr::Unary { arg, .. } => arg,
+                Expr::Binary { lhs, rhs, .. } if has_sum(lhs) => lhs,
+                Expr::Binary { rhs, .. } => rhs,
+                _ => unreachable!("taps have a sum"),
+            };
+        }
+        for r in sums {
+            let Expr::Reduce { body: b, .. } = inner else {
+                unreachable!("taps are a chain of sums");
+            };
+            inner = b;
+            let name = if mentions(inner, *r) { names[r.index()].as_str() } else { "_" };
+            body.code.open(name, self.extent(&v.indices[r.index()].extent));
+        }
+        let n = Size::from(len);
+        self.slice_rows(body, inner, last, &n, names);
+        let j = &names[last.index()];
+        let at = Access {
+            array: acc.clone(),
+            offset: Affine::var(j),
+        };
+        body.code.open(j, len);
+        let x = self.scalar(body, inner, v, names);
+        body.code.push(Stmt::Store {
+            place: Place::Elem(at.clone()),
+            op: AssignOp::Add,
+            value: x,
+        });
+        body.code.close();
+        self.end_rows(body);
+        for _ in sums {
+            body.code.close();
+        }
+        body.code.open(j, len);
+        body.taps = Some((sums[0], Scalar::Load(at)));
+        self.element(body, v, rhs, names, out);
+        body.taps = None;
+        body.code.close();
+        for _ in 0..rank - 1 {
+            body.code.close();
+        }
     }
 
     /// Sums around solved sums in spread form (`Order::Spread`): loops over

@@ -417,6 +417,9 @@ struct Body<'a> {
     done: Option<(crate::ir::IndexId, String)>,
     /// The accumulator of the chain of sums being lowered (`Nest::chain`).
     chain: Option<String>,
+    /// The outermost sum of a taps nest (`Order::Taps`) and its element of
+    /// the row of accumulators.
+    taps: Option<(crate::ir::IndexId, scalar::Scalar)>,
     /// The logsumexps whose exponentials a softmax reads (`softmax.rs`),
     /// and those already lowered with their array.
     keep_exps: Vec<crate::ir::ValueId>,
@@ -445,6 +448,7 @@ impl<'w> Body<'w> {
             row_index: None,
             done: None,
             chain: None,
+            taps: None,
             keep_exps: Vec::new(),
             kept: Vec::new(),
             residual: None,

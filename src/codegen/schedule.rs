@@ -59,6 +59,12 @@ pub(super) enum Order {
     /// `J`, `r` and `i` instead, each term added into `v[J, s·i - e(r)]`,
     /// so no iteration searches for its `i`.
     Spread(Spread),
+    /// `v[J, j] = f(Σ_r1 ... Σ_rk body)`, whose reads walk rows along the
+    /// last left-hand index `j` (a convolution, `Σ_di Σ_dj k[c, di, dj]
+    /// x[n, i + di, j + dj]`): loops over `J`, then the sums, then `j`, each
+    /// term added into a row of accumulators, one per `j` (the tap's weight
+    /// broadcast over the row), then `v[J, j] = f(row[j])`.
+    Taps(Vec<IndexId>),
 }
 
 /// The sums of an [`Order::Spread`].
@@ -187,7 +193,16 @@ fn nest(p: &Program, v: &Value, float: Float) -> Nest {
             chain: Vec::new(),
         };
     }
-    if let Some(index) = scatter(v, rhs) {
+    let scatter_index = scatter(v, rhs);
+    if let Some(sums) = taps(p, v, rhs).filter(|_| scatter_index.is_none()) {
+        return Nest {
+            order: Order::Taps(sums),
+            lanes,
+            block: None,
+            chain: Vec::new(),
+        };
+    }
+    if let Some(index) = scatter_index {
         // Several terms per pass where the row is long enough to vectorise.
         let last = &v.shape[v.rank() - 1];
         let long = fixed(last) && last.size >= 8;
@@ -238,8 +253,8 @@ fn nest(p: &Program, v: &Value, float: Float) -> Nest {
 /// `chain`: their terms are added into the lanes of the innermost sum,
 /// one accumulator for the whole chain, so no row pays for setting up and
 /// combining lanes of its own. `z` gets `width` lanes, or, over fewer
-/// terms, the largest power of two of them (`ops::lanes` combines a power
-/// of two).
+/// terms (at least 4), the largest power of two of them (`ops::lanes`
+/// combines a power of two); over 2 or 3 terms, one sequential accumulator.
 fn chains(
     p: &Program,
     v: &Value,
@@ -269,11 +284,15 @@ fn chains(
                         && !p.is_runtime(extent)
                         && extent.size >= 2
                     {
+                        // Lanes over at least 4 terms; over 2 or 3 the
+                        // chain is one sequential accumulator (a chunk of 2
+                        // lanes and a remainder cost more than they save,
+                        // and a row slice would keep the loop from fusing).
                         let size = extent.size;
-                        lanes[index.index()] = if size >= width {
-                            width
-                        } else {
-                            1 << size.ilog2()
+                        lanes[index.index()] = match size {
+                            _ if size >= width => width,
+                            4.. => 1 << size.ilog2(),
+                            _ => 1,
                         };
                         chain.extend(outer);
                     }
@@ -494,6 +513,70 @@ fn spread(p: &Program, v: &Value, rhs: &Expr) -> Option<Spread> {
     Some(Spread { sums, solved: out })
 }
 
+/// The longest row of accumulators of [`Order::Taps`].
+pub(super) const TAPS_ROW: usize = 256;
+
+/// The sums of a definition that runs in taps form: the right-hand side
+/// holds one chain of sums `Σ_r1 ... Σ_rk body` (and no `where`), `body`
+/// reads the last left-hand index `j` only as the last subscript of a row
+/// (`x[n, i + di, j + dj]`), `j` is fixed and has at least 4 values, and
+/// no fewer than the innermost sum (so the innermost loop is the longer
+/// one: a convolution's output row, not a weight gradient's taps).
+fn taps(p: &Program, v: &Value, rhs: &Expr) -> Option<Vec<IndexId>> {
+    let rank = v.rank();
+    if rank == 0 || !plain(rhs) {
+        return None;
+    }
+    let mut all = Vec::new();
+    reductions(rhs, &mut |op, index, body| all.push((op, index, body.clone())));
+    let (Reduction::Sum, _, _) = all.first()? else {
+        return None;
+    };
+    if all.iter().any(|(op, ..)| *op != Reduction::Sum) {
+        return None;
+    }
+    // A chain: each sum the whole body of the one before.
+    for w in all.windows(2) {
+        if !matches!(&w[0].2, Expr::Reduce { index, .. } if *index == w[1].1) {
+            return None;
+        }
+    }
+    let (_, end, body) = all.last()?;
+    let last = IndexId(rank as u32 - 1);
+    let row = &v.shape[rank - 1];
+    let inner = &v.indices[end.index()].extent;
+    if p.is_runtime(row) || row.size < 4 || row.size > TAPS_ROW || !innermost(body) {
+        return None;
+    }
+    if !p.is_runtime(inner) && inner.size > row.size {
+        return None;
+    }
+    let mut rows = true;
+    body.for_each_read(&mut |_, subs| {
+        if subs.iter().any(|s| sub_mentions(s, last)) && !row_sub(subs, last) {
+            rows = false;
+        }
+    });
+    (rows && mentions(body, last)).then(|| all.iter().map(|(_, i, _)| *i).collect())
+}
+
+/// Whether `subs` walk a row along `index` (see [`row`]).
+fn row_sub(subs: &[Sub], index: IndexId) -> bool {
+    row(subs, index)
+}
+
+/// Whether `e` holds no `where` and no solved sum.
+fn plain(e: &Expr) -> bool {
+    match e {
+        Expr::Num(_) | Expr::Read { .. } | Expr::Delta(..) | Expr::Index(_) => true,
+        Expr::Where { .. } | Expr::Solve { .. } => false,
+        Expr::Unary { arg, .. } => plain(arg),
+        Expr::Binary { lhs, rhs, .. } => plain(lhs) && plain(rhs),
+        Expr::Reduce { body, .. } => plain(body),
+        Expr::At { pos, .. } => plain(pos),
+    }
+}
+
 /// The summed index of a definition that runs faster in scatter form: a
 /// single sum, with no sum inside, whose reads stride through memory along
 /// the summed index more often than along the last left-hand index.
@@ -635,8 +718,14 @@ pub(super) fn describe(nest: &Nest, v: &Value, output: &str, names: &[String]) -
     let name = |i: usize| names[i].clone();
     let lhs: Vec<String> = (0..v.rank()).map(name).collect();
     let mut sums = Vec::new();
+    // The outer sums of a chain (`Nest::chain`), named with its innermost.
+    let mut chained: Vec<String> = Vec::new();
     if let Some(rhs) = &v.rhs {
         reductions(rhs, &mut |op, index, _| {
+            if nest.chain.contains(&index) {
+                chained.push(name(index.index()));
+                return;
+            }
             let what = match op {
                 Reduction::LogSumExp => "logsumexp",
                 Reduction::Mean => "mean",
@@ -650,7 +739,16 @@ pub(super) fn describe(nest: &Nest, v: &Value, output: &str, names: &[String]) -
                 1 => "sequential".to_string(),
                 n => format!("in {n} lanes"),
             };
-            sums.push(format!("{what} over {} {how}", name(index.index())));
+            if chained.is_empty() {
+                sums.push(format!("{what} over {} {how}", name(index.index())));
+            } else {
+                chained.push(name(index.index()));
+                sums.push(format!(
+                    "{what} over {} {how} in one accumulator",
+                    chained.join(", ")
+                ));
+                chained.clear();
+            }
         });
     }
     let text = match &nest.order {
@@ -665,6 +763,16 @@ pub(super) fn describe(nest: &Nest, v: &Value, output: &str, names: &[String]) -
             loops.push(last.clone());
             format!(
                 "scatter, loops {}: each term added into rows of {output} (stride 1 in {last})",
+                loops.join(", ")
+            )
+        }
+        Order::Taps(taps) => {
+            let mut loops = lhs.clone();
+            let last = loops.pop().expect("taps have a left-hand index");
+            loops.extend(taps.iter().map(|r| name(r.index())));
+            loops.push(last.clone());
+            format!(
+                "taps, loops {}: each term added into a row of accumulators over {last} (the tap broadcast), then {output}'s row from them",
                 loops.join(", ")
             )
         }
