@@ -284,10 +284,17 @@ impl Generator<'_> {
                 Stmt::Index { name, value } => w.line(&format!("let {name} = {value};")),
                 Stmt::Slice { name, row, mutable } => {
                     let borrow = if *mutable { "&mut " } else { "&" };
-                    let line = format!("let {name} = {borrow}{row};");
-                    let rest = format!("{borrow}{row};");
-                    // rustfmt's layout: after `=` on a line of its own
-                    // where the line would pass 100 columns and that fits.
+                    let mut line = format!("let {name} = {borrow}{row};");
+                    let mut rest = format!("{borrow}{row};");
+                    // A row that would pass 100 columns (deep in a
+                    // convolution's loops) as `x[start..][..len]`, which
+                    // names its start once; then, as rustfmt lays it out,
+                    // after `=` on a line of its own where that fits.
+                    if w.level * 4 + line.len() > 100 {
+                        let short = format!("{}[{}..][..{}]", row.array, row.start, row.len);
+                        line = format!("let {name} = {borrow}{short};");
+                        rest = format!("{borrow}{short};");
+                    }
                     if w.level * 4 + line.len() > 100 && (w.level + 1) * 4 + rest.len() <= 100 {
                         w.open(&format!("let {name} ="));
                         w.line(&rest);
@@ -344,7 +351,18 @@ impl Generator<'_> {
                             continue;
                         }
                     };
-                    w.line(&format!("{place} {sign} {value};"));
+                    let line = format!("{place} {sign} {value};");
+                    // rustfmt's layout: the value on a line of its own where
+                    // the statement would pass 100 columns and that fits.
+                    if w.level * 4 + line.len() > 100
+                        && (w.level + 1) * 4 + value.len() + 1 <= 100
+                    {
+                        w.open(&format!("{place} {sign}"));
+                        w.line(&format!("{value};"));
+                        w.level -= 1;
+                    } else {
+                        w.line(&line);
+                    }
                 }
                 Stmt::Loop(l) if l.solve.is_some() => {
                     let n = match &l.end {
