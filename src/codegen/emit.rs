@@ -287,11 +287,15 @@ impl Generator<'_> {
                     let mut line = format!("let {name} = {borrow}{row};");
                     let mut rest = format!("{borrow}{row};");
                     // A row that would pass 100 columns (deep in a
-                    // convolution's loops) as `x[start..][..len]`, which
-                    // names its start once; then, as rustfmt lays it out,
-                    // after `=` on a line of its own where that fits.
+                    // convolution's loops) names its start once, in a
+                    // local of the slice's name that the slice shadows:
+                    // `let x_row = n * 196 + dj; let x_row = &x[x_row..x_row + 12];`
+                    // (the same bounds check as the one-line form); then,
+                    // as rustfmt lays it out, after `=` on a line of its
+                    // own where that fits.
                     if w.level * 4 + line.len() > 100 {
-                        let short = format!("{}[{}..][..{}]", row.array, row.start, row.len);
+                        w.line(&format!("let {name} = {};", row.start));
+                        let short = format!("{}[{name}..{name} + {}]", row.array, row.len);
                         line = format!("let {name} = {borrow}{short};");
                         rest = format!("{borrow}{short};");
                     }
