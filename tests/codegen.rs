@@ -892,7 +892,10 @@ fn convolutions_and_pooling_run_in_taps_and_spread_form() {
             let err = check_source("lenet.net", lenet, float, no_std, &dir);
             let _ = std::fs::remove_dir_all(&dir);
             let tolerance = if float == Float::F64 { 1e-12 } else { 1e-4 };
-            assert!(err <= tolerance, "{float:?}, no_std {no_std}: off by {err:e}");
+            assert!(
+                err <= tolerance,
+                "{float:?}, no_std {no_std}: off by {err:e}"
+            );
         }
     }
     let code = generate(

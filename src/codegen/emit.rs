@@ -358,9 +358,7 @@ impl Generator<'_> {
                     let line = format!("{place} {sign} {value};");
                     // rustfmt's layout: the value on a line of its own where
                     // the statement would pass 100 columns and that fits.
-                    if w.level * 4 + line.len() > 100
-                        && (w.level + 1) * 4 + value.len() + 1 <= 100
-                    {
+                    if w.level * 4 + line.len() > 100 && (w.level + 1) * 4 + value.len() < 100 {
                         w.open(&format!("{place} {sign}"));
                         w.line(&format!("{value};"));
                         w.level -= 1;

@@ -982,7 +982,15 @@ impl Generator<'_> {
         if let (Reduction::Sum, Some(chain)) = (op, body.chain.clone()) {
             // The innermost sum of a chain, into the chain's accumulator.
             if lanes > 1 {
-                self.lanes(body, index, inner, owner, &[(names.to_vec(), chain)], lanes, false);
+                self.lanes(
+                    body,
+                    index,
+                    inner,
+                    owner,
+                    &[(names.to_vec(), chain)],
+                    lanes,
+                    false,
+                );
             } else {
                 body.code.open(i, size);
                 let x = self.scalar(body, inner, owner, names);
@@ -1202,8 +1210,8 @@ impl Generator<'_> {
         let rank = v.rank();
         let last = IndexId(rank as u32 - 1);
         let len = v.shape[rank - 1].size;
-        for m in 0..rank - 1 {
-            body.code.open(&names[m], self.extent(&v.shape[m]));
+        for (name, extent) in names.iter().zip(&v.shape[..rank - 1]) {
+            body.code.open(name, self.extent(extent));
         }
         body.fresh += 1;
         let acc = self.internal(&format!("acc{}", body.fresh));
@@ -1228,8 +1236,13 @@ impl Generator<'_> {
                 unreachable!("taps are a chain of sums");
             };
             inner = b;
-            let name = if mentions(inner, *r) { names[r.index()].as_str() } else { "_" };
-            body.code.open(name, self.extent(&v.indices[r.index()].extent));
+            let name = if mentions(inner, *r) {
+                names[r.index()].as_str()
+            } else {
+                "_"
+            };
+            body.code
+                .open(name, self.extent(&v.indices[r.index()].extent));
         }
         let n = Size::from(len);
         self.slice_rows(body, inner, last, &n, names);
@@ -1303,7 +1316,11 @@ impl Generator<'_> {
             .collect();
         let (last, outer) = indices.split_last().expect("a spread solves a sum");
         for i in outer {
-            let name = if used(*i) { names[i.index()].as_str() } else { "_" };
+            let name = if used(*i) {
+                names[i.index()].as_str()
+            } else {
+                "_"
+            };
             body.code
                 .open(name, self.extent(&v.indices[i.index()].extent));
             loops += 1;
@@ -1327,7 +1344,11 @@ impl Generator<'_> {
             });
         }
         self.slice_rows(body, inner, *last, &n, names);
-        let name = if used(*last) { names[last.index()].as_str() } else { "_" };
+        let name = if used(*last) {
+            names[last.index()].as_str()
+        } else {
+            "_"
+        };
         body.code.open(name, n);
         let value = self.scalar(body, inner, v, names);
         body.code.push(Stmt::Store {
@@ -1583,7 +1604,14 @@ impl Generator<'_> {
 
     /// The row a read walks (`x[n * 784..n * 784 + 784]`).
     fn row_key(&self, u: ValueId, subs: &[Sub], index: IndexId, n: &Size, names: &[String]) -> Row {
-        self.row_key_of(self.p.value(u), &self.idents[u.index()], subs, index, n, names)
+        self.row_key_of(
+            self.p.value(u),
+            &self.idents[u.index()],
+            subs,
+            index,
+            n,
+            names,
+        )
     }
 
     /// The row of `array`, a tensor of the shape of `v`, that `subs` walk

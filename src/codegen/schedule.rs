@@ -268,7 +268,14 @@ fn chains(
             op: Reduction::Sum,
             index,
             body,
-        } if matches!(&**body, Expr::Reduce { op: Reduction::Sum, .. }) => {
+        } if matches!(
+            &**body,
+            Expr::Reduce {
+                op: Reduction::Sum,
+                ..
+            }
+        ) =>
+        {
             let mut outer = vec![*index];
             let mut at = &**body;
             while let Expr::Reduce {
@@ -528,7 +535,9 @@ fn taps(p: &Program, v: &Value, rhs: &Expr) -> Option<Vec<IndexId>> {
         return None;
     }
     let mut all = Vec::new();
-    reductions(rhs, &mut |op, index, body| all.push((op, index, body.clone())));
+    reductions(rhs, &mut |op, index, body| {
+        all.push((op, index, body.clone()))
+    });
     let (Reduction::Sum, _, _) = all.first()? else {
         return None;
     };
@@ -543,26 +552,21 @@ fn taps(p: &Program, v: &Value, rhs: &Expr) -> Option<Vec<IndexId>> {
     }
     let (_, end, body) = all.last()?;
     let last = IndexId(rank as u32 - 1);
-    let row = &v.shape[rank - 1];
+    let out_row = &v.shape[rank - 1];
     let inner = &v.indices[end.index()].extent;
-    if p.is_runtime(row) || row.size < 4 || row.size > TAPS_ROW || !innermost(body) {
+    if p.is_runtime(out_row) || out_row.size < 4 || out_row.size > TAPS_ROW || !innermost(body) {
         return None;
     }
-    if !p.is_runtime(inner) && inner.size > row.size {
+    if !p.is_runtime(inner) && inner.size > out_row.size {
         return None;
     }
     let mut rows = true;
     body.for_each_read(&mut |_, subs| {
-        if subs.iter().any(|s| sub_mentions(s, last)) && !row_sub(subs, last) {
+        if subs.iter().any(|s| sub_mentions(s, last)) && !row(subs, last) {
             rows = false;
         }
     });
     (rows && mentions(body, last)).then(|| all.iter().map(|(_, i, _)| *i).collect())
-}
-
-/// Whether `subs` walk a row along `index` (see [`row`]).
-fn row_sub(subs: &[Sub], index: IndexId) -> bool {
-    row(subs, index)
 }
 
 /// Whether `e` holds no `where` and no solved sum.
@@ -786,9 +790,7 @@ pub(super) fn describe(nest: &Nest, v: &Value, output: &str, names: &[String]) -
             loops.extend(solved.iter().map(|i| name(*i)));
             let at: Vec<String> = (0..v.rank())
                 .map(|m| match spread.solved.iter().find(|(at, ..)| *at == m) {
-                    Some((_, _, target)) => {
-                        target.show(|i| name(i.index()), " * ", " - ")
-                    }
+                    Some((_, _, target)) => target.show(|i| name(i.index()), " * ", " - "),
                     None => name(m),
                 })
                 .collect();
