@@ -533,7 +533,7 @@ fn transposed_and_repeated_reads_agree_with_the_interpreter() {
         "// schedule: scatter, loops m (4 at a time), n: each term added into rows of b (stride 1 in n)",
         "// schedule: gather, loops n (blocks of 4), m; sum over j in 4 lanes",
         "// schedule: gather, loops m; sum over n in 8 lanes; sum over n_2 in 8 lanes",
-        "// schedule: sum over k sequential; sum over n in 8 lanes",
+        "// schedule: sum over k, n in 8 lanes in one accumulator",
     ] {
         assert!(code.contains(schedule), "no `{schedule}` in\n{code}");
     }
@@ -949,6 +949,65 @@ fn padding_agrees_with_the_interpreter() {
             }
         }
     }
+}
+
+#[test]
+fn convolutions_and_pooling_run_in_taps_and_spread_form() {
+    // A small LeNet: convolutions (taps form), their weight gradients
+    // (chains of sums in one accumulator), the adjoints of the affine reads
+    // and of the strided pooling windows (spread form, no `ops::solve`),
+    // at odd sizes: 10 x 10 images, 3 x 3 and 2 x 1 kernels, rows of 8 and 4.
+    let lenet = "dim N = 2\ndim H = 10\ndim K = 3\ndim K2 = 2\ndim K1 = 1\ndim C1 = 3\n\
+                 dim H1 = H - K + 1\ndim S = 2\ndim Q1 = H1 / S\ndim C2 = 2\n\
+                 dim H2 = Q1 - K2 + 1\ndim W2 = Q1 - K1 + 1\ndim M = 3\n\
+                 input x[N, H, H], t[N, M]\n\
+                 param k1[C1, K, K], b1[C1], k2[C2, C1, K2, K1], b2[C2], w3[M, C2, H2, W2]\n\
+                 a1[n, c, i in H1, j in H1] = sum(di, dj, k1[c, di, dj] * x[n, i + di, j + dj]) + b1[c]\n\
+                 z1[n, c, i, j] = tanh(a1[n, c, i, j])\n\
+                 p1[n, c, i in Q1, j in Q1] = max(di in S, dj in S, z1[n, c, S * i + di, S * j + dj])\n\
+                 a2[n, d, i in H2, j in W2] = sum(c, di, dj, k2[d, c, di, dj] * p1[n, c, i + di, j + dj]) + b2[d]\n\
+                 z2[n, d, i, j] = tanh(a2[n, d, i, j])\n\
+                 a3[n, m] = sum(d, i, j, w3[m, d, i, j] * z2[n, d, i, j])\n\
+                 lse[n] = logsumexp(m, a3[n, m])\n\
+                 loss E = mean(n, lse[n] - sum(m, t[n, m] * a3[n, m]))\n";
+    for float in [Float::F64, Float::F32] {
+        for no_std in [false, true] {
+            let dir = std::env::temp_dir().join(format!(
+                "netgrad-codegen-{}-lenet-{float:?}-{no_std}",
+                std::process::id()
+            ));
+            let err = check_source("lenet.net", lenet, float, no_std, &dir);
+            let _ = std::fs::remove_dir_all(&dir);
+            let tolerance = if float == Float::F64 { 1e-12 } else { 1e-4 };
+            assert!(
+                err <= tolerance,
+                "{float:?}, no_std {no_std}: off by {err:e}"
+            );
+        }
+    }
+    let code = generate(
+        &common::simplified(lenet),
+        &Options {
+            float: Float::F64,
+            source: "lenet.net".into(),
+            share: true,
+            no_std: false,
+            features: Default::default(),
+            math: Default::default(),
+        },
+    )
+    .unwrap();
+    for schedule in [
+        "// schedule: taps, loops n, c, i, di, dj, j: each term added into a row of accumulators over j (the tap broadcast), then a1's row from them",
+        "// schedule: taps, loops n, d, i, c, di, dj, j: each term added into a row of accumulators over j (the tap broadcast), then a2's row from them",
+        "// schedule: spread, loops n, c, d, di, dj, i, j: each term added into d_p1[n, c, i + di, j + dj], no index solved",
+        "// schedule: spread, loops n, c, di, dj, i, j: each term added into d_z1[n, c, 2 * i + di, 2 * j + dj], no index solved",
+        "// schedule: gather, loops c; sum over n, i, j in 8 lanes in one accumulator",
+        "let x_row = &x[x_row..x_row + 8];",
+    ] {
+        assert!(code.contains(schedule), "no `{schedule}` in\n{code}");
+    }
+    assert!(!code.contains("ops::solve("), "{code}");
 }
 
 #[test]

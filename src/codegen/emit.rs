@@ -284,7 +284,28 @@ impl Generator<'_> {
                 Stmt::Index { name, value } => w.line(&format!("let {name} = {value};")),
                 Stmt::Slice { name, row, mutable } => {
                     let borrow = if *mutable { "&mut " } else { "&" };
-                    assign(w, &format!("let {name} ="), &format!("{borrow}{row}"))
+                    let mut line = format!("let {name} = {borrow}{row};");
+                    let mut rest = format!("{borrow}{row};");
+                    // A row that would pass 100 columns (deep in a
+                    // convolution's loops) names its start once, in a
+                    // local of the slice's name that the slice shadows:
+                    // `let x_row = n * 196 + dj; let x_row = &x[x_row..x_row + 12];`
+                    // (the same bounds check as the one-line form); then,
+                    // as rustfmt lays it out, after `=` on a line of its
+                    // own where that fits.
+                    if w.level * 4 + line.len() > 100 {
+                        w.line(&format!("let {name} = {};", row.start));
+                        let short = format!("{}[{name}..{name} + {}]", row.array, row.len);
+                        line = format!("let {name} = {borrow}{short};");
+                        rest = format!("{borrow}{short};");
+                    }
+                    if w.level * 4 + line.len() > 100 && (w.level + 1) * 4 + rest.len() <= 100 {
+                        w.open(&format!("let {name} ="));
+                        w.line(&rest);
+                        w.level -= 1;
+                    } else {
+                        w.line(&line);
+                    }
                 }
                 Stmt::Acc { name, init } => w.line(&match init {
                     AccInit::Identity { op, lanes } => {

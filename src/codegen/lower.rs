@@ -245,6 +245,17 @@ impl Generator<'_> {
             self.gemm(body, (id, core), gemm, store, &names, &out);
             return;
         }
+        if let Order::Taps(sums) = &nest.order {
+            self.taps(body, v, sums, &names, &out);
+            return;
+        }
+        if let Order::Spread(spread) = &nest.order {
+            // A local array or `Vec` starts at zero; the caller's slices and
+            // the workspace do not.
+            let zero = store != Store::Local;
+            self.spread(body, v, spread, &names, &out, zero);
+            return;
+        }
         if let Order::Scatter { index, unroll } = nest.order {
             let Some(Expr::Reduce { body: inner, .. }) = &v.rhs else {
                 unreachable!("a scatter is scheduled for a sum");
@@ -486,7 +497,7 @@ impl Generator<'_> {
             body.code.open(&names[*m], self.extent(&v.shape[*m]));
         }
         let lanes = self.schedule[self.id_of(v).index()].lanes[index.index()];
-        self.lanes(body, index, inner, v, &variants, lanes);
+        self.lanes(body, index, inner, v, &variants, lanes, true);
         for (vn, acc) in &variants {
             body.done = Some((index, acc.clone()));
             self.element(body, v, rhs, vn, out);
@@ -632,18 +643,19 @@ impl Generator<'_> {
                 let ident = &self.idents[value.index()];
                 let row = match &body.row_index {
                     Some((index, n)) if v.rank() > 0 && schedule::row(subs, *index) => {
-                        let key = self.row_key(*value, subs, n, names);
-                        body.rows.iter().find(|(k, _)| *k == key).cloned()
+                        let key = self.row_key(*value, subs, *index, n, names);
+                        body.rows
+                            .iter()
+                            .find(|(k, _)| *k == key)
+                            .map(|(_, slice)| (slice.clone(), *index))
                     }
                     _ => None,
                 };
-                if let Some((_, slice)) = row {
-                    let Some(Sub::Var(last)) = subs.last() else {
-                        unreachable!("a row is walked by its last subscript");
-                    };
+                if let Some((slice, index)) = row {
+                    // The row starts where the walking index is 0.
                     Scalar::Load(Access {
                         array: slice,
-                        offset: Affine::var(&names[last.index()]),
+                        offset: Affine::var(&names[index.index()]),
                     })
                 } else if v.rank() == 0 {
                     Scalar::Var(ident.clone())
@@ -979,6 +991,12 @@ impl Generator<'_> {
         owner: &Value,
         names: &[String],
     ) -> Scalar {
+        // The chain of a taps nest, already summed into its row.
+        if let Some((i, x)) = &body.taps {
+            if *i == index {
+                return x.clone();
+            }
+        }
         if op == Reduction::Mean {
             return self.mean(body, index, inner, owner, names);
         }
@@ -1001,13 +1019,63 @@ impl Generator<'_> {
             op: AssignOp::Add,
             value,
         };
+        let nest = &self.schedule[self.id_of(owner).index()];
+        if op == Reduction::Sum && nest.chain.contains(&index) {
+            // A sum of a chain (`Schedule::chain`): its terms go into the
+            // lanes of the chain's innermost sum, whose accumulator the
+            // outermost sum declares and combines.
+            let head = body.chain.is_none();
+            if head {
+                let end = chain_end(inner);
+                let lanes = nest.lanes[end.index()];
+                body.code.push(Stmt::Acc {
+                    name: acc.clone(),
+                    init: AccInit::Identity {
+                        op: Reduce::Sum,
+                        lanes,
+                    },
+                });
+                body.chain = Some(acc.clone());
+            }
+            body.code.open(i, size);
+            let _ = self.scalar(body, inner, owner, names);
+            body.code.close();
+            if head {
+                body.chain = None;
+                if nest.lanes[chain_end(inner).index()] > 1 {
+                    body.code.push(Stmt::Combine(acc.clone()));
+                }
+                return Scalar::Var(acc);
+            }
+            return Scalar::Num(0.0);
+        }
+        if let (Reduction::Sum, Some(chain)) = (op, body.chain.clone()) {
+            // The innermost sum of a chain, into the chain's accumulator.
+            if lanes > 1 {
+                self.lanes(
+                    body,
+                    index,
+                    inner,
+                    owner,
+                    &[(names.to_vec(), chain)],
+                    lanes,
+                    false,
+                );
+            } else {
+                body.code.open(i, size);
+                let x = self.scalar(body, inner, owner, names);
+                body.code.push(add(&chain, x));
+                body.code.close();
+            }
+            return Scalar::Num(0.0);
+        }
         match op {
             Reduction::Sum | Reduction::Mean if done.is_some() || lanes > 1 => {
                 let acc = match done {
                     Some(acc) => acc,
                     None => {
                         let variants = [(names.to_vec(), acc)];
-                        self.lanes(body, index, inner, owner, &variants, lanes);
+                        self.lanes(body, index, inner, owner, &variants, lanes, true);
                         let [(_, acc)] = variants;
                         acc
                     }
@@ -1201,6 +1269,170 @@ impl Generator<'_> {
         Scalar::Var(name)
     }
 
+    /// A chain of sums in taps form (`Order::Taps`): loops over the
+    /// left-hand indices but the last, `j`; a row of accumulators, one per
+    /// `j`; the sums' loops, and inside them the loop over `j` that adds
+    /// each term into its accumulator (reads sliced to their rows); then
+    /// the loop over `j` that stores each element's formula, its sum the
+    /// accumulator.
+    fn taps(&self, body: &mut Body, v: &Value, sums: &[IndexId], names: &[String], out: &str) {
+        let rhs = v.rhs.as_ref().expect("taps are a definition");
+        let rank = v.rank();
+        let last = IndexId(rank as u32 - 1);
+        let len = v.shape[rank - 1].size;
+        for (name, extent) in names.iter().zip(&v.shape[..rank - 1]) {
+            body.code.open(name, self.extent(extent));
+        }
+        body.fresh += 1;
+        let acc = self.internal(&format!("acc{}", body.fresh));
+        body.code.push(Stmt::Acc {
+            name: acc.clone(),
+            init: AccInit::Identity {
+                op: Reduce::Sum,
+                lanes: len,
+            },
+        });
+        let mut inner = rhs;
+        while !matches!(inner, Expr::Reduce { .. }) {
+            inner = match inner {
+                Expr::Unary { arg, .. } => arg,
+                Expr::Binary { lhs, rhs, .. } if has_sum(lhs) => lhs,
+                Expr::Binary { rhs, .. } => rhs,
+                _ => unreachable!("taps have a sum"),
+            };
+        }
+        for r in sums {
+            let Expr::Reduce { body: b, .. } = inner else {
+                unreachable!("taps are a chain of sums");
+            };
+            inner = b;
+            let name = if mentions(inner, *r) {
+                names[r.index()].as_str()
+            } else {
+                "_"
+            };
+            body.code
+                .open(name, self.extent(&v.indices[r.index()].extent));
+        }
+        let n = Size::from(len);
+        self.slice_rows(body, inner, last, &n, names);
+        let j = &names[last.index()];
+        let at = Access {
+            array: acc.clone(),
+            offset: Affine::var(j),
+        };
+        body.code.open(j, len);
+        let x = self.scalar(body, inner, v, names);
+        body.code.push(Stmt::Store {
+            place: Place::Elem(at.clone()),
+            op: AssignOp::Add,
+            value: x,
+        });
+        body.code.close();
+        self.end_rows(body);
+        for _ in sums {
+            body.code.close();
+        }
+        body.code.open(j, len);
+        body.taps = Some((sums[0], Scalar::Load(at)));
+        self.element(body, v, rhs, names, out);
+        body.taps = None;
+        body.code.close();
+        for _ in 0..rank - 1 {
+            body.code.close();
+        }
+    }
+
+    /// Sums around solved sums in spread form (`Order::Spread`): loops over
+    /// the left-hand indices that no sum solves, the outer sums, then the
+    /// solved indices, each term added into the element it belongs to
+    /// (`out[n, c, i + di, j + dj] += ...`; zeroed first when `zero`).
+    fn spread(
+        &self,
+        body: &mut Body,
+        v: &Value,
+        spread: &schedule::Spread,
+        names: &[String],
+        out: &str,
+        zero: bool,
+    ) {
+        if zero {
+            body.code.push(Stmt::Fill(out.to_string()));
+        }
+        let mut inner = v.rhs.as_ref().expect("a spread is a definition");
+        while let Expr::Reduce { body, .. } | Expr::Solve { body, .. } = inner {
+            inner = body;
+        }
+        let target = |m: usize| spread.solved.iter().find(|(at, ..)| *at == m);
+        let used = |i: IndexId| {
+            mentions(inner, i) || spread.solved.iter().any(|(.., t)| t.coefficient(i) != 0)
+        };
+        let mut loops = 0;
+        for m in (0..v.rank()).filter(|m| target(*m).is_none()) {
+            body.code.open(&names[m], self.extent(&v.shape[m]));
+            loops += 1;
+        }
+        let subs: Vec<Sub> = (0..v.rank())
+            .map(|m| match target(m) {
+                Some((.., t)) => t.sub(),
+                None => Sub::Var(IndexId(m as u32)),
+            })
+            .collect();
+        let indices: Vec<IndexId> = spread
+            .sums
+            .iter()
+            .chain(spread.solved.iter().map(|(_, i, _)| i))
+            .copied()
+            .collect();
+        let (last, outer) = indices.split_last().expect("a spread solves a sum");
+        for i in outer {
+            let name = if used(*i) {
+                names[i.index()].as_str()
+            } else {
+                "_"
+            };
+            body.code
+                .open(name, self.extent(&v.indices[i.index()].extent));
+            loops += 1;
+        }
+        // The innermost loop walks rows: of the reads, and of the output
+        // where the innermost index lands with stride 1 in its last subscript
+        // (`d_p1[n, c, i + di, j + dj]` along `j`), sliced before it.
+        let n = self.extent(&v.indices[last.index()].extent);
+        let mut place = self.elem(out, v, &subs, names);
+        if schedule::row(&subs, *last) {
+            let key = self.row_key_of(v, out, &subs, *last, &n, names);
+            let row = self.fresh_name(body, &format!("{out}_row"), names);
+            body.code.push(Stmt::Slice {
+                name: row.clone(),
+                row: key,
+                mutable: true,
+            });
+            place = Place::Elem(Access {
+                array: row,
+                offset: Affine::var(&names[last.index()]),
+            });
+        }
+        self.slice_rows(body, inner, *last, &n, names);
+        let name = if used(*last) {
+            names[last.index()].as_str()
+        } else {
+            "_"
+        };
+        body.code.open(name, n);
+        let value = self.scalar(body, inner, v, names);
+        body.code.push(Stmt::Store {
+            place,
+            op: AssignOp::Add,
+            value,
+        });
+        body.code.close();
+        self.end_rows(body);
+        for _ in 0..loops {
+            body.code.close();
+        }
+    }
+
     /// A sum in scatter form (`Order::Scatter`): loops over the left-hand
     /// indices but the last, then the summed index, then the last one, each
     /// term added into the output's row (zeroed first when `zero`).
@@ -1329,7 +1561,9 @@ impl Generator<'_> {
     /// (the array `acc`, combined into the scalar `acc` in a fixed order):
     /// term `i` goes into lane `i mod lanes`, so LLVM can vectorise it. Each
     /// variant (index names, accumulator) is one such sum; a blocked nest's
-    /// share the loop.
+    /// share the loop. With `fresh` false the accumulators are a chain's
+    /// (`Nest::chain`), declared and combined around the chain's outer loops.
+    #[allow(clippy::too_many_arguments)]
     fn lanes(
         &self,
         body: &mut Body,
@@ -1338,6 +1572,7 @@ impl Generator<'_> {
         owner: &Value,
         variants: &[(Vec<String>, String)],
         lanes: usize,
+        fresh: bool,
     ) {
         let size = owner.indices[index.index()].extent.size;
         debug_assert!(!self.p.is_runtime(&owner.indices[index.index()].extent));
@@ -1345,13 +1580,15 @@ impl Generator<'_> {
         let i = &names[index.index()];
         let whole = size / lanes * lanes;
         for (names, acc) in variants {
-            body.code.push(Stmt::Acc {
-                name: acc.clone(),
-                init: AccInit::Identity {
-                    op: Reduce::Sum,
-                    lanes,
-                },
-            });
+            if fresh {
+                body.code.push(Stmt::Acc {
+                    name: acc.clone(),
+                    init: AccInit::Identity {
+                        op: Reduce::Sum,
+                        lanes,
+                    },
+                });
+            }
             self.slice_rows(body, inner, index, &size.into(), names);
         }
         let every: Vec<String> = variants.iter().flat_map(|(n, _)| n.clone()).collect();
@@ -1393,7 +1630,7 @@ impl Generator<'_> {
             body.code.close();
         }
         self.end_rows(body);
-        for (_, acc) in variants {
+        for (_, acc) in variants.iter().filter(|_| fresh) {
             body.code.push(Stmt::Combine(acc.clone()));
         }
     }
@@ -1404,16 +1641,25 @@ impl Generator<'_> {
     /// share one slice.
     fn slice_rows(&self, body: &mut Body, e: &Expr, index: IndexId, n: &Size, names: &[String]) {
         body.row_index = Some((index, n.clone()));
-        // Not a read inside a `where` branch: it may be in bounds only
-        // where the branch is taken, and the slice is taken before.
+        // The slice is taken before any `where` in `e`. A read at an affine
+        // subscript inside a branch may be in bounds only where the branch
+        // is taken (range refinement), so only unguarded ones are sliced; a
+        // plain read (`x[n, j]`) is in bounds at every point of its
+        // indices' ranges, in a branch or not.
         let mut reads = Vec::new();
-        unguarded_reads(e, &mut |u, subs| {
+        schedule::for_each_unguarded_read(e, &mut |u, subs| {
             if self.p.value(u).rank() > 0 && schedule::row(subs, index) {
                 reads.push((u, subs.to_vec()));
             }
         });
+        e.for_each_read(&mut |u, subs| {
+            let plain = matches!(subs.last(), Some(Sub::Var(v)) if *v == index);
+            if plain && self.p.value(u).rank() > 0 && schedule::row(subs, index) {
+                reads.push((u, subs.to_vec()));
+            }
+        });
         for (u, subs) in reads {
-            let key = self.row_key(u, &subs, n, names);
+            let key = self.row_key(u, &subs, index, n, names);
             if body.rows.iter().any(|(k, _)| *k == key) {
                 continue;
             }
@@ -1429,12 +1675,36 @@ impl Generator<'_> {
     }
 
     /// The row a read walks (`x[n * 784..n * 784 + 784]`).
-    fn row_key(&self, u: ValueId, subs: &[Sub], n: &Size, names: &[String]) -> Row {
+    fn row_key(&self, u: ValueId, subs: &[Sub], index: IndexId, n: &Size, names: &[String]) -> Row {
+        self.row_key_of(
+            self.p.value(u),
+            &self.idents[u.index()],
+            subs,
+            index,
+            n,
+            names,
+        )
+    }
+
+    /// The row of `array`, a tensor of the shape of `v`, that `subs` walk
+    /// along `index`.
+    fn row_key_of(
+        &self,
+        v: &Value,
+        array: &str,
+        subs: &[Sub],
+        index: IndexId,
+        n: &Size,
+        names: &[String],
+    ) -> Row {
         let mut start = subs.to_vec();
-        *start.last_mut().expect("a row has a subscript") = Sub::Lit(0);
+        let last = start.last_mut().expect("a row has a subscript");
+        // The subscript at index 0: `dj + j` starts at `dj`.
+        let without = crate::ir::Affine::new(0, &[(index, -1)]).expect("one term");
+        *last = last.affine().add(&without).sub();
         Row {
-            array: self.idents[u.index()].clone(),
-            start: self.flat_index(self.p.value(u), &start, names),
+            array: array.to_string(),
+            start: self.flat_index(v, &start, names),
             len: n.clone(),
         }
     }
@@ -1474,6 +1744,18 @@ fn replace_sum(e: &Expr, by: &Expr) -> Expr {
             Expr::binary(*op, replace_sum(lhs, by), replace_sum(rhs, by))
         }
         other => other.clone(),
+    }
+}
+
+/// The innermost sum of a chain of sums (`Nest::chain`), `e` the body of
+/// one of its outer sums.
+fn chain_end(e: &Expr) -> IndexId {
+    match e {
+        Expr::Reduce { index, body, .. } if matches!(&**body, Expr::Reduce { .. }) => {
+            chain_end(body)
+        }
+        Expr::Reduce { index, .. } => *index,
+        _ => unreachable!("a chain ends in a sum"),
     }
 }
 
@@ -1529,21 +1811,5 @@ pub(super) fn integer_exponent(e: &Expr) -> Option<i32> {
     match e {
         Expr::Num(n) if n.fract() == 0.0 && n.abs() <= 64.0 => Some(*n as i32),
         _ => None,
-    }
-}
-
-/// Calls `f` on every read of `e` outside the branches of its `where`s.
-fn unguarded_reads(e: &Expr, f: &mut impl FnMut(ValueId, &[Sub])) {
-    match e {
-        Expr::Num(_) | Expr::Delta(..) | Expr::Index(_) => {}
-        Expr::Read { value, subs } => f(*value, subs),
-        Expr::Unary { arg, .. } => unguarded_reads(arg, f),
-        Expr::Binary { lhs, rhs, .. } => {
-            unguarded_reads(lhs, f);
-            unguarded_reads(rhs, f);
-        }
-        Expr::Reduce { body, .. } | Expr::Solve { body, .. } => unguarded_reads(body, f),
-        Expr::At { pos, .. } => unguarded_reads(pos, f),
-        Expr::Where { cond, .. } => unguarded_reads(cond, f),
     }
 }

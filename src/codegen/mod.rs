@@ -415,6 +415,11 @@ struct Body<'a> {
     /// A sum already computed (by a blocked nest): its index and the
     /// accumulator that holds it.
     done: Option<(crate::ir::IndexId, String)>,
+    /// The accumulator of the chain of sums being lowered (`Nest::chain`).
+    chain: Option<String>,
+    /// The outermost sum of a taps nest (`Order::Taps`) and its element of
+    /// the row of accumulators.
+    taps: Option<(crate::ir::IndexId, scalar::Scalar)>,
     /// The logsumexps whose exponentials a softmax reads (`softmax.rs`),
     /// and those already lowered with their array.
     keep_exps: Vec<crate::ir::ValueId>,
@@ -442,6 +447,8 @@ impl<'w> Body<'w> {
             rows: Vec::new(),
             row_index: None,
             done: None,
+            chain: None,
+            taps: None,
             keep_exps: Vec::new(),
             kept: Vec::new(),
             residual: None,

@@ -2,6 +2,7 @@
 
 use std::collections::HashSet;
 
+use super::schedule::Order;
 use super::{Core, Generator, Writer};
 use crate::ir::{BinOp, Expr, Func};
 
@@ -198,7 +199,7 @@ impl Generator<'_> {
                 w,
                 "1 where the index is at the position `pos` (a whole number, the first max or min of a range), else 0.",
                 &format!("at(i: usize, pos: {real}) -> {real}"),
-                &["if i == pos as usize {", "    1.0", "} else {", "    0.0", "}"],
+                &[&format!("if pos == i as {real} {{"), "    1.0", "} else {", "    0.0", "}"],
             );
         }
         if uses.contains("solve") {
@@ -318,7 +319,13 @@ impl Generator<'_> {
         let mut out = HashSet::new();
         for id in self.p.ids().filter(|id| need[id.index()]) {
             if let Some(rhs) = &self.p.value(id).rhs {
-                walk(rhs, &mut out);
+                let mut used = HashSet::new();
+                walk(rhs, &mut used);
+                // A spread loops over the solved indices: no `solve`.
+                if matches!(self.schedule[id.index()].order, Order::Spread(_)) {
+                    used.remove("solve");
+                }
+                out.extend(used);
             }
             if self.schedule[id.index()].lanes.iter().any(|&l| l > 1) {
                 out.insert("lanes");

@@ -54,6 +54,28 @@ pub(super) enum Order {
     /// gemm`), then, if the formula is more than the sum, a pass over `v`
     /// that applies the rest in place.
     Gemm(Gemm),
+    /// `v[J, p] = Σ_r Σ_{i : s·i = p + e(r)} body`, the adjoint of a read
+    /// at an affine subscript (`x[s·i - e(r)]`) in gather form: loops over
+    /// `J`, `r` and `i` instead, each term added into `v[J, s·i - e(r)]`,
+    /// so no iteration searches for its `i`.
+    Spread(Spread),
+    /// `v[J, j] = f(Σ_r1 ... Σ_rk body)`, whose reads walk rows along the
+    /// last left-hand index `j` (a convolution, `Σ_di Σ_dj k[c, di, dj]
+    /// x[n, i + di, j + dj]`): loops over `J`, then the sums, then `j`, each
+    /// term added into a row of accumulators, one per `j` (the tap's weight
+    /// broadcast over the row), then `v[J, j] = f(row[j])`.
+    Taps(Vec<IndexId>),
+}
+
+/// The sums of an [`Order::Spread`].
+#[derive(Debug, Clone, PartialEq)]
+pub(super) struct Spread {
+    /// The sums around the solved ones, outermost first.
+    pub(super) sums: Vec<IndexId>,
+    /// Each solved sum, in the order of the left-hand index it solves: that
+    /// index's position, the solved index, and where the term lands along
+    /// the left-hand index (`s·i - e(r)`, in the value's index variables).
+    pub(super) solved: Vec<(usize, IndexId, crate::ir::Affine)>,
 }
 
 /// A matrix product as the kernel takes it: C (m × n) = A (m × k) · B
@@ -114,6 +136,11 @@ pub(super) struct Nest {
     /// by it are loaded once for all of them (a row of `x` for four rows
     /// of `w1`).
     pub(super) block: Option<IndexId>,
+    /// Sums whose terms go straight into the lanes of the innermost sum of
+    /// their chain (`Σ_n Σ_i Σ_j body`, each sum the whole body of the one
+    /// around it): one accumulator for the whole chain, declared before
+    /// its outermost loop and combined after it, instead of one per row.
+    pub(super) chain: Vec<IndexId>,
 }
 
 /// Rows computed together by a register-blocked nest.
@@ -146,6 +173,7 @@ fn nest(p: &Program, v: &Value, float: Float) -> Nest {
             order: Order::Gather,
             lanes,
             block: None,
+            chain: Vec::new(),
         };
     };
     let fixed = |e: &crate::ir::Extent| !p.is_runtime(e);
@@ -154,9 +182,27 @@ fn nest(p: &Program, v: &Value, float: Float) -> Nest {
             order: Order::Gemm(gemm),
             lanes,
             block: None,
+            chain: Vec::new(),
         };
     }
-    if let Some(index) = scatter(v, rhs) {
+    if let Some(spread) = spread(p, v, rhs) {
+        return Nest {
+            order: Order::Spread(spread),
+            lanes,
+            block: None,
+            chain: Vec::new(),
+        };
+    }
+    let scatter_index = scatter(v, rhs);
+    if let Some(sums) = taps(p, v, rhs).filter(|_| scatter_index.is_none()) {
+        return Nest {
+            order: Order::Taps(sums),
+            lanes,
+            block: None,
+            chain: Vec::new(),
+        };
+    }
+    if let Some(index) = scatter_index {
         // Several terms per pass where the row is long enough to vectorise.
         let last = &v.shape[v.rank() - 1];
         let long = fixed(last) && last.size >= 8;
@@ -170,6 +216,7 @@ fn nest(p: &Program, v: &Value, float: Float) -> Nest {
             order: Order::Scatter { index, unroll },
             lanes,
             block: None,
+            chain: Vec::new(),
         };
     }
     let width = self::lanes(float);
@@ -181,6 +228,8 @@ fn nest(p: &Program, v: &Value, float: Float) -> Nest {
             lanes[index.index()] = width;
         }
     });
+    let mut chain = Vec::new();
+    chains(p, v, rhs, width, &mut lanes, &mut chain);
     let block = blocked(p, v, rhs, &lanes);
     if block.is_some() {
         // BLOCK sums of width / 2 lanes: 16 accumulators in f64, in 8 SSE2
@@ -193,6 +242,81 @@ fn nest(p: &Program, v: &Value, float: Float) -> Nest {
         order: Order::Gather,
         lanes,
         block,
+        chain,
+    }
+}
+
+/// Finds the chains of sums in `e`: `Σ_a Σ_b ... Σ_z body`, each sum the
+/// whole body of the one around it, `body` without a sum, `z` of a fixed
+/// size of at least 2 (the weight gradient of a convolution, `Σ_n Σ_i Σ_j
+/// δ[n, c, i, j] x[n, i + di, j + dj]`). The outer sums' indices go into
+/// `chain`: their terms are added into the lanes of the innermost sum,
+/// one accumulator for the whole chain, so no row pays for setting up and
+/// combining lanes of its own. `z` gets `width` lanes, or, over fewer
+/// terms (at least 4), the largest power of two of them (`ops::lanes`
+/// combines a power of two); over 2 or 3 terms, one sequential accumulator.
+fn chains(
+    p: &Program,
+    v: &Value,
+    e: &Expr,
+    width: usize,
+    lanes: &mut [usize],
+    chain: &mut Vec<IndexId>,
+) {
+    match e {
+        Expr::Reduce {
+            op: Reduction::Sum,
+            index,
+            body,
+        } if matches!(
+            &**body,
+            Expr::Reduce {
+                op: Reduction::Sum,
+                ..
+            }
+        ) =>
+        {
+            let mut outer = vec![*index];
+            let mut at = &**body;
+            while let Expr::Reduce {
+                op: Reduction::Sum,
+                index,
+                body,
+            } = at
+            {
+                if !matches!(&**body, Expr::Reduce { .. }) {
+                    let extent = &v.indices[index.index()].extent;
+                    if innermost(body)
+                        && mentions(body, *index)
+                        && !p.is_runtime(extent)
+                        && extent.size >= 2
+                    {
+                        // Lanes over at least 4 terms; over 2 or 3 the
+                        // chain is one sequential accumulator (a chunk of 2
+                        // lanes and a remainder cost more than they save,
+                        // and a row slice would keep the loop from fusing).
+                        let size = extent.size;
+                        lanes[index.index()] = match size {
+                            _ if size >= width => width,
+                            4.. => 1 << size.ilog2(),
+                            _ => 1,
+                        };
+                        chain.extend(outer);
+                    }
+                    return;
+                }
+                outer.push(*index);
+                at = body;
+            }
+            chains(p, v, at, width, lanes, chain);
+        }
+        Expr::Unary { arg, .. } => chains(p, v, arg, width, lanes, chain),
+        Expr::Binary { lhs, rhs, .. } => {
+            chains(p, v, lhs, width, lanes, chain);
+            chains(p, v, rhs, width, lanes, chain);
+        }
+        Expr::Reduce { body, .. } => chains(p, v, body, width, lanes, chain),
+        _ => {}
     }
 }
 
@@ -318,6 +442,145 @@ fn gemm(p: &Program, v: &Value, rhs: &Expr) -> Option<Gemm> {
     })
 }
 
+/// The spread form of a definition that is sums around solved sums
+/// (`Σ_d Σ_di Σ_dj Σ_{i : i = p - di} Σ_{j : j = q - dj} body`), when each
+/// solved sum's constraint reads one left-hand index `p` (coefficient 1)
+/// besides the outer sums' indices, no two the same, the body reads none of
+/// those left-hand indices, and every target `s·i - e(r)` is in `p`'s
+/// range over all the loops' values (so the spread form adds exactly the
+/// terms the gather form finds, each element's in the same order of `r`).
+fn spread(p: &Program, v: &Value, rhs: &Expr) -> Option<Spread> {
+    let mut sums = Vec::new();
+    let mut at = rhs;
+    while let Expr::Reduce {
+        op: Reduction::Sum,
+        index,
+        body,
+    } = at
+    {
+        sums.push(*index);
+        at = body;
+    }
+    let mut solved = Vec::new();
+    while let Expr::Solve {
+        index,
+        scale,
+        value,
+        body,
+    } = at
+    {
+        solved.push((*index, *scale, value.affine()));
+        at = body;
+    }
+    if solved.is_empty() || !innermost(at) {
+        return None;
+    }
+    let rank = v.rank() as u32;
+    let fixed = |i: IndexId| {
+        let e = &v.indices[i.index()].extent;
+        (!p.is_runtime(e)).then_some(e.size as i64)
+    };
+    let mut out: Vec<(usize, IndexId, crate::ir::Affine)> = Vec::new();
+    for (index, scale, value) in solved {
+        // s·i = p + rest: one left-hand index `p`, the rest outer sums.
+        let mut lhs = None;
+        let mut rest = Vec::new();
+        for (var, c) in value.terms() {
+            if var.0 < rank {
+                if lhs.is_some() || c != 1 {
+                    return None;
+                }
+                lhs = Some(var);
+            } else if sums.contains(&var) {
+                rest.push((var, -c));
+            } else {
+                return None;
+            }
+        }
+        let lhs = lhs?;
+        if out.iter().any(|(m, ..)| *m == lhs.index()) || mentions(at, lhs) {
+            return None;
+        }
+        // p = s·i - rest, in range for every i and every value of the sums.
+        rest.push((index, scale));
+        let target = crate::ir::Affine::new(-value.constant(), &rest)?;
+        let (mut lo, mut hi) = (target.constant(), target.constant());
+        for (var, c) in target.terms() {
+            let n = fixed(var)?;
+            let (a, b) = (0, c * (n - 1));
+            lo += a.min(b);
+            hi += a.max(b);
+        }
+        if lo < 0 || hi >= fixed(lhs)? {
+            return None;
+        }
+        out.push((lhs.index(), index, target));
+    }
+    out.sort_by_key(|(m, ..)| *m);
+    Some(Spread { sums, solved: out })
+}
+
+/// The longest row of accumulators of [`Order::Taps`].
+pub(super) const TAPS_ROW: usize = 256;
+
+/// The sums of a definition that runs in taps form: the right-hand side
+/// holds one chain of sums `Σ_r1 ... Σ_rk body` (and no `where`), `body`
+/// reads the last left-hand index `j` only as the last subscript of a row
+/// (`x[n, i + di, j + dj]`), `j` is fixed and has at least 4 values, and
+/// no fewer than the innermost sum (so the innermost loop is the longer
+/// one: a convolution's output row, not a weight gradient's taps).
+fn taps(p: &Program, v: &Value, rhs: &Expr) -> Option<Vec<IndexId>> {
+    let rank = v.rank();
+    if rank == 0 || !plain(rhs) {
+        return None;
+    }
+    let mut all = Vec::new();
+    reductions(rhs, &mut |op, index, body| {
+        all.push((op, index, body.clone()))
+    });
+    let (Reduction::Sum, _, _) = all.first()? else {
+        return None;
+    };
+    if all.iter().any(|(op, ..)| *op != Reduction::Sum) {
+        return None;
+    }
+    // A chain: each sum the whole body of the one before.
+    for w in all.windows(2) {
+        if !matches!(&w[0].2, Expr::Reduce { index, .. } if *index == w[1].1) {
+            return None;
+        }
+    }
+    let (_, end, body) = all.last()?;
+    let last = IndexId(rank as u32 - 1);
+    let out_row = &v.shape[rank - 1];
+    let inner = &v.indices[end.index()].extent;
+    if p.is_runtime(out_row) || out_row.size < 4 || out_row.size > TAPS_ROW || !innermost(body) {
+        return None;
+    }
+    if !p.is_runtime(inner) && inner.size > out_row.size {
+        return None;
+    }
+    let mut rows = true;
+    body.for_each_read(&mut |_, subs| {
+        if subs.iter().any(|s| sub_mentions(s, last)) && !row(subs, last) {
+            rows = false;
+        }
+    });
+    (rows && mentions(body, last)).then(|| all.iter().map(|(_, i, _)| *i).collect())
+}
+
+/// Whether `e` holds no `where` and no solved sum.
+fn plain(e: &Expr) -> bool {
+    match e {
+        Expr::Num(_) | Expr::Read { .. } | Expr::Delta(..) | Expr::Index(_) => true,
+        Expr::Where { .. } | Expr::Solve { .. } => false,
+        Expr::Unary { arg, .. } => plain(arg),
+        Expr::Binary { lhs, rhs, .. } => plain(lhs) && plain(rhs),
+        Expr::Reduce { body, .. } => plain(body),
+        Expr::At { pos, .. } => plain(pos),
+    }
+}
+
 /// The summed index of a definition that runs faster in scatter form: a
 /// single sum, with no sum inside, whose reads stride through memory along
 /// the summed index more often than along the last left-hand index.
@@ -359,8 +622,32 @@ fn strided(e: &Expr, index: IndexId) -> usize {
 /// last subscript and appears nowhere else, so the read can be sliced to
 /// that row before the loop.
 pub(super) fn row(subs: &[Sub], index: IndexId) -> bool {
-    let var = Sub::Var(index);
-    subs.last() == Some(&var) && subs.iter().filter(|s| sub_mentions(s, index)).count() == 1
+    let last = match subs.last() {
+        Some(Sub::Var(v)) => *v == index,
+        // `x[n, i + di, j + dj]` walks a row along `j` from `x[n, i + di, dj]`.
+        Some(Sub::Affine(a)) => a.coefficient(index) == 1,
+        _ => false,
+    };
+    last && subs.iter().filter(|s| sub_mentions(s, index)).count() == 1
+}
+
+/// Calls `f` on every read of `e` outside the branches and conditions of
+/// a `where`, and outside a solved sum's body: the reads computed for every
+/// value of the loop variables around them.
+pub(super) fn for_each_unguarded_read(e: &Expr, f: &mut impl FnMut(ValueId, &[Sub])) {
+    match e {
+        Expr::Num(_) | Expr::Delta(..) | Expr::Index(_) | Expr::Solve { .. } => {}
+        // A condition is evaluated at every point; its branches are not.
+        Expr::Where { cond, .. } => for_each_unguarded_read(cond, f),
+        Expr::Read { value, subs } => f(*value, subs),
+        Expr::Unary { arg, .. } => for_each_unguarded_read(arg, f),
+        Expr::Binary { lhs, rhs, .. } => {
+            for_each_unguarded_read(lhs, f);
+            for_each_unguarded_read(rhs, f);
+        }
+        Expr::Reduce { body, .. } => for_each_unguarded_read(body, f),
+        Expr::At { pos, .. } => for_each_unguarded_read(pos, f),
+    }
 }
 
 /// Whether a subscript reads the index variable `index`.
@@ -436,8 +723,14 @@ pub(super) fn describe(nest: &Nest, v: &Value, output: &str, names: &[String]) -
     let name = |i: usize| names[i].clone();
     let lhs: Vec<String> = (0..v.rank()).map(name).collect();
     let mut sums = Vec::new();
+    // The outer sums of a chain (`Nest::chain`), named with its innermost.
+    let mut chained: Vec<String> = Vec::new();
     if let Some(rhs) = &v.rhs {
         reductions(rhs, &mut |op, index, _| {
+            if nest.chain.contains(&index) {
+                chained.push(name(index.index()));
+                return;
+            }
             let what = match op {
                 Reduction::LogSumExp => "logsumexp",
                 Reduction::Mean => "mean",
@@ -451,7 +744,16 @@ pub(super) fn describe(nest: &Nest, v: &Value, output: &str, names: &[String]) -
                 1 => "sequential".to_string(),
                 n => format!("in {n} lanes"),
             };
-            sums.push(format!("{what} over {} {how}", name(index.index())));
+            if chained.is_empty() {
+                sums.push(format!("{what} over {} {how}", name(index.index())));
+            } else {
+                chained.push(name(index.index()));
+                sums.push(format!(
+                    "{what} over {} {how} in one accumulator",
+                    chained.join(", ")
+                ));
+                chained.clear();
+            }
         });
     }
     let text = match &nest.order {
@@ -467,6 +769,36 @@ pub(super) fn describe(nest: &Nest, v: &Value, output: &str, names: &[String]) -
             format!(
                 "scatter, loops {}: each term added into rows of {output} (stride 1 in {last})",
                 loops.join(", ")
+            )
+        }
+        Order::Taps(taps) => {
+            let mut loops = lhs.clone();
+            let last = loops.pop().expect("taps have a left-hand index");
+            loops.extend(taps.iter().map(|r| name(r.index())));
+            loops.push(last.clone());
+            format!(
+                "taps, loops {}: each term added into a row of accumulators over {last} (the tap broadcast), then {output}'s row from them",
+                loops.join(", ")
+            )
+        }
+        Order::Spread(spread) => {
+            let solved: Vec<usize> = spread.solved.iter().map(|(_, i, _)| i.index()).collect();
+            let mut loops: Vec<String> = (0..v.rank())
+                .filter(|m| !spread.solved.iter().any(|(at, ..)| at == m))
+                .map(name)
+                .collect();
+            loops.extend(spread.sums.iter().map(|r| name(r.index())));
+            loops.extend(solved.iter().map(|i| name(*i)));
+            let at: Vec<String> = (0..v.rank())
+                .map(|m| match spread.solved.iter().find(|(at, ..)| *at == m) {
+                    Some((_, _, target)) => target.show(|i| name(i.index()), " * ", " - "),
+                    None => name(m),
+                })
+                .collect();
+            format!(
+                "spread, loops {}: each term added into {output}[{}], no index solved",
+                loops.join(", "),
+                at.join(", ")
             )
         }
         Order::Gemm(g) => {

@@ -120,4 +120,3 @@ fn kernels(out: &std::path::Path) -> Result<(), Box<dyn std::error::Error>> {
     std::fs::write(out.join("kernels.rs"), table)?;
     Ok(())
 }
-
