@@ -1,13 +1,14 @@
 #!/bin/sh
 # Instructions per call of the generated loss_flat and gradient_flat_in of a
 # lenet-like network (a batch of N = 64 images) and of the hand-written
-# reference (benches/src/hand_lenet.rs, `valid_loss` / `valid_gradient`),
+# reference (benches/src/hand_lenet.rs, `loss` / `gradient`, or `valid_*`),
 # counted by callgrind.
 #
 #   benches/callgrind/lenet.sh NET [NETGRAD] [OUTDIR]
 #
-# NET is the unpadded lenet (14 x 14 images, the network of hand_lenet's
-# `valid_*` functions); NETGRAD defaults to target/release/netgrad (build it
+# NET is examples/lenet.net (hand_lenet's `loss` / `gradient`), or, with
+# VALID=1, the unpadded lenet on 14 x 14 images (hand_lenet's `valid_*`
+# functions; its .net file is in BENCHMARKS.md); NETGRAD defaults to target/release/netgrad (build it
 # first), OUTDIR to target/callgrind-lenet. Each function is called 10 times
 # behind an #[inline(never)] wrapper; the table gives instructions per call.
 # With ANNOTATE=1 it also writes OUTDIR/gen_gradient.txt, callgrind_annotate's
@@ -16,6 +17,8 @@ set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 net=$1
+hand=hand_lenet::
+[ "${VALID:-0}" = 1 ] && hand=hand_lenet::valid_
 netgrad=${2:-$root/target/release/netgrad}
 out=${3:-$root/target/callgrind-lenet}
 calls=10
@@ -31,13 +34,13 @@ mod lenet { include!("lenet.rs"); }
 #[inline(never)]
 fn gen_loss(d: &lenet::Dims, i: &[f64], p: &[f64]) -> f64 { lenet::loss_flat(d, i, p) }
 #[inline(never)]
-fn hand_loss(d: &lenet::Dims, i: &[f64], p: &[f64]) -> f64 { hand_lenet::valid_loss(d.N, i, p) }
+fn hand_loss(d: &lenet::Dims, i: &[f64], p: &[f64]) -> f64 { ${hand}loss(d.N, i, p) }
 #[inline(never)]
 fn gen_gradient(ws: &mut lenet::Workspace, d: &lenet::Dims, i: &[f64], p: &[f64], g: &mut [f64]) -> f64 {
     lenet::gradient_flat_in(ws, d, i, p, g)
 }
 #[inline(never)]
-fn hand_gradient(d: &lenet::Dims, i: &[f64], p: &[f64], g: &mut [f64]) -> f64 { hand_lenet::valid_gradient(d.N, i, p, g) }
+fn hand_gradient(d: &lenet::Dims, i: &[f64], p: &[f64], g: &mut [f64]) -> f64 { ${hand}gradient(d.N, i, p, g) }
 fn main() {
     let d = lenet::Dims { N: 64 };
     let (i, p) = (values(d.n_inputs(), 1), values(lenet::N_PARAMS, 2));
