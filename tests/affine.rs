@@ -46,22 +46,6 @@ const WHERE: &str = "dim N = 6\ndim M = 5\nparam w[N], x[N]\n\
                      y[o in M] = h[o + 1] * where(o + 1 > 2 and x[o + 1] < 0.5, x[o + 1], 1)\n\
                      loss E = sum(o, y[o]^2)\n";
 
-fn worst(text: &str, simplified: bool) -> f64 {
-    let g = if simplified {
-        common::simplified(text)
-    } else {
-        common::gradient(text)
-    };
-    let mut worst: f64 = 0.0;
-    for seed in 1..=3 {
-        let given = netgrad::gradcheck::random_values(&g.dag.program, seed);
-        for c in netgrad::gradcheck::check(&g, &given, seed) {
-            worst = worst.max(c.worst);
-        }
-    }
-    worst
-}
-
 #[test]
 fn gradients_agree_with_central_differences() {
     for (name, text) in [
@@ -73,7 +57,7 @@ fn gradients_agree_with_central_differences() {
         ("where", WHERE),
     ] {
         for simplified in [false, true] {
-            let w = worst(text, simplified);
+            let w = common::worst_check(text, simplified);
             assert!(w <= 1e-6, "{name} (simplified {simplified}): off by {w:e}");
         }
     }
@@ -168,7 +152,7 @@ fn an_index_used_only_in_affine_subscripts_needs_a_range() {
         "{e}"
     );
     let ranged = text.replace("sum(di,", "sum(di in K,");
-    assert!(worst(&ranged, true) <= 1e-6);
+    assert!(common::worst_check(&ranged, true) <= 1e-6);
 }
 
 /// Every reduction in `e`, with the size of its index.
@@ -217,7 +201,7 @@ fn the_input_adjoint_of_a_convolution_sums_over_the_taps_only() {
         }
     }
     // And its values are exact: the interpreter against central differences.
-    assert!(worst(text, true) <= 1e-6);
+    assert!(common::worst_check(text, true) <= 1e-6);
 }
 
 #[test]

@@ -47,22 +47,6 @@ const BRANCHES: &str = "dim L = 6\ndim P = 2\ndim LP = L + P\ndim T\n\
                         h[t in T] = s * where(t + 1 < T, v[t + 1], v[t]) * where(t >= 1, v[t - 1], s)\n\
                         loss E = sum(i, a[i] * b[i] + c[i] * d[i]) + sum(i, e[i]^2) + sum(t, h[t]^2) + sum(i, g[i] * q[i])\n";
 
-fn worst(text: &str, simplified: bool) -> f64 {
-    let g = if simplified {
-        common::simplified(text)
-    } else {
-        common::gradient(text)
-    };
-    let mut worst: f64 = 0.0;
-    for seed in 1..=3 {
-        let given = netgrad::gradcheck::random_values(&g.dag.program, seed);
-        for c in netgrad::gradcheck::check(&g, &given, seed) {
-            worst = worst.max(c.worst);
-        }
-    }
-    worst
-}
-
 #[test]
 fn padded_convolutions_agree_with_central_differences() {
     for (name, text) in [
@@ -72,7 +56,7 @@ fn padded_convolutions_agree_with_central_differences() {
         ("branches", BRANCHES),
     ] {
         for simplified in [false, true] {
-            let w = worst(text, simplified);
+            let w = common::worst_check(text, simplified);
             assert!(w <= 1e-6, "{name} (simplified {simplified}): off by {w:e}");
         }
     }

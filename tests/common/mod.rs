@@ -67,6 +67,25 @@ pub fn simplified(text: &str) -> netgrad::autodiff::Gradient {
     netgrad::simplify::gradient(gradient(text)).0
 }
 
+/// The worst relative error of the gradient of `text` (simplified or not)
+/// against central differences, over seeds 1 to 3, as `netgrad check`
+/// measures it.
+pub fn worst_check(text: &str, simplified: bool) -> f64 {
+    let g = if simplified {
+        self::simplified(text)
+    } else {
+        gradient(text)
+    };
+    let mut worst: f64 = 0.0;
+    for seed in 1..=3 {
+        let given = netgrad::gradcheck::random_values(&g.dag.program, seed);
+        for c in netgrad::gradcheck::check(&g, &given, seed) {
+            worst = worst.max(c.worst);
+        }
+    }
+    worst
+}
+
 /// `f` over `items` on two threads (the machine has two cores), in order.
 pub fn on_two_threads<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
     let half = items.len().div_ceil(2).max(1);
